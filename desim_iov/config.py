@@ -1,0 +1,363 @@
+"""Scenario schema: typed, validated, SI inside, human units accepted.
+
+A scenario is YAML (loaded with ``yaml.safe_load``) validated into :class:`Scenario` (pydantic
+v2). Presets ship in ``desim_iov/scenarios/<name>.yaml``; a scenario file may say
+``extends: <preset or file>`` and override any field; ``--set key.sub=value`` overrides
+any field from the command line. Every error becomes one :class:`ConfigError` line naming the
+source, the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from desim_iov.units import UnitError, parse_quantity
+
+
+class ConfigError(ValueError):
+    """Bad scenario input; ``str(e)`` is one line for the user."""
+
+
+def _q(dimension: str):
+    def conv(v: Any) -> Any:
+        try:
+            return parse_quantity(v, dimension)
+        except UnitError as e:
+            raise ValueError(str(e)) from None
+
+    return BeforeValidator(conv)
+
+
+def _positive(v: float) -> float:
+    if not v > 0:
+        raise ValueError("must be > 0")
+    return v
+
+
+def _non_negative(v: float) -> float:
+    if v < 0:
+        raise ValueError("must be >= 0")
+    return v
+
+
+Bits = Annotated[float, _q("bit"), AfterValidator(_positive)]
+BitsNN = Annotated[float, _q("bit"), AfterValidator(_non_negative)]
+BitRate = Annotated[float, _q("bit/s"), AfterValidator(_positive)]
+Seconds = Annotated[float, _q("s"), AfterValidator(_positive)]
+SecondsNN = Annotated[float, _q("s"), AfterValidator(_non_negative)]
+Meters = Annotated[float, _q("m"), AfterValidator(_positive)]
+MetersNN = Annotated[float, _q("m"), AfterValidator(_non_negative)]
+Speed = Annotated[float, _q("m/s"), AfterValidator(_positive)]
+SpeedNN = Annotated[float, _q("m/s"), AfterValidator(_non_negative)]
+Hertz = Annotated[float, _q("Hz"), AfterValidator(_positive)]
+Watts = Annotated[float, _q("W"), AfterValidator(_positive)]
+Decibels = Annotated[float, _q("dB")]
+Fraction = Annotated[float, _q("1")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Area(Strict):
+    """The simulated region: a ``width x height`` rectangle centred on (origin_lat, origin_lon);
+    positions inside the kernel are local east/north metres about that origin."""
+
+    width: Meters = 6000.0
+    height: Meters = 6000.0
+    origin_lat: float = Field(39.9042, ge=-90, le=90)
+    origin_lon: float = Field(116.4074, ge=-180, le=180)
+
+
+class Traffic(Strict):
+    """Application packets each vehicle sends to its twin (S_v per second, twin-migration Sec. III)."""
+
+    data_rate: BitRate = 16e6
+    packet_size: Bits = 800e3
+    arrivals: Literal["constant", "poisson"] = "poisson"
+    result_ratio: Annotated[float, AfterValidator(_non_negative)] = 1.0
+
+
+class Vehicles(Strict):
+    count: int = Field(5, ge=1, le=100_000)
+    mobility: Literal["random_waypoint", "waypoints"] = "random_waypoint"
+    waypoints: str | None = None
+    speed_min: Speed = 8.0
+    speed_max: Speed = 16.0
+    pause: SecondsNN = 0.0
+    z_min: MetersNN = 0.0
+    z_max: MetersNN = 0.0
+    tx_power: Watts = 0.2
+    twin_size: Bits = 480e6
+    cycles_per_bit: Annotated[float, AfterValidator(_positive)] = 1000.0
+    traffic: Traffic = Traffic()
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Vehicles:
+        if self.speed_min > self.speed_max:
+            raise ValueError(f"speed_min {self.speed_min} m/s exceeds speed_max {self.speed_max} m/s")
+        if self.z_min > self.z_max:
+            raise ValueError(f"z_min {self.z_min} m exceeds z_max {self.z_max} m")
+        if self.mobility == "waypoints" and not self.waypoints:
+            raise ValueError("mobility 'waypoints' needs 'waypoints: <csv file id,t,x,y[,z]>'")
+        return self
+
+
+class ServerClass(Strict):
+    """Parameters shared by a class of edge servers (twin-migration Table I)."""
+
+    range: Meters = 1200.0
+    cpu: Hertz = 32e9
+    cache: Bits = 2.4e9
+    tx_power: Watts = 1.0
+    bandwidth_up: Hertz = 300e6
+    bandwidth_down: Hertz = 300e6
+
+
+class RSUs(ServerClass):
+    count: int = Field(80, ge=0, le=100_000)
+    layout: Literal["grid", "scattered"] = "grid"
+    min_separation: MetersNN = 0.0
+
+
+class UAVs(ServerClass):
+    count: int = Field(10, ge=0, le=10_000)
+    range: Meters = 1500.0
+    altitude: MetersNN = 50.0
+    speed: Speed = 3.7
+    route_length: int = Field(4, ge=1)
+
+
+class Satellite(Strict):
+    """One LEO satellite, always reachable at a fixed rate R_SAT (twin-migration Eq. 6–7)."""
+
+    enabled: bool = True
+    rate: BitRate = 100e6
+    cpu: Hertz = 80e9
+    cache: Bits = 2.4e9
+    altitude: Meters = 550e3
+
+
+class Channel(Strict):
+    pathloss: str = "free_space"
+    carrier_frequency: Hertz = 3.5e9
+    gain_coefficient: Annotated[float, AfterValidator(_positive)] = 1.0
+    noise_density_dbm_hz: float = -174.0
+    noise_figure: Decibels = 7.0
+
+
+class Migration(Strict):
+    bandwidth: Hertz = 300e6
+    packets_during: Literal["hold", "drop"] = "hold"
+
+
+class Background(Strict):
+    """Background workload S_m(t) per server, as a utilisation of its CPU (see docs/MODEL.md)."""
+
+    model: Literal["none", "constant", "periodic"] = "periodic"
+    utilisation: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.3
+    amplitude: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    period: Seconds = 600.0
+    burst: Literal["poisson", "deterministic"] = "poisson"
+
+
+class PolicySpec(Strict):
+    name: str = "greedy"
+    params: dict[str, Any] = {}
+
+
+class TraceConfig(Strict):
+    sample_interval: Seconds = 5.0
+    flush_interval: Seconds = 60.0
+    chunk_rows: int = Field(8192, ge=64)
+
+
+class Scenario(Strict):
+    name: str = "custom"
+    description: str = ""
+    seed: int = Field(0, ge=0)
+    duration: Seconds = 600.0
+    fidelity: Literal["packet"] = "packet"
+    slot: Seconds = 30.0
+    mobility_step: Seconds = 1.0
+    overflow: Literal["satellite", "drop"] = "satellite"
+    area: Area = Area()
+    vehicles: Vehicles = Vehicles()
+    rsus: RSUs = RSUs()
+    uavs: UAVs = UAVs()
+    satellite: Satellite = Satellite()
+    channel: Channel = Channel()
+    migration: Migration = Migration()
+    background: Background = Background()
+    policy: PolicySpec = PolicySpec()
+    trace: TraceConfig = TraceConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _policy_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("policy"), str):
+            data = dict(data, policy={"name": data["policy"]})
+        return data
+
+    @model_validator(mode="after")
+    def _servers(self) -> Scenario:
+        if self.rsus.count + self.uavs.count + int(self.satellite.enabled) == 0:
+            raise ValueError("no edge server: set rsus.count, uavs.count or satellite.enabled")
+        if self.mobility_step > self.slot:
+            raise ValueError(f"mobility_step {self.mobility_step} s exceeds slot {self.slot} s")
+        if self.uavs.count and not self.rsus.count:
+            raise ValueError("UAVs patrol among RSUs: uavs.count > 0 needs rsus.count > 0")
+        return self
+
+    @property
+    def n_servers(self) -> int:
+        return self.rsus.count + self.uavs.count + int(self.satellite.enabled)
+
+    def to_json(self) -> str:
+        """Canonical JSON (SI values) for trace provenance; ``Scenario.model_validate_json``
+        reads it back to an equal scenario."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+
+
+def preset_names() -> list[str]:
+    files = resources.files("desim_iov").joinpath("scenarios").iterdir()
+    return sorted(f.name[:-5] for f in files if f.name.endswith(".yaml"))
+
+
+def _read_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{source}{where}: malformed YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a scenario must be a YAML mapping, got {type(data).__name__}")
+    return data
+
+
+def _load_raw(ref: str, seen: tuple[str, ...] = ()) -> tuple[dict[str, Any], str]:
+    """The raw mapping of a preset name or a file, with ``extends:`` resolved."""
+    if ref in preset_names():
+        source = f"preset {ref}"
+        text = resources.files("desim_iov").joinpath("scenarios", f"{ref}.yaml").read_text()
+    else:
+        path = Path(ref)
+        if not path.is_file():
+            raise ConfigError(
+                f"scenario {ref!r}: no such preset ({', '.join(preset_names())}) or file"
+            )
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{source}: cannot read: {e}") from None
+    if ref in seen:
+        raise ConfigError(f"{source}: 'extends' loops back to {ref!r}")
+    data = _read_yaml(text, source)
+    base_ref = data.pop("extends", None)
+    if base_ref is not None:
+        if not isinstance(base_ref, str):
+            raise ConfigError(f"{source}: field 'extends': expected a preset name or file")
+        base, _ = _load_raw(base_ref, (*seen, ref))
+        data = _deep_merge(base, data)
+    return data, source
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` strings (value parsed as YAML) to a raw scenario mapping."""
+    data = json.loads(json.dumps(data))  # deep copy of plain data
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set vehicles.count=8")
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            parsed = value
+        node = data
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            nxt = node.get(p)
+            if nxt is None:
+                nxt = node[p] = {}
+            elif isinstance(nxt, str) and p == "policy":
+                nxt = node[p] = {"name": nxt}
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"--set {item!r}: field '{p}' is not a section")
+            node = nxt
+        node[parts[-1]] = parsed
+    return data
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = Scenario
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        ann = getattr(field, "annotation", None)
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return []
+        model = ann
+    return sorted(model.model_fields)
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    e = err.errors(include_url=False)[0]
+    loc = tuple(x for x in e["loc"])
+    field = ".".join(str(x) for x in loc) or "(scenario)"
+    if e["type"] == "extra_forbidden":
+        allowed = ", ".join(_allowed_keys(loc))
+        msg = f"{source}: unknown key '{field}' (allowed here: {allowed})"
+    else:
+        text = e["msg"].removeprefix("Value error, ")
+        value = e.get("input")
+        shown = "" if isinstance(value, dict) else f" (got {value!r})"
+        msg = f"{source}: field '{field}': {text}{shown}"
+    more = len(err.errors()) - 1
+    return msg + (f" [and {more} more problem{'s' if more > 1 else ''}]" if more > 0 else "")
+
+
+def load_scenario(ref: str = "twin-city", overrides: list[str] | None = None) -> Scenario:
+    """Load a preset name or YAML file, apply ``key=value`` overrides, validate.
+
+    Raises :class:`ConfigError` (one line) on any problem."""
+    data, source = _load_raw(ref)
+    data = apply_overrides(data, overrides or [])
+    if overrides:
+        source += " (with --set)"
+    return scenario_from_dict(data, source)
+
+
+def scenario_from_dict(data: dict[str, Any], source: str = "scenario") -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(e, source)) from None

@@ -1,0 +1,556 @@
+"""The packet-level kernel: one ``simpy.Environment``, the world, the trace, the RNG streams.
+
+Processes
+- ``_clock``: every ``mobility_step`` moves every node (trajectories), recomputes the
+  vehicle x server distance and rate matrices (vectorised, ``models``), adds the background
+  workload, and — on slot boundaries — runs the decision epoch; it also samples the trace.
+- ``_traffic`` (one per vehicle): constant-rate or Poisson packet generation.
+- ``_packet`` (one per packet): uplink -> cache/CPU -> downlink, or a drop with a reason.
+- ``_migration`` (one per migration): S^mig bits over the server-to-server link (Eq. 11–12).
+
+Queues are FIFO and work-conserving, so each one is tracked by its unfinished work (a
+Lindley recursion) and a packet's completion time is known on arrival: the packet waits one
+``timeout`` per stage. See docs/MODEL.md ("Kernel") for the model and its choices.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from desim_iov.config import Scenario
+from desim_iov.decisions import (
+    Observation,
+    PolicyError,
+    agent_id,
+    feasibility_mask,
+)
+from desim_iov.rng import RngStreams
+from desim_iov.world import SAT, World, build_world
+from models.compute import computing_latency_s, service_rate_bps
+from models.geo import pairwise_distance_m
+from models.mobility import Trajectory
+from models.objectives import migration_failed, server_load_bits, total_latency_s
+from models.pathloss import free_space_gain, gain_from_path_loss_db, path_loss_db
+from models.rate import shannon_bps, snr_linear, thermal_noise_w, transmission_latency_s
+from traces.schema import DTYPES, OUTCOME_CODE, OUTCOMES, decisions_dtype, mask_to_bytes
+from traces.writer import TraceWriter
+
+DELIVERED = OUTCOME_CODE["delivered"]
+OUT_OF_RANGE = OUTCOME_CODE["out_of_range"]
+CACHE_OVERFLOW = OUTCOME_CODE["cache_overflow"]
+TWIN_MIGRATING = OUTCOME_CODE["twin_migrating"]
+IN_FLIGHT_AT_END = OUTCOME_CODE["in_flight_at_end"]
+
+
+class _NullWriter:
+    rows: dict[str, int] = {}
+
+    def append(self, name: str, row: tuple) -> None:
+        pass
+
+    def append_many(self, name: str, rows: np.ndarray) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self, complete: bool) -> None:
+        pass
+
+    def set_attrs(self, **attrs: Any) -> None:
+        pass
+
+
+@dataclass
+class RunStats:
+    """Counters kept while running (the trace holds the full record)."""
+
+    generated: list[int] = field(default_factory=list)
+    generated_bits: list[float] = field(default_factory=list)
+    outcomes: Counter = field(default_factory=Counter)
+    migrations: int = 0
+    events: int = 0
+
+
+class Simulation:
+    """One run of one scenario under one policy.
+
+    ``trace_path`` None runs without a trace (tests of the kernel alone); the CLI always
+    writes one. ``vehicle_trajectories`` replaces the scenario's mobility model (recorded
+    traces, tests). ``provenance`` adds root attributes to the trace."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        policy: Any,
+        *,
+        trace_path: str | None = None,
+        vehicle_trajectories: Sequence[Trajectory] | None = None,
+        provenance: dict[str, Any] | None = None,
+        env: simpy.Environment | None = None,
+    ) -> None:
+        s = self.s = scenario
+        self.env = env or simpy.Environment()
+        self.streams = RngStreams(s.seed)
+        w = self.world = build_world(s, self.streams, vehicle_trajectories)
+        self.policy = policy
+        policy.reset(self.streams.get("policy"))
+        self.M, self.V = w.n_servers, w.n_vehicles
+        self.sat = w.satellite
+        self.kinds = w.kinds
+        self.stats = RunStats(generated=[0] * self.V, generated_bits=[0.0] * self.V)
+
+        # static per-server numbers
+        e_v = s.vehicles.cycles_per_bit
+        self.mu_arr = service_rate_bps(w.cpu_hz, e_v)
+        self.mu = self.mu_arr.tolist()
+        self.cache = w.cache_bits.tolist()
+        ch = s.channel
+        self.noise_up = thermal_noise_w(w.bw_up_hz, ch.noise_figure, ch.noise_density_dbm_hz)
+        self.noise_down = thermal_noise_w(w.bw_down_hz, ch.noise_figure, ch.noise_density_dbm_hz)
+        self.noise_mig = thermal_noise_w(
+            s.migration.bandwidth, ch.noise_figure, ch.noise_density_dbm_hz
+        )
+        self.r_sat = s.satellite.rate
+        self.always_reachable = w.kinds == SAT
+        # background workload: rho_m(t) = u (1 + a sin(2 pi t / P + phi_m)), RSUs and UAVs
+        bg = s.background
+        rng_bg = self.streams.get("background")
+        self._bg_phase = rng_bg.uniform(0.0, 2.0 * math.pi, self.M)
+        self._bg_on = (w.kinds != SAT) & (bg.model != "none")
+        self.bg_rate = np.zeros(self.M)
+
+        # queue state: unfinished work (bits) of each server's cache/CPU at backlog_t
+        self.backlog = [0.0] * self.M
+        self.backlog_t = [0.0] * self.M
+        # per-vehicle radio FIFOs: time each transmitter/receiver becomes free
+        self.tx_free = [0.0] * self.V
+        self.rx_free = [0.0] * self.V
+        # twin state: on ``host``, or in flight to ``mig_dst`` until ``mig_end``
+        self.in_flight = [False] * self.V
+        self.mig_dst = [-1] * self.V
+        self.mig_end = [0.0] * self.V
+        self.live: dict[int, tuple[int, int, float, float]] = {}
+        self._pid = 0
+        self._radio_t = -1.0
+        self._update_radio(0.0)
+        self.host = [self._initial_host(v) for v in range(self.V)]
+
+        self.pkt_bits = s.vehicles.traffic.packet_size
+        self.result_ratio = s.vehicles.traffic.result_ratio
+        self.slot_bits = s.vehicles.traffic.data_rate * s.slot  # S_v per slot
+        self.hold = s.migration.packets_during == "hold"
+        self.overflow_to_sat = s.overflow == "satellite" and self.sat >= 0
+
+        if trace_path is None:
+            self.writer: Any = _NullWriter()
+        else:
+            dtypes = dict(DTYPES)
+            dtypes["decisions"] = decisions_dtype(self.M)
+            attrs = {"scenario": s.to_json(), "seed": s.seed, "policy": getattr(policy, "name", "")}
+            attrs.update(provenance or {})
+            self.writer = TraceWriter(
+                trace_path,
+                dtypes,
+                attrs,
+                chunk_rows=s.trace.chunk_rows,
+                dataset_attrs={"packets": {"outcome_names": _json(OUTCOMES)}},
+            )
+            self._write_servers()
+        self._finished = False
+
+    # ------------------------------------------------------------------ radio and load
+
+    def _gain(self, d: np.ndarray) -> np.ndarray:
+        ch = self.s.channel
+        if ch.pathloss == "free_space":
+            return free_space_gain(d, ch.carrier_frequency, ch.gain_coefficient)
+        pl = path_loss_db(ch.pathloss, d, ch.carrier_frequency)
+        return ch.gain_coefficient * gain_from_path_loss_db(pl)
+
+    def _update_radio(self, t: float) -> None:
+        """Positions, distances (Eq. 2), uplink/downlink rates (Eq. 3–5) at time ``t``."""
+        if t == self._radio_t:
+            return
+        self._radio_t = t
+        w = self.world
+        vp = w.vehicle_positions(t)
+        sp = w.server_positions(t)
+        d = pairwise_distance_m(vp, sp)
+        h = self._gain(d)
+        with np.errstate(invalid="ignore"):
+            r_up = shannon_bps(
+                w.bw_up_hz, snr_linear(self.s.vehicles.tx_power, h, self.noise_up)
+            )
+            r_dn = shannon_bps(w.bw_down_hz, snr_linear(w.tx_power_w, h, self.noise_down))
+        in_range = d <= w.range_m
+        if self.sat >= 0:
+            r_up[:, self.sat] = self.r_sat
+            r_dn[:, self.sat] = self.r_sat
+            in_range[:, self.sat] = True
+        self.veh_pos, self.srv_pos, self.dist = vp, sp, d
+        self.rate_up_arr, self.rate_dn_arr = r_up, r_dn
+        self.rate_up = r_up.tolist()
+        self.rate_down = r_dn.tolist()
+        self.in_range = in_range.tolist()
+
+    def _initial_host(self, v: int) -> int:
+        """Nearest RSU/UAV in range at t = 0, else the satellite, else the nearest server."""
+        d = self.dist[v]
+        ok = np.asarray(self.in_range[v]) & ~self.always_reachable
+        if ok.any():
+            return int(np.flatnonzero(ok)[np.argmin(d[ok])])
+        if self.sat >= 0:
+            return self.sat
+        return int(np.argmin(d))
+
+    def loads(self, t: float) -> np.ndarray:
+        """Unfinished work S_m(t) (bits) in every server's cache at time ``t``."""
+        b = np.asarray(self.backlog) - self.mu_arr * (t - np.asarray(self.backlog_t))
+        return np.maximum(b, 0.0)
+
+    def _background(self, t: float, dt: float) -> None:
+        """Add the background work arriving over [t, t + dt) as one batch at ``t``."""
+        bg = self.s.background
+        if bg.model == "none":
+            return
+        rho = np.full(self.M, bg.utilisation)
+        if bg.model == "periodic":
+            rho = rho * (1.0 + bg.amplitude * np.sin(2 * math.pi * t / bg.period + self._bg_phase))
+        rate = np.where(self._bg_on, rho * self.mu_arr, 0.0)
+        self.bg_rate = rate
+        rng = self.streams.get("background")
+        factor = rng.exponential(1.0, self.M) if bg.burst == "poisson" else 1.0
+        load = self.loads(t) + rate * dt * factor
+        self.backlog = load.tolist()
+        self.backlog_t = [t] * self.M
+
+    def migration_rate(self, src: int, dst: int) -> float:
+        """R^mig_{m,m_d}(t) (twin-migration Eq. 11); R_SAT when an end is the satellite."""
+        if SAT in (self.kinds[src], self.kinds[dst]):
+            return self.r_sat
+        d = pairwise_distance_m(self.srv_pos[src : src + 1], self.srv_pos[dst : dst + 1])
+        snr = snr_linear(self.world.tx_power_w[src], self._gain(d), self.noise_mig)
+        return float(shannon_bps(self.s.migration.bandwidth, snr)[0, 0])
+
+    # ------------------------------------------------------------------ processes
+
+    def _clock(self):
+        s = self.s
+        dt = s.mobility_step
+        per_slot = round(s.slot / dt)
+        per_sample = max(1, round(s.trace.sample_interval / dt))
+        per_flush = max(1, round(s.trace.flush_interval / dt))
+        k = 0
+        while True:
+            t = k * dt
+            self._update_radio(t)
+            self._background(t, dt)
+            if k % per_slot == 0:
+                self._decide(k // per_slot, t)
+            if k % per_sample == 0:
+                self._sample(t)
+            if k and k % per_flush == 0:
+                self.writer.flush()
+            k += 1
+            yield self.env.timeout(k * dt - self.env.now)
+
+    def _traffic(self, v: int):
+        """Packets of ``packet_size`` bits at ``data_rate`` (S_v per second)."""
+        env = self.env
+        tr = self.s.vehicles.traffic
+        mean_gap = tr.packet_size / tr.data_rate
+        rng = self.streams.get(f"traffic.vehicle.{v}")
+        traj = self.world.vehicles[v]
+        start, end = traj.start, min(traj.end, self.s.duration)
+        poisson = tr.arrivals == "poisson"
+        bits = self.pkt_bits
+        if start > env.now:
+            yield env.timeout(start - env.now)
+        while True:
+            gaps = rng.exponential(mean_gap, 1024) if poisson else np.full(1024, mean_gap)
+            for gap in gaps.tolist():
+                yield env.timeout(gap)
+                if env.now > end:
+                    return
+                pid = self._pid
+                self._pid += 1
+                self.stats.generated[v] += 1
+                self.stats.generated_bits[v] += bits
+                env.process(self._packet(pid, v, bits))
+
+    def _packet(self, pid: int, v: int, bits: float):
+        env = self.env
+        created = env.now
+        if self.in_flight[v]:
+            if not self.hold:
+                self._end(pid, v, self.mig_dst[v], created, bits, TWIN_MIGRATING, 0, False)
+                return
+            m = self.mig_dst[v]
+        else:
+            m = self.host[v]
+        rate = self.rate_up[v][m]
+        if not self.in_range[v][m] or rate <= 0.0:
+            self._end(pid, v, m, created, bits, OUT_OF_RANGE, 0, False)
+            return
+        self.live[pid] = (v, m, created, bits)
+        # uplink (Eq. 4/6): the vehicle's transmitter is a FIFO; in hold mode it is blocked
+        # until the twin has landed (see _migration)
+        start = self.tx_free[v]
+        if start < created:
+            start = created
+        done = start + bits / rate
+        self.tx_free[v] = done
+        yield env.timeout(done - created)
+
+        # cache and CPU (Eq. 8–9): FIFO behind the unfinished work of server m
+        now = env.now
+        overflowed = 0
+        w = self.backlog[m] - self.mu[m] * (now - self.backlog_t[m])
+        if w < 0.0:
+            w = 0.0
+        if w + bits > self.cache[m]:
+            if not self.overflow_to_sat or m == self.sat:
+                self._end(pid, v, m, created, bits, CACHE_OVERFLOW, 0)
+                return
+            # Eq. 9: an overloaded RSU/UAV hands the data to the satellite's CPU
+            yield env.timeout(bits / self.r_sat)
+            now = env.now
+            m = self.sat
+            overflowed = 1
+            w = self.backlog[m] - self.mu[m] * (now - self.backlog_t[m])
+            if w < 0.0:
+                w = 0.0
+            if w + bits > self.cache[m]:
+                self._end(pid, v, m, created, bits, CACHE_OVERFLOW, 1)
+                return
+        w += bits
+        self.backlog[m] = w
+        self.backlog_t[m] = now
+        yield env.timeout(w / self.mu[m])
+
+        # downlink (Eq. 5/7) from the server that computed the result
+        now = env.now
+        rate = self.rate_down[v][m]
+        if not self.in_range[v][m] or rate <= 0.0:
+            self._end(pid, v, m, created, bits, OUT_OF_RANGE, overflowed)
+            return
+        start = self.rx_free[v]
+        if start < now:
+            start = now
+        done = start + bits * self.result_ratio / rate
+        self.rx_free[v] = done
+        yield env.timeout(done - now)
+        self._end(pid, v, m, created, bits, DELIVERED, overflowed)
+
+    def _end(
+        self,
+        pid: int,
+        v: int,
+        m: int,
+        created: float,
+        bits: float,
+        outcome: int,
+        overflowed: int,
+        live: bool = True,
+    ) -> None:
+        if live:
+            del self.live[pid]
+        self.stats.outcomes[outcome] += 1
+        self.writer.append("packets", (pid, v, m, created, self.env.now, bits, outcome, overflowed))
+
+    def _migration(self, v: int, src: int, dst: int, rate: float):
+        """Stop-and-copy: the twin leaves ``src`` now and is usable on ``dst`` after
+        S^mig / R^mig seconds (Eq. 12). Meanwhile the vehicle's packets are held (or dropped)."""
+        env = self.env
+        dur = float(transmission_latency_s(self.s.vehicles.twin_size, rate))
+        self.in_flight[v] = True
+        self.mig_dst[v] = dst
+        end = env.now + dur
+        self.mig_end[v] = end
+        if self.hold and self.tx_free[v] < end:
+            self.tx_free[v] = end
+        self.stats.migrations += 1
+        self.writer.append(
+            "migrations", (v, src, dst, env.now, end, self.s.vehicles.twin_size, rate)
+        )
+        yield env.timeout(dur)
+        self.host[v] = dst
+        self.in_flight[v] = False
+        self.mig_dst[v] = -1
+
+    # ------------------------------------------------------------------ decisions
+
+    def _decide(self, slot: int, t: float) -> None:
+        """One decision epoch: observations + masks -> policy -> migrations; then the slot's
+        Eq. 6–14 terms for the chosen hosts go to ``/slots``."""
+        w = self.world
+        loads = self.loads(t)
+        active = [v for v in range(self.V) if w.vehicle_active(v, t)]
+        if not active:
+            return
+        task = np.full(self.V, self.slot_bits)
+        mask = feasibility_mask(
+            self.dist, w.range_m, self.always_reachable, loads[None, :], w.cache_bits, task
+        )
+        obs: dict[str, Observation] = {}
+        current = {}
+        for v in active:
+            cur = self.mig_dst[v] if self.in_flight[v] else self.host[v]
+            current[v] = cur
+            m_v = mask[v]
+            if self.in_flight[v]:  # one migration at a time: only the destination
+                m_v = np.zeros(self.M, np.int8)
+                m_v[cur] = 1
+            mask[v] = m_v
+            obs[agent_id(v)] = Observation(
+                v, t, slot, self.dist[v].copy(), loads.copy(), m_v, cur, self.kinds
+            )
+        actions = self.policy.act(obs)
+        if set(actions) != set(obs):
+            raise PolicyError(
+                f"policy {getattr(self.policy, 'name', '?')} answered for {sorted(actions)}, "
+                f"expected {sorted(obs)}"
+            )
+        assign = np.full(self.V, -1)
+        src = np.full(self.V, -1)
+        for v in active:
+            a = actions[agent_id(v)]
+            if isinstance(a, np.integer):
+                a = int(a)
+            if not isinstance(a, int) or not 0 <= a < self.M:
+                raise PolicyError(f"policy action {a!r} for vehicle {v}: not a server 0..{self.M - 1}")
+            cur = current[v]
+            target = cur
+            if not self.in_flight[v] and a != cur:
+                target = a
+                src[v] = cur
+                rate = self.migration_rate(cur, a)
+                self.env.process(self._migration(v, cur, a, rate))
+            assign[v] = target
+            self.writer.append(
+                "decisions",
+                (t, slot, v, a, cur, int(mask[v].sum()), mask_to_bytes(mask[v])),
+            )
+        self._slot_terms(slot, t, np.asarray(active), assign, src, loads)
+
+    def _slot_terms(
+        self,
+        slot: int,
+        t: float,
+        active: np.ndarray,
+        assign: np.ndarray,
+        src: np.ndarray,
+        loads: np.ndarray,
+    ) -> None:
+        """The paper's per-slot formulas (Eq. 6–9, 12–14) on the kernel's state at ``t``."""
+        w = self.world
+        s_load = server_load_bits(loads, assign, self.slot_bits)  # Eq. 8
+        m = assign[active]
+        d = self.dist[active, m]
+        t_up = transmission_latency_s(self.slot_bits, self.rate_up_arr[active, m])  # Eq. 6
+        t_dn = transmission_latency_s(
+            self.slot_bits * self.result_ratio, self.rate_dn_arr[active, m]
+        )  # Eq. 7
+        c_s = w.cpu_hz[self.sat] if self.sat >= 0 else w.cpu_hz[m]
+        t_cul = computing_latency_s(
+            s_load[m], self.s.vehicles.cycles_per_bit, w.cpu_hz[m], w.cache_bits[m], c_s
+        )  # Eq. 9
+        t_mig = np.zeros(len(active))
+        moved = src[active] >= 0
+        for i in np.flatnonzero(moved):  # a handful per slot: Eq. 11–12
+            v = active[i]
+            t_mig[i] = transmission_latency_s(
+                self.s.vehicles.twin_size, self.migration_rate(src[v], assign[v])
+            )
+        t_sum = total_latency_s(t_up, t_dn, t_cul, t_mig)  # Eq. 13
+        failed = migration_failed(d, w.range_m[m], s_load[m], w.cache_bits[m])  # Eq. 14
+        rows = np.zeros(len(active), DTYPES["slots"])
+        rows["slot"], rows["time"], rows["vehicle"], rows["server"] = slot, t, active, m
+        rows["distance"], rows["load"] = d, s_load[m]
+        rows["t_up"], rows["t_down"], rows["t_cul"], rows["t_mig"] = t_up, t_dn, t_cul, t_mig
+        rows["t_sum"], rows["failed"], rows["migrated"] = t_sum, failed, moved
+        self.writer.append_many("slots", rows)
+
+    # ------------------------------------------------------------------ trace sampling
+
+    def _write_servers(self) -> None:
+        w = self.world
+        sp = w.server_positions(0.0)
+        rows = np.zeros(self.M, DTYPES["servers"])
+        rows["server"] = np.arange(self.M)
+        rows["kind"] = w.kinds
+        rows["x"], rows["y"], rows["z"] = sp[:, 0], sp[:, 1], sp[:, 2]
+        rows["range"], rows["cpu"], rows["cache"] = w.range_m, w.cpu_hz, w.cache_bits
+        self.writer.append_many("servers", rows)
+
+    def _sample(self, t: float) -> None:
+        loads = self.loads(t)
+        rows = np.zeros(self.M, DTYPES["server_load"])
+        rows["time"], rows["server"], rows["load"] = t, np.arange(self.M), loads
+        rows["background_rate"] = self.bg_rate
+        self.writer.append_many("server_load", rows)
+        n_uav = len(self.world.uav_routes)
+        pos = np.zeros(self.V + n_uav, DTYPES["positions"])
+        pos["time"] = t
+        pos["kind"][self.V :] = 1
+        pos["id"][: self.V] = np.arange(self.V)
+        pos["id"][self.V :] = np.arange(n_uav)
+        xyz = np.concatenate([self.veh_pos, self.srv_pos[self.world.n_rsu : self.world.n_rsu + n_uav]])
+        pos["x"], pos["y"], pos["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+        hosts = [-1 if self.in_flight[v] else self.host[v] for v in range(self.V)]
+        pos["twin_host"][: self.V] = hosts
+        pos["twin_host"][self.V :] = -1
+        self.writer.append_many("positions", pos)
+
+    # ------------------------------------------------------------------ running
+
+    def start(self) -> None:
+        if getattr(self, "_started", False):
+            return
+        self._started = True
+        self.env.process(self._clock())
+        for v in range(self.V):
+            self.env.process(self._traffic(v))
+
+    def run(self, progress: Any = None) -> RunStats:
+        """Run to ``scenario.duration``; ``progress`` is a callable(t_now) or None.
+
+        The trace is closed and marked complete on a clean finish, and marked incomplete
+        (but readable) if anything raises."""
+        self.start()
+        dur = self.s.duration
+        try:
+            steps = 100 if progress else 1
+            for i in range(1, steps + 1):
+                self.env.run(until=dur * i / steps)
+                if progress:
+                    progress(self.env.now)
+            self._finish()
+        except BaseException:
+            self.writer.close(complete=False)
+            raise
+        return self.stats
+
+    def _finish(self) -> None:
+        now = self.env.now
+        for pid, (v, m, created, bits) in sorted(self.live.items()):
+            self.stats.outcomes[IN_FLIGHT_AT_END] += 1
+            self.writer.append("packets", (pid, v, m, created, math.nan, bits, IN_FLIGHT_AT_END, 0))
+        self.live.clear()
+        self.writer.set_attrs(end_time=now, packets_generated=int(sum(self.stats.generated)))
+        self.writer.close(complete=True)
+        self._finished = True
+
+
+def _json(obj: Any) -> str:
+    import json
+
+    return json.dumps({str(k): v for k, v in obj.items()})

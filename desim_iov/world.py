@@ -1,0 +1,155 @@
+"""Nodes of a scenario and their static parameters: vehicles, RSUs, UAVs, the satellite.
+
+Server indices: RSUs ``0..N-1``, UAVs ``N..N+U-1``, the satellite last (``M-1``) when enabled.
+Positions are local east/north/up metres about the scenario's origin (``models.geo``); every
+moving node follows a :class:`models.mobility.Trajectory`, so random waypoint, UAV patrols and
+recorded traces are driven the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from desim_iov.config import Scenario
+from desim_iov.rng import RngStreams
+from models.mobility import Trajectory, patrol, positions_at, random_waypoint_3d
+from traces.placement import grid_positions, scattered_positions
+
+RSU, UAV, SAT = 0, 1, 2
+
+
+@dataclass
+class World:
+    """Static description of the nodes plus their trajectories."""
+
+    kinds: np.ndarray  # (M,) uint8 server kind
+    rsu_xyz: np.ndarray  # (N, 3)
+    uav_routes: list[Trajectory]  # (U,)
+    sat_xyz: np.ndarray | None  # (3,) or None
+    range_m: np.ndarray  # (M,)
+    cpu_hz: np.ndarray  # (M,)
+    cache_bits: np.ndarray  # (M,)
+    tx_power_w: np.ndarray  # (M,)
+    bw_up_hz: np.ndarray  # (M,)
+    bw_down_hz: np.ndarray  # (M,)
+    vehicles: list[Trajectory]  # (V,)
+
+    @property
+    def n_servers(self) -> int:
+        return int(self.kinds.shape[0])
+
+    @property
+    def n_vehicles(self) -> int:
+        return len(self.vehicles)
+
+    @property
+    def n_rsu(self) -> int:
+        return int(self.rsu_xyz.shape[0])
+
+    @property
+    def satellite(self) -> int:
+        """Index of the satellite, or -1."""
+        return self.n_servers - 1 if self.sat_xyz is not None else -1
+
+    def server_positions(self, t: float) -> np.ndarray:
+        parts = [self.rsu_xyz]
+        if self.uav_routes:
+            parts.append(positions_at(self.uav_routes, t))
+        if self.sat_xyz is not None:
+            parts.append(self.sat_xyz[None, :])
+        return np.concatenate(parts, axis=0)
+
+    def vehicle_positions(self, t: float) -> np.ndarray:
+        return positions_at(self.vehicles, t)
+
+    def vehicle_active(self, v: int, t: float) -> bool:
+        tr = self.vehicles[v]
+        return tr.start <= t <= tr.end
+
+
+def _uav_routes(s: Scenario, rsu_xyz: np.ndarray, streams: RngStreams) -> list[Trajectory]:
+    """Each UAV patrols a loop over ``route_length`` neighbouring RSUs at its altitude."""
+    routes = []
+    n = rsu_xyz.shape[0]
+    k = min(s.uavs.route_length, n)
+    horizon = s.duration + s.slot
+    for u in range(s.uavs.count):
+        rng = streams.get(f"uav.{u}")
+        first = int(rng.integers(n))
+        d = np.hypot(*(rsu_xyz[:, :2] - rsu_xyz[first, :2]).T)
+        near = np.argsort(d, kind="stable")[:k]
+        pts = rsu_xyz[near].copy()
+        centre = pts[:, :2].mean(axis=0)
+        ang = np.arctan2(pts[:, 1] - centre[1], pts[:, 0] - centre[0])
+        pts = pts[np.argsort(ang, kind="stable")]
+        pts[:, 2] = s.uavs.altitude
+        if k == 1:
+            routes.append(Trajectory(np.array([0.0]), pts))
+        else:
+            routes.append(patrol(pts, s.uavs.speed, horizon, start_index=0, t0=0.0))
+    return routes
+
+
+def build_world(
+    s: Scenario, streams: RngStreams, vehicle_trajectories: Sequence[Trajectory] | None = None
+) -> World:
+    """Place the servers and draw (or take) the vehicles' trajectories."""
+    w, h = s.area.width, s.area.height
+    n = s.rsus.count
+    if n == 0:
+        rsu_xy = np.zeros((0, 2))
+    elif s.rsus.layout == "grid":
+        rsu_xy = grid_positions(w, h, n)
+    else:
+        rsu_xy = scattered_positions(w, h, n, streams.get("placement"), s.rsus.min_separation)
+    rsu_xyz = np.column_stack([rsu_xy, np.zeros(n)])
+    uav_routes = _uav_routes(s, rsu_xyz, streams) if s.uavs.count else []
+    sat_xyz = np.array([0.0, 0.0, s.satellite.altitude]) if s.satellite.enabled else None
+
+    classes = [(RSU, s.rsus, n), (UAV, s.uavs, s.uavs.count)]
+    kinds = np.concatenate(
+        [np.full(c, k, np.uint8) for k, _, c in classes] + [np.full(int(s.satellite.enabled), SAT, np.uint8)]
+    )
+
+    def col(attr: str, sat_value: float) -> np.ndarray:
+        vals = [np.full(c, getattr(cfg, attr), float) for _, cfg, c in classes]
+        if s.satellite.enabled:
+            vals.append(np.array([sat_value]))
+        return np.concatenate(vals)
+
+    sat = s.satellite
+    if vehicle_trajectories is None:
+        vs = s.vehicles
+        if vs.mobility != "random_waypoint":
+            raise ValueError(
+                "vehicles.mobility 'waypoints' needs trajectories (pass vehicle_trajectories)"
+            )
+        low = np.array([-w / 2, -h / 2, vs.z_min])
+        high = np.array([w / 2, h / 2, vs.z_max])
+        vehicle_trajectories = [
+            random_waypoint_3d(
+                streams.get(f"mobility.vehicle.{v}"),
+                low,
+                high,
+                (vs.speed_min, vs.speed_max),
+                s.duration + s.slot,
+                pause_s=vs.pause,
+            )
+            for v in range(vs.count)
+        ]
+    return World(
+        kinds=kinds,
+        rsu_xyz=rsu_xyz,
+        uav_routes=uav_routes,
+        sat_xyz=sat_xyz,
+        range_m=col("range", np.inf),
+        cpu_hz=col("cpu", sat.cpu),
+        cache_bits=col("cache", sat.cache),
+        tx_power_w=col("tx_power", np.nan),
+        bw_up_hz=col("bandwidth_up", np.nan),
+        bw_down_hz=col("bandwidth_down", np.nan),
+        vehicles=list(vehicle_trajectories),
+    )

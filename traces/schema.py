@@ -1,0 +1,141 @@
+"""The HDF5 trace schema: one 1-D structured dataset per record type (docs/TRACE_FORMAT.md).
+
+Bump :data:`SCHEMA_VERSION` on any change of a dtype, a code or an attribute's meaning.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SCHEMA_VERSION = "1.0"
+
+#: packet terminal states; 0 is delivered, every other code is a drop reason
+OUTCOMES: dict[int, str] = {
+    0: "delivered",
+    1: "out_of_range",  # twin-migration Eq. 14: D_{v,m} > D_max (uplink or downlink)
+    2: "cache_overflow",  # Eq. 14: S'_m > L_max (and no room on the satellite either)
+    3: "twin_migrating",  # twin in flight and migration.packets_during = drop
+    4: "in_flight_at_end",  # still travelling when the run ended (not a loss)
+}
+OUTCOME_CODE = {name: code for code, name in OUTCOMES.items()}
+
+SERVER_KINDS = {0: "rsu", 1: "uav", 2: "satellite"}
+NODE_KINDS = {0: "vehicle", 1: "uav"}
+
+DTYPES: dict[str, np.dtype] = {
+    "packets": np.dtype(
+        [
+            ("packet_id", "<i8"),
+            ("vehicle", "<i4"),
+            ("server", "<i4"),
+            ("created", "<f8"),
+            ("finished", "<f8"),
+            ("bits", "<f8"),
+            ("outcome", "u1"),
+            ("overflowed", "u1"),
+        ]
+    ),
+    "migrations": np.dtype(
+        [
+            ("vehicle", "<i4"),
+            ("src", "<i4"),
+            ("dst", "<i4"),
+            ("start", "<f8"),
+            ("end", "<f8"),
+            ("bits", "<f8"),
+            ("rate", "<f8"),
+        ]
+    ),
+    # 'mask' is a fixed-width byte string of b'0'/b'1', one character per server, so that
+    # pandas.read_hdf can read the dataset (it rejects array-valued columns).
+    "decisions": None,  # built per run by decisions_dtype(n_servers)
+    "slots": np.dtype(
+        [
+            ("slot", "<i4"),
+            ("time", "<f8"),
+            ("vehicle", "<i4"),
+            ("server", "<i4"),
+            ("distance", "<f8"),
+            ("load", "<f8"),
+            ("t_up", "<f8"),
+            ("t_down", "<f8"),
+            ("t_cul", "<f8"),
+            ("t_mig", "<f8"),
+            ("t_sum", "<f8"),
+            ("failed", "u1"),
+            ("migrated", "u1"),
+        ]
+    ),
+    "server_load": np.dtype(
+        [("time", "<f8"), ("server", "<i4"), ("load", "<f8"), ("background_rate", "<f8")]
+    ),
+    "positions": np.dtype(
+        [
+            ("time", "<f8"),
+            ("kind", "u1"),
+            ("id", "<i4"),
+            ("x", "<f8"),
+            ("y", "<f8"),
+            ("z", "<f8"),
+            ("twin_host", "<i4"),
+        ]
+    ),
+    "servers": np.dtype(
+        [
+            ("server", "<i4"),
+            ("kind", "u1"),
+            ("x", "<f8"),
+            ("y", "<f8"),
+            ("z", "<f8"),
+            ("range", "<f8"),
+            ("cpu", "<f8"),
+            ("cache", "<f8"),
+        ]
+    ),
+}
+
+UNITS: dict[str, dict[str, str]] = {
+    "packets": {"created": "s", "finished": "s", "bits": "bit"},
+    "migrations": {"start": "s", "end": "s", "bits": "bit", "rate": "bit/s"},
+    "decisions": {"time": "s"},
+    "slots": {
+        "time": "s",
+        "distance": "m",
+        "load": "bit",
+        "t_up": "s",
+        "t_down": "s",
+        "t_cul": "s",
+        "t_mig": "s",
+        "t_sum": "s",
+    },
+    "server_load": {"time": "s", "load": "bit", "background_rate": "bit/s"},
+    "positions": {"time": "s", "x": "m", "y": "m", "z": "m"},
+    "servers": {"x": "m", "y": "m", "z": "m", "range": "m", "cpu": "Hz", "cache": "bit"},
+}
+
+
+def decisions_dtype(n_servers: int) -> np.dtype:
+    return np.dtype(
+        [
+            ("time", "<f8"),
+            ("slot", "<i4"),
+            ("agent", "<i4"),
+            ("action", "<i4"),
+            ("previous", "<i4"),
+            ("n_feasible", "<i4"),
+            ("mask", f"S{n_servers}"),
+        ]
+    )
+
+
+def mask_to_bytes(mask: np.ndarray) -> bytes:
+    """int8 mask (M,) -> b'0110...'."""
+    return (np.asarray(mask, dtype=np.uint8) + ord("0")).tobytes()
+
+
+def mask_from_bytes(values) -> np.ndarray:
+    """b'0110...' (or an array of them) -> int8 mask array (..., M)."""
+    arr = np.asarray(values, dtype=bytes)
+    width = arr.dtype.itemsize
+    raw = np.frombuffer(arr.tobytes(), dtype=np.uint8).reshape(*arr.shape, width)
+    return (raw - ord("0")).astype(np.int8)

@@ -1,0 +1,111 @@
+"""HDF5 trace writer: chunked, compressed, appended while the run goes (DESIGN.md Sec. 5).
+
+Rows are buffered in numpy structured arrays of ``chunk_rows`` and appended to resizable 1-D
+datasets (gzip + shuffle). The root attribute ``complete`` is 0 until :meth:`close` after a
+clean finish sets it to 1, and :meth:`flush` is called regularly, so a run that dies leaves a
+readable file that says it is incomplete.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from traces.schema import SCHEMA_VERSION, UNITS
+
+
+class TraceWriter:
+    def __init__(
+        self,
+        path: str | Path,
+        dtypes: dict[str, np.dtype],
+        attrs: dict[str, Any],
+        chunk_rows: int = 8192,
+        dataset_attrs: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = h5py.File(self.path, "w", libver=("v110", "v110"))
+        self._chunk = int(chunk_rows)
+        self._buf: dict[str, np.ndarray] = {}
+        self._n: dict[str, int] = {}
+        self._ds: dict[str, h5py.Dataset] = {}
+        self.rows: dict[str, int] = {}
+        f = self._file
+        f.attrs["schema_version"] = SCHEMA_VERSION
+        f.attrs["complete"] = np.int8(0)
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        for name, dt in dtypes.items():
+            ds = f.create_dataset(
+                name,
+                shape=(0,),
+                maxshape=(None,),
+                dtype=dt,
+                chunks=(self._chunk,),
+                compression="gzip",
+                compression_opts=4,
+                shuffle=True,
+            )
+            ds.attrs["units"] = json.dumps(UNITS.get(name, {}))
+            for k, v in (dataset_attrs or {}).get(name, {}).items():
+                ds.attrs[k] = v
+            self._ds[name] = ds
+            self._buf[name] = np.zeros(self._chunk, dtype=dt)
+            self._n[name] = 0
+            self.rows[name] = 0
+        f.flush()
+
+    def append(self, name: str, row: tuple) -> None:
+        """Buffer one row (a tuple in the dataset's field order)."""
+        n = self._n[name]
+        self._buf[name][n] = row
+        n += 1
+        self._n[name] = n
+        if n == self._chunk:
+            self._write(name)
+
+    def append_many(self, name: str, rows: np.ndarray) -> None:
+        """Buffer a structured array of rows."""
+        rows = np.asarray(rows, dtype=self._buf[name].dtype)
+        i = 0
+        while i < len(rows):
+            n = self._n[name]
+            take = min(self._chunk - n, len(rows) - i)
+            self._buf[name][n : n + take] = rows[i : i + take]
+            self._n[name] = n + take
+            i += take
+            if self._n[name] == self._chunk:
+                self._write(name)
+
+    def _write(self, name: str) -> None:
+        n = self._n[name]
+        if n == 0:
+            return
+        ds = self._ds[name]
+        start = ds.shape[0]
+        ds.resize((start + n,))
+        ds[start : start + n] = self._buf[name][:n]
+        self.rows[name] = start + n
+        self._n[name] = 0
+
+    def flush(self) -> None:
+        for name in self._ds:
+            self._write(name)
+        self._file.flush()
+
+    def set_attrs(self, **attrs: Any) -> None:
+        for k, v in attrs.items():
+            self._file.attrs[k] = v
+
+    def close(self, complete: bool) -> None:
+        """Write what is buffered; mark ``complete`` only after a clean finish."""
+        if not self._file.id.valid:
+            return
+        self.flush()
+        self._file.attrs["complete"] = np.int8(1 if complete else 0)
+        self._file.close()
