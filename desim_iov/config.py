@@ -217,8 +217,11 @@ class Scenario(Strict):
     def _servers(self) -> Scenario:
         if self.rsus.count + self.uavs.count + int(self.satellite.enabled) == 0:
             raise ValueError("no edge server: set rsus.count, uavs.count or satellite.enabled")
-        if self.mobility_step > self.slot:
-            raise ValueError(f"mobility_step {self.mobility_step} s exceeds slot {self.slot} s")
+        ratio = self.slot / self.mobility_step
+        if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+            raise ValueError(
+                f"slot {self.slot} s must be a whole multiple of mobility_step {self.mobility_step} s"
+            )
         if self.uavs.count and not self.rsus.count:
             raise ValueError("UAVs patrol among RSUs: uavs.count > 0 needs rsus.count > 0")
         return self

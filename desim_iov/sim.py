@@ -32,7 +32,7 @@ from desim_iov.decisions import (
     feasibility_mask,
 )
 from desim_iov.rng import RngStreams
-from desim_iov.world import SAT, World, build_world
+from desim_iov.world import SAT, build_world
 from models.compute import computing_latency_s, service_rate_bps
 from models.geo import pairwise_distance_m
 from models.mobility import Trajectory
@@ -113,8 +113,13 @@ class Simulation:
         self.mu = self.mu_arr.tolist()
         self.cache = w.cache_bits.tolist()
         ch = s.channel
-        self.noise_up = thermal_noise_w(w.bw_up_hz, ch.noise_figure, ch.noise_density_dbm_hz)
-        self.noise_down = thermal_noise_w(w.bw_down_hz, ch.noise_figure, ch.noise_density_dbm_hz)
+        # the satellite's link is a fixed rate R_SAT: its radio columns are placeholders
+        is_sat = w.kinds == SAT
+        self.bw_up = np.where(is_sat, 1.0, w.bw_up_hz)
+        self.bw_down = np.where(is_sat, 1.0, w.bw_down_hz)
+        self.p_srv = np.where(is_sat, 1.0, w.tx_power_w)
+        self.noise_up = thermal_noise_w(self.bw_up, ch.noise_figure, ch.noise_density_dbm_hz)
+        self.noise_down = thermal_noise_w(self.bw_down, ch.noise_figure, ch.noise_density_dbm_hz)
         self.noise_mig = thermal_noise_w(
             s.migration.bandwidth, ch.noise_figure, ch.noise_density_dbm_hz
         )
@@ -185,11 +190,8 @@ class Simulation:
         sp = w.server_positions(t)
         d = pairwise_distance_m(vp, sp)
         h = self._gain(d)
-        with np.errstate(invalid="ignore"):
-            r_up = shannon_bps(
-                w.bw_up_hz, snr_linear(self.s.vehicles.tx_power, h, self.noise_up)
-            )
-            r_dn = shannon_bps(w.bw_down_hz, snr_linear(w.tx_power_w, h, self.noise_down))
+        r_up = shannon_bps(self.bw_up, snr_linear(self.s.vehicles.tx_power, h, self.noise_up))
+        r_dn = shannon_bps(self.bw_down, snr_linear(self.p_srv, h, self.noise_down))
         in_range = d <= w.range_m
         if self.sat >= 0:
             r_up[:, self.sat] = self.r_sat
@@ -255,7 +257,7 @@ class Simulation:
             self._background(t, dt)
             if k % per_slot == 0:
                 self._decide(k // per_slot, t)
-            if k % per_sample == 0:
+            if k % per_sample == 0 or k % per_slot == 0:  # slot starts: O_V from the trace
                 self._sample(t)
             if k and k % per_flush == 0:
                 self.writer.flush()
