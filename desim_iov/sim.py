@@ -6,7 +6,7 @@ Processes
   workload, and — on slot boundaries — runs the decision epoch; it also samples the trace.
 - ``_traffic`` (one per vehicle): constant-rate or Poisson packet generation.
 - ``_packet`` (one per packet): uplink -> cache/CPU -> downlink, or a drop with a reason.
-- ``_migration`` (one per migration): S^mig bits over the server-to-server link (Eq. 11–12).
+- ``_start_migration`` + ``_land`` (one per migration): S^mig bits over the server-to-server link (Eq. 11–12).
 
 Queues are FIFO and work-conserving, so each one is tracked by its unfinished work (a
 Lindley recursion) and a packet's completion time is known on arrival: the packet waits one
@@ -276,12 +276,19 @@ class Simulation:
         bits = self.pkt_bits
         if start > env.now:
             yield env.timeout(start - env.now)
+        # packets are created in [start, end): constant arrivals at start + k * gap exactly
+        # (no accumulated rounding), Poisson ones after exponential gaps
+        k, t = 0, start
         while True:
-            gaps = rng.exponential(mean_gap, 1024) if poisson else np.full(1024, mean_gap)
-            for gap in gaps.tolist():
-                yield env.timeout(gap)
-                if env.now > end:
+            if poisson:
+                gaps = np.cumsum(rng.exponential(mean_gap, 1024)) + t
+            else:
+                gaps = start + mean_gap * np.arange(k, k + 1024)
+            k += 1024
+            for t in gaps.tolist():
+                if t >= end:
                     return
+                yield env.timeout(t - env.now)
                 pid = self._pid
                 self._pid += 1
                 self.stats.generated[v] += 1
@@ -304,7 +311,7 @@ class Simulation:
             return
         self.live[pid] = (v, m, created, bits)
         # uplink (Eq. 4/6): the vehicle's transmitter is a FIFO; in hold mode it is blocked
-        # until the twin has landed (see _migration)
+        # until the twin has landed (see _start_migration)
         start = self.tx_free[v]
         if start < created:
             start = created
@@ -368,9 +375,10 @@ class Simulation:
         self.stats.outcomes[outcome] += 1
         self.writer.append("packets", (pid, v, m, created, self.env.now, bits, outcome, overflowed))
 
-    def _migration(self, v: int, src: int, dst: int, rate: float):
+    def _start_migration(self, v: int, src: int, dst: int, rate: float) -> None:
         """Stop-and-copy: the twin leaves ``src`` now and is usable on ``dst`` after
-        S^mig / R^mig seconds (Eq. 12). Meanwhile the vehicle's packets are held (or dropped)."""
+        S^mig / R^mig seconds (Eq. 12). Meanwhile the vehicle's packets are held (or dropped).
+        The state changes here, synchronously, so everything at this instant sees it."""
         env = self.env
         dur = float(transmission_latency_s(self.s.vehicles.twin_size, rate))
         self.in_flight[v] = True
@@ -383,7 +391,10 @@ class Simulation:
         self.writer.append(
             "migrations", (v, src, dst, env.now, end, self.s.vehicles.twin_size, rate)
         )
-        yield env.timeout(dur)
+        env.process(self._land(v, dst, dur))
+
+    def _land(self, v: int, dst: int, dur: float):
+        yield self.env.timeout(dur)
         self.host[v] = dst
         self.in_flight[v] = False
         self.mig_dst[v] = -1
@@ -434,8 +445,7 @@ class Simulation:
             if not self.in_flight[v] and a != cur:
                 target = a
                 src[v] = cur
-                rate = self.migration_rate(cur, a)
-                self.env.process(self._migration(v, cur, a, rate))
+                self._start_migration(v, cur, a, self.migration_rate(cur, a))
             assign[v] = target
             self.writer.append(
                 "decisions",
