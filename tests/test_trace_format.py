@@ -1,0 +1,85 @@
+"""The HDF5 trace: root attributes, datasets readable by pandas.read_hdf and h5py, units."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import tiny
+
+from agents.base import make_policy
+from analysis.summary import summarize
+from desim_iov.sim import Simulation
+from traces.reader import TraceError, open_trace
+from traces.schema import OUTCOMES, SCHEMA_VERSION, mask_from_bytes
+
+DATASETS = ["packets", "migrations", "decisions", "slots", "server_load", "positions", "servers"]
+
+
+@pytest.fixture(scope="module")
+def trace_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fmt") / "t.h5"
+    Simulation(tiny("twin-rural"), make_policy("random"), trace_path=str(path),
+               provenance={"desim_iov_version": "test", "git_sha": "abc"}).run()
+    return path
+
+
+def test_root_attributes(trace_path):
+    with h5py.File(trace_path) as f:
+        assert f.attrs["schema_version"] == SCHEMA_VERSION
+        assert int(f.attrs["complete"]) == 1
+        assert json.loads(f.attrs["scenario"])["name"] == "twin-rural"
+        assert int(f.attrs["seed"]) == 0
+        assert f.attrs["desim_iov_version"] == "test"
+        # superblock v3: the file format of libver ("v110", "v110"), SWMR-capable
+        assert f.id.get_create_plist().get_version()[0] == 3
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_pandas_read_hdf_reads_every_dataset(trace_path, name):
+    df = pd.read_hdf(trace_path, name)
+    assert len(df) > 0
+    with h5py.File(trace_path) as f:
+        ds = f[name]
+        assert ds.chunks is not None and ds.compression == "gzip" and ds.shuffle
+        assert list(df.columns) == list(ds.dtype.names)
+        assert len(df) == ds.shape[0]
+
+
+def test_outcome_names_and_mask_decoding(trace_path):
+    with h5py.File(trace_path) as f:
+        names = json.loads(f["packets"].attrs["outcome_names"])
+    assert {int(k): v for k, v in names.items()} == OUTCOMES
+    dec = open_trace(trace_path).df("decisions")
+    masks = mask_from_bytes(dec["mask"].to_numpy())
+    assert masks.shape == (len(dec), 68 + 10 + 1)  # RSUs, UAVs, satellite
+    np.testing.assert_array_equal(masks.sum(axis=1), dec.n_feasible)
+
+
+def test_summary_recomputes_the_papers_metrics(trace_path):
+    sm = summarize(trace_path)
+    t = sm.total
+    assert t["packets_generated"] == t["packets_delivered"] + t["packets_dropped"] + t["packets_in_flight_at_end"]
+    assert t["migrations"] == t["migrations_formula"]
+    slots = open_trace(trace_path).df("slots")
+    assert t["O_T_formula_s"] == pytest.approx(slots.t_sum.sum())
+    assert (sm.per_vehicle.loss_formula_q <= 1).all()
+
+
+def test_foreign_empty_and_truncated_files_are_refused(tmp_path, trace_path):
+    with pytest.raises(TraceError, match="no such trace"):
+        open_trace(tmp_path / "missing.h5")
+    (tmp_path / "empty.h5").write_bytes(b"")
+    with pytest.raises(TraceError, match="not a readable HDF5"):
+        open_trace(tmp_path / "empty.h5")
+    data = trace_path.read_bytes()
+    (tmp_path / "cut.h5").write_bytes(data[: len(data) // 3])
+    with pytest.raises(TraceError):
+        open_trace(tmp_path / "cut.h5")
+    with h5py.File(tmp_path / "foreign.h5", "w") as f:
+        f["x"] = np.arange(3)
+    with pytest.raises(TraceError, match="not a desim_iov trace"):
+        open_trace(tmp_path / "foreign.h5")
