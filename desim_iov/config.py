@@ -181,8 +181,12 @@ class PolicySpec(Strict):
 
 
 class TraceConfig(Strict):
+    """``sample_interval``: simulated seconds between /server_load and /positions samples;
+    ``flush_interval``: wall-clock seconds between flushes of the HDF5 file (what a crash
+    can lose, and how often a SWMR reader sees progress; it never changes the content)."""
+
     sample_interval: Seconds = 5.0
-    flush_interval: Seconds = 60.0
+    flush_interval: Seconds = 5.0
     chunk_rows: int = Field(8192, ge=64)
 
 

@@ -16,7 +16,7 @@ Lindley recursion) and a packet's completion time is known on arrival: the packe
 from __future__ import annotations
 
 import math
-from collections import Counter
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,8 +73,7 @@ class RunStats:
     """Counters kept while running (the trace holds the full record)."""
 
     generated: list[int] = field(default_factory=list)
-    generated_bits: list[float] = field(default_factory=list)
-    outcomes: Counter = field(default_factory=Counter)
+    outcomes: dict[str, int] = field(default_factory=dict)
     migrations: int = 0
     events: int = 0
 
@@ -105,7 +104,8 @@ class Simulation:
         self.M, self.V = w.n_servers, w.n_vehicles
         self.sat = w.satellite
         self.kinds = w.kinds
-        self.stats = RunStats(generated=[0] * self.V, generated_bits=[0.0] * self.V)
+        self.stats = RunStats(generated=[0] * self.V)
+        self.n_outcome = [0] * len(OUTCOMES)
 
         # static per-server numbers
         e_v = s.vehicles.cycles_per_bit
@@ -249,7 +249,8 @@ class Simulation:
         dt = s.mobility_step
         per_slot = round(s.slot / dt)
         per_sample = max(1, round(s.trace.sample_interval / dt))
-        per_flush = max(1, round(s.trace.flush_interval / dt))
+        flush_every = s.trace.flush_interval  # wall-clock seconds
+        last_flush = time.monotonic()
         k = 0
         while True:
             t = k * dt
@@ -259,8 +260,9 @@ class Simulation:
                 self._decide(k // per_slot, t)
             if k % per_sample == 0 or k % per_slot == 0:  # slot starts: O_V from the trace
                 self._sample(t)
-            if k and k % per_flush == 0:
+            if time.monotonic() - last_flush >= flush_every:
                 self.writer.flush()
+                last_flush = time.monotonic()
             k += 1
             yield self.env.timeout(k * dt - self.env.now)
 
@@ -274,6 +276,7 @@ class Simulation:
         start, end = traj.start, min(traj.end, self.s.duration)
         poisson = tr.arrivals == "poisson"
         bits = self.pkt_bits
+        generated, process, packet = self.stats.generated, env.process, self._packet
         if start > env.now:
             yield env.timeout(start - env.now)
         # packets are created in [start, end): constant arrivals at start + k * gap exactly
@@ -290,12 +293,12 @@ class Simulation:
                     return
                 yield env.timeout(t - env.now)
                 pid = self._pid
-                self._pid += 1
-                self.stats.generated[v] += 1
-                self.stats.generated_bits[v] += bits
-                env.process(self._packet(pid, v, bits))
+                self._pid = pid + 1
+                generated[v] += 1
+                process(packet(pid, v, bits))
 
     def _packet(self, pid: int, v: int, bits: float):
+        # the hot path: attributes bound to locals, no allocation beyond the trace row
         env = self.env
         created = env.now
         if self.in_flight[v]:
@@ -312,17 +315,19 @@ class Simulation:
         self.live[pid] = (v, m, created, bits)
         # uplink (Eq. 4/6): the vehicle's transmitter is a FIFO; in hold mode it is blocked
         # until the twin has landed (see _start_migration)
-        start = self.tx_free[v]
+        tx_free = self.tx_free
+        start = tx_free[v]
         if start < created:
             start = created
         done = start + bits / rate
-        self.tx_free[v] = done
+        tx_free[v] = done
         yield env.timeout(done - created)
 
-        # cache and CPU (Eq. 8–9): FIFO behind the unfinished work of server m
+        # cache and CPU (Eq. 8-9): FIFO behind the unfinished work of server m
         now = env.now
         overflowed = 0
-        w = self.backlog[m] - self.mu[m] * (now - self.backlog_t[m])
+        backlog, backlog_t, mu = self.backlog, self.backlog_t, self.mu
+        w = backlog[m] - mu[m] * (now - backlog_t[m])
         if w < 0.0:
             w = 0.0
         if w + bits > self.cache[m]:
@@ -334,16 +339,16 @@ class Simulation:
             now = env.now
             m = self.sat
             overflowed = 1
-            w = self.backlog[m] - self.mu[m] * (now - self.backlog_t[m])
+            w = backlog[m] - mu[m] * (now - backlog_t[m])
             if w < 0.0:
                 w = 0.0
             if w + bits > self.cache[m]:
                 self._end(pid, v, m, created, bits, CACHE_OVERFLOW, 1)
                 return
         w += bits
-        self.backlog[m] = w
-        self.backlog_t[m] = now
-        yield env.timeout(w / self.mu[m])
+        backlog[m] = w
+        backlog_t[m] = now
+        yield env.timeout(w / mu[m])
 
         # downlink (Eq. 5/7) from the server that computed the result
         now = env.now
@@ -351,13 +356,16 @@ class Simulation:
         if not self.in_range[v][m] or rate <= 0.0:
             self._end(pid, v, m, created, bits, OUT_OF_RANGE, overflowed)
             return
-        start = self.rx_free[v]
+        rx_free = self.rx_free
+        start = rx_free[v]
         if start < now:
             start = now
         done = start + bits * self.result_ratio / rate
-        self.rx_free[v] = done
+        rx_free[v] = done
         yield env.timeout(done - now)
-        self._end(pid, v, m, created, bits, DELIVERED, overflowed)
+        del self.live[pid]
+        self.n_outcome[DELIVERED] += 1
+        self.writer.append("packets", (pid, v, m, created, done, bits, DELIVERED, overflowed))
 
     def _end(
         self,
@@ -372,7 +380,7 @@ class Simulation:
     ) -> None:
         if live:
             del self.live[pid]
-        self.stats.outcomes[outcome] += 1
+        self.n_outcome[outcome] += 1
         self.writer.append("packets", (pid, v, m, created, self.env.now, bits, outcome, overflowed))
 
     def _start_migration(self, v: int, src: int, dst: int, rate: float) -> None:
@@ -554,9 +562,10 @@ class Simulation:
     def _finish(self) -> None:
         now = self.env.now
         for pid, (v, m, created, bits) in sorted(self.live.items()):
-            self.stats.outcomes[IN_FLIGHT_AT_END] += 1
+            self.n_outcome[IN_FLIGHT_AT_END] += 1
             self.writer.append("packets", (pid, v, m, created, math.nan, bits, IN_FLIGHT_AT_END, 0))
         self.live.clear()
+        self.stats.outcomes = {OUTCOMES[c]: n for c, n in enumerate(self.n_outcome)}
         self.writer.set_attrs(end_time=now, packets_generated=int(sum(self.stats.generated)))
         self.writer.close(complete=True)
         self._finished = True

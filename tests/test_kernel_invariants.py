@@ -110,15 +110,15 @@ def test_other_policy_same_seed_sees_the_same_exogenous_inputs(tmp_path):
     sc = tiny("twin-city", "duration=150")
     run(sc, "greedy", tmp_path / "g.h5")
     run(sc, "least-loaded", tmp_path / "l.h5")
-    g, l = open_trace(tmp_path / "g.h5"), open_trace(tmp_path / "l.h5")
-    pg, pl = g.df("positions"), l.df("positions")
+    g, lo = open_trace(tmp_path / "g.h5"), open_trace(tmp_path / "l.h5")
+    pg, pl = g.df("positions"), lo.df("positions")
     cols = ["time", "kind", "id", "x", "y", "z"]
     pd.testing.assert_frame_equal(pg[cols], pl[cols])
     kg = g.df("packets").sort_values("packet_id")[["packet_id", "vehicle", "created", "bits"]]
-    kl = l.df("packets").sort_values("packet_id")[["packet_id", "vehicle", "created", "bits"]]
+    kl = lo.df("packets").sort_values("packet_id")[["packet_id", "vehicle", "created", "bits"]]
     pd.testing.assert_frame_equal(kg.reset_index(drop=True), kl.reset_index(drop=True))
     # background arrivals too: same offered background rate on every server at every sample
-    np.testing.assert_array_equal(g.df("server_load").background_rate, l.df("server_load").background_rate)
+    np.testing.assert_array_equal(g.df("server_load").background_rate, lo.df("server_load").background_rate)
     # ... while the decisions really differ
     assert not np.array_equal(g.df("slots").server, l.df("slots").server)
 

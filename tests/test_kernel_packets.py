@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from conftest import tiny
 
-from agents.base import make_policy
 from desim_iov.sim import Simulation
 from models.mobility import Trajectory
 from models.pathloss import free_space_gain
