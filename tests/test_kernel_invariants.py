@@ -120,7 +120,7 @@ def test_other_policy_same_seed_sees_the_same_exogenous_inputs(tmp_path):
     # background arrivals too: same offered background rate on every server at every sample
     np.testing.assert_array_equal(g.df("server_load").background_rate, lo.df("server_load").background_rate)
     # ... while the decisions really differ
-    assert not np.array_equal(g.df("slots").server, l.df("slots").server)
+    assert not np.array_equal(g.df("slots").server, lo.df("slots").server)
 
 
 def test_trace_marks_a_crashed_run_incomplete(tmp_path):
