@@ -150,6 +150,7 @@ def random_waypoint_3d(
     pause_s: float = 0.0,
     vertical_speed_range: ArrayLike | None = None,
     start: ArrayLike | None = None,
+    max_ascent_deg: float | None = None,
 ) -> Trajectory:
     """3-D random waypoint trajectory over ``[0, duration]`` s (quantum-DRL Eq. 8-10).
 
@@ -165,7 +166,9 @@ def random_waypoint_3d(
     Euler step ``x(t) = x(t-1) + V dt cos(theta)`` is exact and the positions at slot instants
     coincide with :meth:`Trajectory.position`; a slot that straddles a waypoint arrival differs
     by less than ``V dt`` (here the vehicle turns at the waypoint, Eq. 8-10 turn at the next slot).
-    Start is uniform in the box unless ``start`` (3,) is given.
+    Start is uniform in the box unless ``start`` (3,) is given.  ``max_ascent_deg`` bounds
+    ``|phi|`` (Table II: phi_v in (-10, 10) deg): the waypoint altitude is then drawn uniformly
+    within the box slice reachable at that slope.
     """
     lo, hi = _box(low, high)
     vmin, vmax = _speed_range(speed_range, "speed_range")
@@ -174,6 +177,11 @@ def random_waypoint_3d(
         raise ValueError(f"duration must be positive and finite, got {duration}")
     if not pause_s >= 0:
         raise ValueError(f"pause_s must be non-negative, got {pause_s}")
+    tan_max = None
+    if max_ascent_deg is not None:
+        if not 0 <= max_ascent_deg < 90:
+            raise ValueError(f"max_ascent_deg must lie in [0, 90), got {max_ascent_deg}")
+        tan_max = float(np.tan(np.radians(max_ascent_deg)))
     if start is None:
         pos = rng.uniform(lo, hi)
     else:
@@ -185,6 +193,10 @@ def random_waypoint_3d(
     points: list[FloatArray] = [pos.copy()]
     while t < duration:
         wp = rng.uniform(lo, hi)
+        if tan_max is not None:
+            reach = tan_max * float(np.hypot(*(wp[:2] - pos[:2])))
+            z_lo, z_hi = max(lo[2], pos[2] - reach), min(hi[2], pos[2] + reach)
+            wp[2] = rng.uniform(z_lo, z_hi) if z_lo <= z_hi else float(np.clip(pos[2], lo[2], hi[2]))
         v_h = rng.uniform(vmin, vmax)
         delta = wp - pos
         d_h = float(np.hypot(delta[0], delta[1]))

@@ -199,3 +199,17 @@ def test_patrol_single_point_hovers_and_validates():
         patrol(SQUARE, 0.0, 10.0)
     with pytest.raises(ValueError, match="start_index"):
         patrol(SQUARE, 1.0, 10.0, start_index=4)
+
+
+def test_random_waypoint_max_ascent_angle_table2():
+    # UAV box (Sec. VI) with phi limited to 10 deg (Table II): every leg's slope |dz|/d_h <= tan(10 deg)
+    low, high = np.array([-1500.0, -1500.0, 30.0]), np.array([1500.0, 1500.0, 75.0])
+    tr = random_waypoint_3d(np.random.default_rng(12), low, high, (10.0, 50.0), 3000.0,
+                            start=[0.0, 0.0, 50.0], max_ascent_deg=10.0)
+    dt, dp = _segments(tr)
+    slope = np.abs(dp[:, 2]) / np.hypot(dp[:, 0], dp[:, 1])
+    assert (slope <= math.tan(math.radians(10.0)) + 1e-12).all()
+    pts = tr.position(np.linspace(0, 3000, 501))
+    assert (pts >= low - 1e-9).all() and (pts <= high + 1e-9).all()
+    with pytest.raises(ValueError, match="max_ascent_deg"):
+        random_waypoint_3d(np.random.default_rng(0), low, high, (1, 2), 10.0, max_ascent_deg=95.0)

@@ -1,0 +1,249 @@
+"""Reproduce Table III of the quantum-DRL paper (latency vs path loss model) from ``models``.
+
+Run: ``python -m analysis.paper2_table3``.
+
+Table III gives the vehicle->BS latency under Okumura-Hata (Eq. 15) vs 3GPP UMa (Eq. 16-20) and
+the vehicle->UAV latency under free space vs 3GPP air-to-ground (Eq. 26-29), for 100 KB, 1 MB and
+10 MB tasks, "with Table II's parameters" plus d'_BP = 100 m, h_BS = 25 m, h_UT = 1.5 m and
+block length n = 1000 (Sec. VI).  The paper does not state the carrier frequency, the link
+distances, nor whether "dB" powers are dBW or dBm, so this script evaluates a grid of *readings*
+of the paper's units and parameters and reports which reproduces the table best.
+
+In every reading latency = D / R (Table III is exactly linear in the task size, so no processing
+or fixed term is included) with R = B * spectral efficiency, B = 10 MHz, and
+SNR = P * M * g / sigma^2 (M = MRC array gain of the 4-antenna BS, Eq. 14 and 22).  One link
+distance per link type (vehicle->BS, vehicle->UAV) is unknown and fitted (the two models of a
+link type share it), so each reading has one free distance to explain two columns.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import gamma as gamma_fn
+from scipy.special import roots_genlaguerre
+
+from models import pathloss as pl
+from models.rate import dbm_to_w, fbl_rate_bps, shannon_bps
+
+SIZES = ("100 KB", "1 MB", "10 MB")
+SIZE_UNITS = (1e5, 1e6, 1e7)  # decimal bytes per row
+COLUMNS = ("Okumura", "3GPP UMa", "Free Space", "3GPP UMa (UAV)")
+PAPER = np.array(
+    [  # quantum-DRL Table III, seconds; rows = SIZES, columns = COLUMNS
+        [0.001010, 0.008986, 0.0018, 0.0018],
+        [0.010109, 0.089863, 0.0184, 0.0180],
+        [0.101093, 0.898631, 0.1841, 0.1805],
+    ]
+)
+
+BANDWIDTH_HZ = 10e6  # Table II
+EPS = 1e-6  # Table II, epsilon_b
+H_BS, H_UT, D_BP = 25.0, 1.5, 100.0  # Sec. VI, for Table III
+H_UAV = 50.0  # inside the UAV altitude range 30-75 m (Sec. VI)
+
+D_BS = np.geomspace(10.0, 3000.0, 600)  # candidate vehicle->BS distances, m (3-D)
+D_UAV = np.geomspace(48.5, 3000.0, 600)  # vehicle->UAV 3-D distances, m (>= h_uav - h_ut)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One interpretation of the paper's units and unstated parameters."""
+
+    bits_per_byte_unit: float  # 8: "KB/MB" are bytes; 1: the sizes were used as bits
+    binary_prefix: bool  # KB = 1024 B, MB = 1024^2 B
+    power: str  # "dBW" or "dBm" for P_max,v = -30 dB
+    noise: str  # "dBW" or "dBm" for sigma^2 = -90 dB
+    freq_hz: float
+    gain_sign: str  # "standard": g = 10^(-PL/10); "eq11": the extracted 10^(+PL/10)
+    rate: str  # "fbl1000", "fbl100" or "shannon"
+
+    def describe(self) -> str:
+        unit = "in bytes (x8 to bits)" if self.bits_per_byte_unit == 8 else "taken as bits"
+        prefix = "binary (1024)" if self.binary_prefix else "decimal (1000)"
+        return (
+            f"sizes {unit}, {prefix} prefixes; P_v = -30 {self.power}; sigma^2 = -90 {self.noise}; "
+            f"f = {self.freq_hz / 1e9:.4g} GHz; gain {self.gain_sign}; rate {self.rate}"
+        )
+
+    def size_bits(self) -> np.ndarray:
+        scale = np.array([1024.0 / 1000.0, (1024.0 / 1000.0) ** 2, (1024.0 / 1000.0) ** 2])
+        base = np.array(SIZE_UNITS) * (scale if self.binary_prefix else 1.0)
+        return base * self.bits_per_byte_unit
+
+    def snr(self, pl_db: np.ndarray, array_gain: float) -> np.ndarray:
+        p_w = dbm_to_w(-30.0) if self.power == "dBm" else 10.0 ** (-30.0 / 10.0)
+        n_w = dbm_to_w(-90.0) if self.noise == "dBm" else 10.0 ** (-90.0 / 10.0)
+        sign = -1.0 if self.gain_sign == "standard" else 1.0
+        return p_w * array_gain * 10.0 ** (sign * pl_db / 10.0) / n_w
+
+    def rate_bps(self, snr: np.ndarray) -> np.ndarray:
+        if self.rate == "shannon":
+            return shannon_bps(BANDWIDTH_HZ, snr)
+        n = 1000 if self.rate == "fbl1000" else 100
+        return fbl_rate_bps(BANDWIDTH_HZ, snr, n, EPS)
+
+
+# Rayleigh-faded M = 4 MRC: ||h||^2 ~ Gamma(4, 1); E[D / R] by generalised Gauss-Laguerre
+# quadrature (the paper argues M > 1 keeps the mean transmission time finite, Sec. II-D1).
+_GL_X, _GL_W = roots_genlaguerre(48, 3.0)
+_GL_W = _GL_W / gamma_fn(4.0)
+
+
+def _latency(reading: Reading, pl_db: np.ndarray, array_gain: float | str) -> np.ndarray:
+    """(distances, sizes) latency in s for a path-loss curve over the distance grid.
+
+    ``array_gain`` is a number (deterministic gain, e.g. ||a||^2 = M = 4 for the steering vector
+    of Eq. 13-14) or ``"rayleigh4"`` (mean latency over Rayleigh fading with 4-antenna MRC).
+    """
+    sizes = reading.size_bits()
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        if array_gain == "rayleigh4":
+            rate = reading.rate_bps(reading.snr(pl_db, 1.0)[:, None] * _GL_X[None, :])
+            mean_inv = (_GL_W[None, :] / rate).sum(axis=-1)
+            return sizes[None, :] * mean_inv[:, None]
+        rate = reading.rate_bps(reading.snr(pl_db, float(array_gain)))
+        return sizes[None, :] / rate[:, None]
+
+
+def _bs_variants(f: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Okumura and 3GPP UMa curves over D_BS for each sub-reading."""
+    out = {}
+    okumura = {
+        "Okumura f[MHz], d[km] (standard)": pl.okumura_hata(D_BS, f, h_bs=H_BS, h_ut=H_UT),
+        "Okumura with f in GHz": pl.okumura_hata(D_BS, f / 1e3, h_bs=H_BS, h_ut=H_UT),
+        "Okumura with d in m": pl.okumura_hata(D_BS * 1e3, f, h_bs=H_BS, h_ut=H_UT),
+    }
+    umas = {
+        "UMa LOS (Eq. 16-18)": pl.uma_los(D_BS, f, h_bs=H_BS, h_ut=H_UT, breakpoint_m=D_BP),
+        "UMa NLOS (Eq. 19-20)": pl.uma_nlos(D_BS, f, h_bs=H_BS, h_ut=H_UT, breakpoint_m=D_BP),
+    }
+    for (ko, vo), (ku, vu) in itertools.product(okumura.items(), umas.items()):
+        out[f"{ko}; {ku}"] = (vo, vu)
+    return out
+
+
+def _uav_variants(f: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    out = {}
+    free = {"Friis (alpha = 2)": pl.free_space(D_UAV, f)}
+    for alpha in (2.25, 2.5, 2.75):
+        free[f"Eq. 26 alpha = {alpha}"] = pl.log_distance(D_UAV, f, exponent=alpha)
+    air = {
+        "UMa-AV LOS (Eq. 27)": pl.uav_los(D_UAV, f, h_uav=H_UAV),
+        "LoS-weighted Eq. 27-29, p1 = 63 m, d1 = 100 m": pl.uav_mixed(D_UAV, f, h_uav=H_UAV, h_ut=H_UT, d1_m=100.0, p1_m=63.0),
+        "LoS-weighted Eq. 27-29, TR 36.777 d1/p1": pl.uav_mixed(D_UAV, f, h_uav=H_UAV, h_ut=H_UT),
+    }
+    for (kf, vf), (ka, va) in itertools.product(free.items(), air.items()):
+        out[f"{kf}; {ka}"] = (vf, va)
+    return out
+
+
+def _fit(reading: Reading, curves: dict, dist: np.ndarray, cols: slice, gains: tuple[float, ...]):
+    """Best (error, name, gain, distance, latencies(3, 2)) over sub-readings and distances."""
+    target = PAPER[:, cols]
+    best = None
+    for name, (a, b) in curves.items():
+        for g in gains:
+            lat = np.stack([_latency(reading, a, g), _latency(reading, b, g)], axis=-1)  # (D, 3, 2)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                err = np.abs(np.log(lat / target[None])).max(axis=(-2, -1))
+            err = np.where(np.isfinite(err), err, np.inf)
+            i = int(np.argmin(err))
+            if best is None or err[i] < best[0]:
+                best = (float(err[i]), name, g, float(dist[i]), lat[i])
+    return best
+
+
+def evaluate_readings() -> list[tuple[float, Reading, tuple, tuple]]:
+    """Every reading with its fitted vehicle->BS and vehicle->UAV sub-readings, best first."""
+    freqs = (3e8 / 0.009, 2e9, 3.5e9, 5.9e9, 28e9)  # Table II lambda = 0.009 m -> 33.3 GHz
+    results = []
+    cache_bs = {f: _bs_variants(f) for f in freqs}
+    cache_uav = {f: _uav_variants(f) for f in freqs}
+    for bits, binary, pw, nz, f, sign, rate in itertools.product(
+        (8.0, 1.0), (False, True), ("dBW", "dBm"), ("dBW", "dBm"), freqs, ("standard", "eq11"),
+        ("fbl1000", "fbl100", "shannon"),
+    ):
+        r = Reading(bits, binary, pw, nz, f, sign, rate)
+        bs = _fit(r, cache_bs[f], D_BS, slice(0, 2), (4.0, 1.0, "rayleigh4"))
+        uav = _fit(r, cache_uav[f], D_UAV, slice(2, 4), (1.0,))
+        results.append((max(bs[0], uav[0]), r, bs, uav))
+    results.sort(key=lambda x: x[0])
+    return results
+
+
+def literal_reading() -> tuple[Reading, np.ndarray]:
+    """The plainest reading: SI units, dBW, 33.3 GHz, FBL n = 1000, 1000 m to the BS, 100 m to the UAV."""
+    r = Reading(8.0, False, "dBW", "dBW", 3e8 / 0.009, "standard", "fbl1000")
+    d_bs, d_uav = np.array([1000.0]), np.array([100.0])
+    f = r.freq_hz
+    cols = [
+        _latency(r, pl.okumura_hata(d_bs, f, h_bs=H_BS, h_ut=H_UT), 4.0)[0],
+        _latency(r, pl.uma_nlos(d_bs, f, h_bs=H_BS, h_ut=H_UT, breakpoint_m=D_BP), 4.0)[0],
+        _latency(r, pl.free_space(d_uav, f), 1.0)[0],
+        _latency(r, pl.uav_los(d_uav, f, h_uav=H_UAV), 1.0)[0],
+    ]
+    return r, np.stack(cols, axis=-1)
+
+
+def _table(lat: np.ndarray) -> list[str]:
+    lines = [f"{'Task':>7} | " + " | ".join(f"{c:>31}" for c in COLUMNS)]
+    lines.append(f"{'':>7} | " + " | ".join(f"{'ours':>10} {'paper':>9} {'ratio':>10}" for _ in COLUMNS))
+    for i, s in enumerate(SIZES):
+        cells = [f"{lat[i, j]:10.4g} {PAPER[i, j]:9.6f} {lat[i, j] / PAPER[i, j]:10.4g}" for j in range(4)]
+        lines.append(f"{s:>7} | " + " | ".join(cells))
+    return lines
+
+
+def required_snr_db(reading: Reading) -> np.ndarray:
+    """SNR (dB) each 10 MB paper cell needs under ``reading``'s rate formula (bisection in dB)."""
+    lo, hi = np.full(4, -60.0), np.full(4, 400.0)
+    target = reading.size_bits()[2] / PAPER[2]  # bit/s
+    for _ in range(80):
+        mid = (lo + hi) / 2.0
+        with np.errstate(over="ignore"):
+            ok = reading.rate_bps(10.0 ** (mid / 10.0)) >= target
+        hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
+    return hi
+
+
+def main() -> None:
+    results = evaluate_readings()
+    err, r, bs, uav = results[0]
+    lat = np.concatenate([bs[4], uav[4]], axis=-1)
+    print("quantum-DRL Table III: task latency (s) under different path loss models")
+    print(f"B = 10 MHz, eps = 1e-6, h_BS = 25 m, h_UT = 1.5 m, d'_BP = 100 m, h_UAV = {H_UAV:g} m")
+    row = PAPER[1] / PAPER[0], PAPER[2] / PAPER[1]
+    print(
+        "paper's row ratios 1 MB/100 KB and 10 MB/1 MB (Okumura column): "
+        f"{row[0][0]:.4f}, {row[1][0]:.4f}  (decimal prefixes give 10, binary 10.24 and 10.24)"
+    )
+    print(f"{len(results)} readings evaluated; one distance fitted per link type (all rows)")
+    print()
+    print("Best reading:", r.describe())
+    print(f"  vehicle->BS : {bs[1]}, array gain {bs[2]}, fitted distance {bs[3]:.1f} m")
+    print(f"  vehicle->UAV: {uav[1]}, fitted distance {uav[3]:.1f} m")
+    for line in _table(lat):
+        print(line)
+    print(f"worst cell factor: {np.exp(err):.3f}")
+    req = required_snr_db(r)
+    print("SNR the paper's 10 MB cells need under this reading (dB): " + ", ".join(f"{c} {v:.1f}" for c, v in zip(COLUMNS, req, strict=True)))
+    print()
+    print("Top readings (factor = worst ours/paper or paper/ours over the cells, BS | UAV):")
+    for _, r_i, bs_i, uav_i in results[:6]:
+        print(f"  {np.exp(bs_i[0]):7.3f} | {np.exp(uav_i[0]):7.3f}  {r_i.describe()}; BS {bs_i[3]:.0f} m, UAV {uav_i[3]:.0f} m")
+    print("Best readings for the vehicle->UAV columns alone:")
+    for _, r_i, _, uav_i in sorted(results, key=lambda x: x[3][0])[:4]:
+        print(f"  {np.exp(uav_i[0]):7.3f}  {r_i.describe()}; {uav_i[1]}, UAV {uav_i[3]:.0f} m")
+    print()
+    lr, llat = literal_reading()
+    print("Literal reading (no fitting):", lr.describe(), "; d_BS = 1000 m (UMa NLOS), d_UAV = 100 m")
+    for line in _table(llat):
+        print(line)
+    print("(inf: the SNR is far below 0 dB, where the finite-blocklength rate is clipped to 0)")
+
+
+if __name__ == "__main__":
+    main()
