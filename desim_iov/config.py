@@ -153,11 +153,29 @@ class Satellite(Strict):
 
 
 class Channel(Strict):
+    """Access and migration links: ``pathloss`` names a model of ``models.pathloss.MODELS``
+    (``pathloss_params`` its keyword parameters, e.g. ``{h_bs: 25, h_ut: 1.5}`` for
+    ``uma_los``); the linear gain is ``gain_coefficient`` x 10^(-PL/10) (twin-migration Eq. 3
+    with A = ``gain_coefficient`` for ``free_space``)."""
+
     pathloss: str = "free_space"
+    pathloss_params: dict[str, float] = {}
     carrier_frequency: Hertz = 3.5e9
     gain_coefficient: Annotated[float, AfterValidator(_positive)] = 1.0
     noise_density_dbm_hz: float = -174.0
     noise_figure: Decibels = 7.0
+
+    @model_validator(mode="after")
+    def _known_model(self) -> Channel:
+        from models.pathloss import MODELS, path_loss_db
+
+        if self.pathloss not in MODELS:
+            raise ValueError(f"unknown path loss {self.pathloss!r} (allowed: {', '.join(sorted(MODELS))})")
+        try:  # the parameters must be the model's: try them once
+            path_loss_db(self.pathloss, 100.0, self.carrier_frequency, **self.pathloss_params)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"pathloss_params {self.pathloss_params} for {self.pathloss}: {e}") from None
+        return self
 
 
 class Migration(Strict):

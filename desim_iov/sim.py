@@ -37,7 +37,7 @@ from models.compute import computing_latency_s, service_rate_bps
 from models.geo import pairwise_distance_m
 from models.mobility import Trajectory
 from models.objectives import migration_failed, server_load_bits, total_latency_s
-from models.pathloss import free_space_gain, gain_from_path_loss_db, path_loss_db
+from models.pathloss import gain
 from models.rate import shannon_bps, snr_linear, thermal_noise_w, transmission_latency_s
 from traces.schema import DTYPES, OUTCOME_CODE, OUTCOMES, decisions_dtype, mask_to_bytes
 from traces.writer import TraceWriter
@@ -174,11 +174,9 @@ class Simulation:
     # ------------------------------------------------------------------ radio and load
 
     def _gain(self, d: np.ndarray) -> np.ndarray:
+        """Linear channel gain: A x 10^(-PL/10) of the scenario's path-loss model (Eq. 3)."""
         ch = self.s.channel
-        if ch.pathloss == "free_space":
-            return free_space_gain(d, ch.carrier_frequency, ch.gain_coefficient)
-        pl = path_loss_db(ch.pathloss, d, ch.carrier_frequency)
-        return ch.gain_coefficient * gain_from_path_loss_db(pl)
+        return ch.gain_coefficient * gain(ch.pathloss, d, ch.carrier_frequency, **ch.pathloss_params)
 
     def _update_radio(self, t: float) -> None:
         """Positions, distances (Eq. 2), uplink/downlink rates (Eq. 3–5) at time ``t``."""

@@ -167,3 +167,21 @@ def test_packets_during_a_migration_are_held_or_dropped(tmp_path, mode):
             assert p.server == m.dst
             assert p.finished > m.end
         assert len(ends) > 0
+
+
+def test_scenario_selects_the_path_loss_model_by_name():
+    from desim_iov.config import ConfigError
+    from models.pathloss import gain
+
+    fs = Simulation(tiny("twin-city"), Stay())
+    uma = Simulation(tiny("twin-city", "channel.pathloss=uma_nlos",
+                          "channel.pathloss_params={h_bs: 25, h_ut: 1.5}"), Stay())
+    d = uma.dist[:, :80]
+    h = gain("uma_nlos", d, 3.5e9, h_bs=25, h_ut=1.5)
+    n = thermal_noise_w(300e6, 7.0)
+    np.testing.assert_allclose(uma.rate_up_arr[:, :80], shannon_bps(300e6, snr_linear(uma.s.vehicles.tx_power, h, n)))
+    assert (uma.rate_up_arr[:, :80] < fs.rate_up_arr[:, :80]).all()  # NLoS loses more than free space
+    with pytest.raises(ConfigError, match="unknown path loss 'hata'"):
+        tiny("twin-city", "channel.pathloss=hata")
+    with pytest.raises(ConfigError, match="pathloss_params"):
+        tiny("twin-city", "channel.pathloss=uma_los", "channel.pathloss_params={height: 3}")
