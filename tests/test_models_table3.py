@@ -1,0 +1,38 @@
+"""Smoke and unit checks of the Table III script and the models benchmark (tiny budgets)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from analysis import paper2_table3 as t3
+from benchmarks import bench_models
+
+
+def test_table3_reading_units_hand_computed():
+    # 10 MB in bytes -> 8e7 bit; P = -30 dBW = 1e-3 W; sigma^2 = -90 dBm = 1e-12 W; Friis at 100 m, 2 GHz
+    r = t3.Reading(8.0, False, "dBW", "dBm", 2e9, "standard", "shannon")
+    pl_db = 20 * math.log10(4 * math.pi * 100.0 * 2e9 / 3e8)
+    snr = 1e-3 * 10 ** (-pl_db / 10) / 1e-12
+    expected = 8e7 / (10e6 * math.log2(1 + snr))
+    lat = t3._latency(r, np.array([pl_db]), 1.0)
+    assert lat.shape == (1, 3)
+    assert lat[0, 2] == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(lat[0] / lat[0, 2], [0.01, 0.1, 1.0])  # decimal prefixes
+
+
+def test_table3_literal_reading_has_zero_fbl_rate():
+    _, lat = t3.literal_reading()
+    assert np.isinf(lat).all()
+
+
+def test_table3_required_snr_inverts_the_rate():
+    r = t3.Reading(1.0, False, "dBW", "dBm", 2e9, "standard", "fbl1000")
+    req = t3.required_snr_db(r)
+    rate = r.rate_bps(10 ** (req / 10))
+    np.testing.assert_allclose(r.size_bits()[2] / rate, t3.PAPER[2], rtol=1e-6)
+
+
+def test_benchmark_paths_agree_on_a_small_scenario():
+    veh, srv = bench_models.scenario(seed=3)
+    np.testing.assert_allclose(bench_models.vectorised(veh[:6], srv[:4]), bench_models.per_pair(veh[:6], srv[:4]))
