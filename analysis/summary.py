@@ -55,7 +55,7 @@ def summarize(trace: Trace | str) -> Summary:
                 "loss_formula_q": float(packet_loss_rate(sv.failed.to_numpy())) if len(sv) else 0.0,
                 "latency_mean_s": float(p.latency.mean()) if p.latency.notna().any() else float("nan"),
                 "latency_p95_s": float(p.latency.quantile(0.95)) if p.latency.notna().any() else float("nan"),
-                "O_T_formula_s": float(sv.t_sum.sum()),
+                "O_T_formula_s": float(sv.t_sum[np.isfinite(sv.t_sum)].sum()),
                 "O_T_measured_s": float(per_slot_mean.sum()),
                 "migrations": int((mig.vehicle == v).sum()),
                 "migrations_formula": int(sv.migrated.sum()),
@@ -79,7 +79,9 @@ def summarize(trace: Trace | str) -> Summary:
         within = load[(load.time >= t0) & (load.time < t0 + slot_len)]
         mean_load = within.groupby("server").load.mean().reindex(range(m), fill_value=0.0)
         var_measured.append(float(load_variance(mean_load.to_numpy())))
-    obj = objectives(slots.t_sum.to_numpy(), np.array(var_formula), per_vehicle.loss_formula_q.to_numpy())
+    t_sum = slots.t_sum.to_numpy()
+    finite = np.isfinite(t_sum)  # a slot whose host has no usable link has T^sum = inf (Eq. 6)
+    obj = objectives(t_sum[finite], np.array(var_formula), per_vehicle.loss_formula_q.to_numpy())
     finished = int((~unfinished).sum())
     total = {
         "packets_generated": int(len(pk)),
@@ -90,6 +92,7 @@ def summarize(trace: Trace | str) -> Summary:
         "latency_mean_s": float(lat.mean()) if delivered.any() else float("nan"),
         "latency_p95_s": float(lat.quantile(0.95)) if delivered.any() else float("nan"),
         "O_T_formula_s": obj["O_T"],
+        "slots_without_link": int((~finite).sum()),
         "O_T_measured_s": float(per_vehicle.O_T_measured_s.sum()),
         "O_V_formula_bit2": obj["O_V"],
         "O_V_measured_bit2": float(np.sum(var_measured)),

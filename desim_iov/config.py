@@ -69,6 +69,18 @@ Decibels = Annotated[float, _q("dB")]
 Fraction = Annotated[float, _q("1")]
 
 
+def _check_pathloss(name: str, params: dict[str, float], freq_hz: float) -> None:
+    """Raise ValueError unless ``name`` is a model of models.pathloss and takes ``params``."""
+    from models.pathloss import MODELS, path_loss_db
+
+    if name not in MODELS:
+        raise ValueError(f"unknown path loss {name!r} (allowed: {', '.join(sorted(MODELS))})")
+    try:  # the parameters must be the model's: try them once
+        path_loss_db(name, 100.0, freq_hz, **params)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"pathloss_params {params} for {name}: {e}") from None
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
@@ -101,6 +113,7 @@ class Vehicles(Strict):
     pause: SecondsNN = 0.0
     z_min: MetersNN = 0.0
     z_max: MetersNN = 0.0
+    max_ascent_deg: Annotated[float, Field(gt=0.0, le=90.0)] | None = None
     tx_power: Watts = 0.2
     twin_size: Bits = 480e6
     cycles_per_bit: Annotated[float, AfterValidator(_positive)] = 1000.0
@@ -118,28 +131,77 @@ class Vehicles(Strict):
 
 
 class ServerClass(Strict):
-    """Parameters shared by a class of edge servers (twin-migration Table I)."""
+    """Parameters shared by a class of edge servers (twin-migration Table I).
+
+    ``antennas`` M > 1 gives the access links the array gain of maximum-ratio combining
+    (uplink, SIMO) and transmission (downlink, MISO) with perfect CSI (quantum-DRL Eq. 13–14,
+    22). ``pathloss`` (and its params) overrides the channel's model for this class's access
+    links. ``cpu_deviation`` draws each server's available CPU below ``cpu`` once per run
+    (quantum-DRL Eq. 4): ``uniform`` with half-width ``cpu_deviation_scale`` (relative),
+    ``cn_abs`` |CN(0, scale)|."""
 
     range: Meters = 1200.0
     cpu: Hertz = 32e9
+    cpu_deviation: Literal["none", "uniform", "cn_abs"] = "none"
+    cpu_deviation_scale: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     cache: Bits = 2.4e9
     tx_power: Watts = 1.0
     bandwidth_up: Hertz = 300e6
     bandwidth_down: Hertz = 300e6
+    antennas: int = Field(1, ge=1, le=1024)
+    pathloss: str | None = None
+    pathloss_params: dict[str, float] = {}
+
+    @model_validator(mode="after")
+    def _known_model(self) -> ServerClass:
+        if self.pathloss is not None:
+            _check_pathloss(self.pathloss, self.pathloss_params, 3.5e9)
+        elif self.pathloss_params:
+            raise ValueError("pathloss_params without pathloss (set both, or use channel.*)")
+        return self
 
 
 class RSUs(ServerClass):
+    """RSUs/base stations, placed over a square of side ``extent`` (default: the area) at
+    heights uniform in [height_min, height_max]."""
+
     count: int = Field(80, ge=0, le=100_000)
     layout: Literal["grid", "scattered"] = "grid"
     min_separation: MetersNN = 0.0
+    extent: Meters | None = None
+    height_min: MetersNN = 0.0
+    height_max: MetersNN = 0.0
+
+    @model_validator(mode="after")
+    def _heights(self) -> RSUs:
+        if self.height_min > self.height_max:
+            raise ValueError(f"height_min {self.height_min} m exceeds height_max {self.height_max} m")
+        return self
 
 
 class UAVs(ServerClass):
+    """UAVs: ``patrol`` loops among RSUs at ``altitude`` and ``speed`` (twin-migration
+    Sec. VII-A); ``random_waypoint`` flies 3-D random waypoint legs (quantum-DRL Eq. 8–10)
+    over a square of side ``extent`` (default: the area), altitudes in [altitude,
+    altitude_max] and speeds in [speed, speed_max]."""
+
     count: int = Field(10, ge=0, le=10_000)
     range: Meters = 1500.0
+    mobility: Literal["patrol", "random_waypoint"] = "patrol"
     altitude: MetersNN = 50.0
+    altitude_max: MetersNN | None = None
     speed: Speed = 3.7
+    speed_max: Speed | None = None
+    extent: Meters | None = None
     route_length: int = Field(4, ge=1)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> UAVs:
+        if self.altitude_max is not None and self.altitude_max < self.altitude:
+            raise ValueError(f"altitude_max {self.altitude_max} m is below altitude {self.altitude} m")
+        if self.speed_max is not None and self.speed_max < self.speed:
+            raise ValueError(f"speed_max {self.speed_max} m/s is below speed {self.speed} m/s")
+        return self
 
 
 class Satellite(Strict):
@@ -156,7 +218,10 @@ class Channel(Strict):
     """Access and migration links: ``pathloss`` names a model of ``models.pathloss.MODELS``
     (``pathloss_params`` its keyword parameters, e.g. ``{h_bs: 25, h_ut: 1.5}`` for
     ``uma_los``); the linear gain is ``gain_coefficient`` x 10^(-PL/10) (twin-migration Eq. 3
-    with A = ``gain_coefficient`` for ``free_space``)."""
+    with A = ``gain_coefficient`` for ``free_space``). ``rate`` picks Shannon (twin-migration
+    Eq. 4) or the finite-blocklength rate (quantum-DRL Eq. 23) with ``blocklength`` and
+    ``error_prob``. Noise is thermal (``noise_density_dbm_hz`` + ``noise_figure`` over each
+    link's bandwidth) unless ``noise_power`` gives sigma^2 outright."""
 
     pathloss: str = "free_space"
     pathloss_params: dict[str, float] = {}
@@ -165,16 +230,14 @@ class Channel(Strict):
     noise_density_dbm_hz: float = -174.0
     noise_figure: Decibels = 7.0
 
+    rate: Literal["shannon", "fbl"] = "shannon"
+    blocklength: int = Field(100, ge=1)
+    error_prob: float = Field(1e-6, gt=0.0, lt=1.0)
+    noise_power: Watts | None = None
+
     @model_validator(mode="after")
     def _known_model(self) -> Channel:
-        from models.pathloss import MODELS, path_loss_db
-
-        if self.pathloss not in MODELS:
-            raise ValueError(f"unknown path loss {self.pathloss!r} (allowed: {', '.join(sorted(MODELS))})")
-        try:  # the parameters must be the model's: try them once
-            path_loss_db(self.pathloss, 100.0, self.carrier_frequency, **self.pathloss_params)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"pathloss_params {self.pathloss_params} for {self.pathloss}: {e}") from None
+        _check_pathloss(self.pathloss, self.pathloss_params, self.carrier_frequency)
         return self
 
 
@@ -244,7 +307,7 @@ class Scenario(Strict):
             raise ValueError(
                 f"slot {self.slot} s must be a whole multiple of mobility_step {self.mobility_step} s"
             )
-        if self.uavs.count and not self.rsus.count:
+        if self.uavs.count and self.uavs.mobility == "patrol" and not self.rsus.count:
             raise ValueError("UAVs patrol among RSUs: uavs.count > 0 needs rsus.count > 0")
         return self
 

@@ -38,7 +38,13 @@ from models.geo import pairwise_distance_m
 from models.mobility import Trajectory
 from models.objectives import migration_failed, server_load_bits, total_latency_s
 from models.pathloss import gain
-from models.rate import shannon_bps, snr_linear, thermal_noise_w, transmission_latency_s
+from models.rate import (
+    fbl_rate_bps,
+    shannon_bps,
+    snr_linear,
+    thermal_noise_w,
+    transmission_latency_s,
+)
 from traces.schema import DTYPES, OUTCOME_CODE, OUTCOMES, decisions_dtype, mask_to_bytes
 from traces.writer import TraceWriter
 
@@ -75,7 +81,7 @@ class RunStats:
     generated: list[int] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=dict)
     migrations: int = 0
-    events: int = 0
+    migrations_refused: int = 0
 
 
 class Simulation:
@@ -118,11 +124,28 @@ class Simulation:
         self.bw_up = np.where(is_sat, 1.0, w.bw_up_hz)
         self.bw_down = np.where(is_sat, 1.0, w.bw_down_hz)
         self.p_srv = np.where(is_sat, 1.0, w.tx_power_w)
-        self.noise_up = thermal_noise_w(self.bw_up, ch.noise_figure, ch.noise_density_dbm_hz)
-        self.noise_down = thermal_noise_w(self.bw_down, ch.noise_figure, ch.noise_density_dbm_hz)
-        self.noise_mig = thermal_noise_w(
-            s.migration.bandwidth, ch.noise_figure, ch.noise_density_dbm_hz
-        )
+        if ch.noise_power is not None:  # sigma^2 given outright (quantum-DRL Table II)
+            self.noise_up = self.noise_down = self.noise_mig = ch.noise_power
+        else:
+            self.noise_up = thermal_noise_w(self.bw_up, ch.noise_figure, ch.noise_density_dbm_hz)
+            self.noise_down = thermal_noise_w(
+                self.bw_down, ch.noise_figure, ch.noise_density_dbm_hz
+            )
+            self.noise_mig = thermal_noise_w(
+                s.migration.bandwidth, ch.noise_figure, ch.noise_density_dbm_hz
+            )
+        # access-link path loss per server class (the channel's model unless overridden)
+        self._blocks = []
+        first = 0
+        for cfg, count in ((s.rsus, w.n_rsu), (s.uavs, len(w.uav_routes))):
+            model, params = (cfg.pathloss, cfg.pathloss_params) if cfg.pathloss else (
+                ch.pathloss, ch.pathloss_params)
+            if count:
+                self._blocks.append((first, first + count, model, params))
+            first += count
+        # maximum-ratio combining (uplink) / transmission (downlink) with perfect CSI on M
+        # antennas: ||h||^2 = M |h|^2 (quantum-DRL Eq. 13-14, 22)
+        self.array_gain = w.antennas.astype(float)
         self.r_sat = s.satellite.rate
         self.always_reachable = w.kinds == SAT
         # background workload: rho_m(t) = u (1 + a sin(2 pi t / P + phi_m)), RSUs and UAVs
@@ -173,10 +196,38 @@ class Simulation:
 
     # ------------------------------------------------------------------ radio and load
 
-    def _gain(self, d: np.ndarray) -> np.ndarray:
-        """Linear channel gain: A x 10^(-PL/10) of the scenario's path-loss model (Eq. 3)."""
+    def _rate(self, bandwidth_hz, snr):
+        """Shannon (twin-migration Eq. 4) or finite-blocklength (quantum-DRL Eq. 23) rate."""
         ch = self.s.channel
-        return ch.gain_coefficient * gain(ch.pathloss, d, ch.carrier_frequency, **ch.pathloss_params)
+        if ch.rate == "fbl":
+            return fbl_rate_bps(bandwidth_hz, snr, ch.blocklength, ch.error_prob)
+        return shannon_bps(bandwidth_hz, snr)
+
+    def _access_gain(self, d: np.ndarray) -> np.ndarray:
+        """(V, M) linear gains vehicle -> server: A x 10^(-PL/10) of each class's path-loss
+        model (twin-migration Eq. 3 for free space) x the server's array gain. The
+        satellite's column is unused (fixed rate R_SAT)."""
+        ch = self.s.channel
+        h = np.zeros_like(d)
+        for a, b, model, params in self._blocks:
+            h[:, a:b] = gain(model, d[:, a:b], ch.carrier_frequency, **params)
+        return ch.gain_coefficient * h * self.array_gain
+
+    def _migration_rates(self, src: np.ndarray) -> np.ndarray:
+        """(K, M) rates R^mig from each server in ``src`` to every server (twin-migration
+        Eq. 11, the channel's path-loss model); R_SAT when an end is the satellite; inf to
+        itself (nothing to move)."""
+        ch = self.s.channel
+        src = np.asarray(src, dtype=int)
+        d = pairwise_distance_m(self.srv_pos[src], self.srv_pos)
+        h = ch.gain_coefficient * gain(ch.pathloss, d, ch.carrier_frequency, **ch.pathloss_params)
+        snr = snr_linear(self.p_srv[src][:, None], h, self.noise_mig)
+        r = self._rate(self.s.migration.bandwidth, snr)
+        if self.sat >= 0:
+            r[:, self.sat] = self.r_sat
+            r[src == self.sat, :] = self.r_sat
+        r[np.arange(len(src)), src] = np.inf
+        return r
 
     def _update_radio(self, t: float) -> None:
         """Positions, distances (Eq. 2), uplink/downlink rates (Eq. 3–5) at time ``t``."""
@@ -187,10 +238,11 @@ class Simulation:
         vp = w.vehicle_positions(t)
         sp = w.server_positions(t)
         d = pairwise_distance_m(vp, sp)
-        h = self._gain(d)
-        r_up = shannon_bps(self.bw_up, snr_linear(self.s.vehicles.tx_power, h, self.noise_up))
-        r_dn = shannon_bps(self.bw_down, snr_linear(self.p_srv, h, self.noise_down))
-        in_range = d <= w.range_m
+        h = self._access_gain(d)
+        r_up = self._rate(self.bw_up, snr_linear(self.s.vehicles.tx_power, h, self.noise_up))
+        r_dn = self._rate(self.bw_down, snr_linear(self.p_srv, h, self.noise_down))
+        # reachable: within D_max (Eq. 14) and a usable link both ways (an FBL rate can be 0)
+        in_range = (d <= w.range_m) & (r_up > 0) & (r_dn > 0)
         if self.sat >= 0:
             r_up[:, self.sat] = self.r_sat
             r_dn[:, self.sat] = self.r_sat
@@ -234,11 +286,7 @@ class Simulation:
 
     def migration_rate(self, src: int, dst: int) -> float:
         """R^mig_{m,m_d}(t) (twin-migration Eq. 11); R_SAT when an end is the satellite."""
-        if SAT in (self.kinds[src], self.kinds[dst]):
-            return self.r_sat
-        d = pairwise_distance_m(self.srv_pos[src : src + 1], self.srv_pos[dst : dst + 1])
-        snr = snr_linear(self.world.tx_power_w[src], self._gain(d), self.noise_mig)
-        return float(shannon_bps(self.s.migration.bandwidth, snr)[0, 0])
+        return float(self._migration_rates(np.array([src]))[0, dst])
 
     # ------------------------------------------------------------------ processes
 
@@ -420,10 +468,12 @@ class Simulation:
             self.dist, w.range_m, self.always_reachable, loads[None, :], w.cache_bits, task
         )
         obs: dict[str, Observation] = {}
-        current = {}
+        current = {v: self.mig_dst[v] if self.in_flight[v] else self.host[v] for v in active}
+        mig_rates = self._migration_rates(np.array([current[v] for v in active]))
+        mask[active] &= (mig_rates > 0).astype(np.int8)  # a twin cannot move over a dead link
+        mig_rate = dict(zip(active, mig_rates, strict=True))
         for v in active:
-            cur = self.mig_dst[v] if self.in_flight[v] else self.host[v]
-            current[v] = cur
+            cur = current[v]
             m_v = mask[v]
             if self.in_flight[v]:  # one migration at a time: only the destination
                 m_v = np.zeros(self.M, np.int8)
@@ -449,9 +499,13 @@ class Simulation:
             cur = current[v]
             target = cur
             if not self.in_flight[v] and a != cur:
-                target = a
-                src[v] = cur
-                self._start_migration(v, cur, a, self.migration_rate(cur, a))
+                rate = float(mig_rate[v][a])
+                if rate > 0.0:
+                    target = a
+                    src[v] = cur
+                    self._start_migration(v, cur, a, rate)
+                else:  # an unmasked policy chose a server the twin cannot reach: it stays
+                    self.stats.migrations_refused += 1
             assign[v] = target
             self.writer.append(
                 "decisions",
@@ -490,6 +544,8 @@ class Simulation:
             )
         t_sum = total_latency_s(t_up, t_dn, t_cul, t_mig)  # Eq. 13
         failed = migration_failed(d, w.range_m[m], s_load[m], w.cache_bits[m])  # Eq. 14
+        # "out of service range" also where the achievable rate is 0 (an FBL link, Eq. 23)
+        failed |= ~np.asarray(self.in_range)[active, m]
         rows = np.zeros(len(active), DTYPES["slots"])
         rows["slot"], rows["time"], rows["vehicle"], rows["server"] = slot, t, active, m
         rows["distance"], rows["load"] = d, s_load[m]
@@ -564,7 +620,11 @@ class Simulation:
             self.writer.append("packets", (pid, v, m, created, math.nan, bits, IN_FLIGHT_AT_END, 0))
         self.live.clear()
         self.stats.outcomes = {OUTCOMES[c]: n for c, n in enumerate(self.n_outcome)}
-        self.writer.set_attrs(end_time=now, packets_generated=int(sum(self.stats.generated)))
+        self.writer.set_attrs(
+            end_time=now,
+            packets_generated=int(sum(self.stats.generated)),
+            migrations_refused=self.stats.migrations_refused,
+        )
         self.writer.close(complete=True)
         self._finished = True
 

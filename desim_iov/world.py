@@ -16,6 +16,7 @@ import numpy as np
 
 from desim_iov.config import Scenario
 from desim_iov.rng import RngStreams
+from models.compute import cpu_frequency_hz, draw_cpu_deviation
 from models.mobility import Trajectory, patrol, random_waypoint_3d
 from traces.placement import grid_positions, scattered_positions
 
@@ -86,6 +87,7 @@ class World:
     tx_power_w: np.ndarray  # (M,)
     bw_up_hz: np.ndarray  # (M,)
     bw_down_hz: np.ndarray  # (M,)
+    antennas: np.ndarray  # (M,) int
     vehicles: list[Trajectory]  # (V,)
 
     def __post_init__(self) -> None:
@@ -130,11 +132,22 @@ class World:
 
 
 def _uav_routes(s: Scenario, rsu_xyz: np.ndarray, streams: RngStreams) -> list[Trajectory]:
-    """Each UAV patrols a loop over ``route_length`` neighbouring RSUs at its altitude."""
+    """``patrol``: each UAV loops over ``route_length`` neighbouring RSUs at its altitude;
+    ``random_waypoint``: 3-D random waypoint legs in the UAVs' box (quantum-DRL Eq. 8–10)."""
+    ua = s.uavs
+    horizon = s.duration + s.slot
+    if ua.mobility == "random_waypoint":
+        e = ua.extent or max(s.area.width, s.area.height)
+        low = np.array([-e / 2, -e / 2, ua.altitude])
+        high = np.array([e / 2, e / 2, ua.altitude_max if ua.altitude_max is not None else ua.altitude])
+        speeds = (ua.speed, ua.speed_max if ua.speed_max is not None else ua.speed)
+        return [
+            random_waypoint_3d(streams.get(f"uav.{u}"), low, high, speeds, horizon)
+            for u in range(ua.count)
+        ]
     routes = []
     n = rsu_xyz.shape[0]
     k = min(s.uavs.route_length, n)
-    horizon = s.duration + s.slot
     for u in range(s.uavs.count):
         rng = streams.get(f"uav.{u}")
         first = int(rng.integers(n))
@@ -157,14 +170,20 @@ def build_world(
 ) -> World:
     """Place the servers and draw (or take) the vehicles' trajectories."""
     w, h = s.area.width, s.area.height
-    n = s.rsus.count
+    rs = s.rsus
+    n = rs.count
+    rw, rh = (rs.extent, rs.extent) if rs.extent else (w, h)
     if n == 0:
         rsu_xy = np.zeros((0, 2))
-    elif s.rsus.layout == "grid":
-        rsu_xy = grid_positions(w, h, n)
+    elif rs.layout == "grid":
+        rsu_xy = grid_positions(rw, rh, n)
     else:
-        rsu_xy = scattered_positions(w, h, n, streams.get("placement"), s.rsus.min_separation)
-    rsu_xyz = np.column_stack([rsu_xy, np.zeros(n)])
+        rsu_xy = scattered_positions(rw, rh, n, streams.get("placement"), rs.min_separation)
+    if rs.height_max > rs.height_min:
+        z = streams.get("placement.height").uniform(rs.height_min, rs.height_max, n)
+    else:
+        z = np.full(n, rs.height_min)
+    rsu_xyz = np.column_stack([rsu_xy, z])
     uav_routes = _uav_routes(s, rsu_xyz, streams) if s.uavs.count else []
     sat_xyz = np.array([0.0, 0.0, s.satellite.altitude]) if s.satellite.enabled else None
 
@@ -180,6 +199,18 @@ def build_world(
         return np.concatenate(vals)
 
     sat = s.satellite
+    cpu = col("cpu", sat.cpu)
+    rng_cpu = streams.get("cpu")
+    start = 0
+    for _, cfg, c in classes:  # quantum-DRL Eq. 4: each server's available CPU, once per run
+        if cfg.cpu_deviation != "none" and c:
+            # a reduction below f_max (constraint C7, f <= f_max): |deviation|
+            dev = np.abs(draw_cpu_deviation(
+                rng_cpu, c, distribution=cfg.cpu_deviation,
+                variance=cfg.cpu_deviation_scale, half_width=cfg.cpu_deviation_scale,
+            ))
+            cpu[start : start + c] = cpu_frequency_hz(cfg.cpu, dev)
+        start += c
     if vehicle_trajectories is None:
         vs = s.vehicles
         if vs.mobility != "random_waypoint":
@@ -196,6 +227,7 @@ def build_world(
                 (vs.speed_min, vs.speed_max),
                 s.duration + s.slot,
                 pause_s=vs.pause,
+                max_ascent_deg=vs.max_ascent_deg,
             )
             for v in range(vs.count)
         ]
@@ -205,10 +237,11 @@ def build_world(
         uav_routes=uav_routes,
         sat_xyz=sat_xyz,
         range_m=col("range", np.inf),
-        cpu_hz=col("cpu", sat.cpu),
+        cpu_hz=cpu,
         cache_bits=col("cache", sat.cache),
         tx_power_w=col("tx_power", np.nan),
         bw_up_hz=col("bandwidth_up", np.nan),
         bw_down_hz=col("bandwidth_down", np.nan),
+        antennas=col("antennas", 1).astype(int),
         vehicles=list(vehicle_trajectories),
     )

@@ -13,7 +13,7 @@ from desim_iov.cli import main
 TINY = ["--duration", "40", "--set", "vehicles.traffic.packet_size=800 kB", "--quiet"]
 
 
-@pytest.mark.parametrize("scenario", ["twin-city", "twin-rural"])
+@pytest.mark.parametrize("scenario", ["twin-city", "twin-rural", "offload-urban"])
 @pytest.mark.parametrize("policy", ["random", "greedy", "least-loaded"])
 def test_run_every_preset_with_every_policy(tmp_path, scenario, policy):
     out = tmp_path / "t.h5"

@@ -1,0 +1,101 @@
+"""The offload-urban preset (quantum-DRL Table II) and the kernel features it needs:
+per-class path loss, array gain, absolute noise, FBL rates, CPU deviation, 3-D extents."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.base import make_policy
+from desim_iov.config import load_scenario
+from desim_iov.sim import Simulation
+from models.pathloss import gain
+from models.rate import fbl_rate_bps, snr_linear
+from traces.reader import open_trace
+
+
+@pytest.fixture(scope="module")
+def sim():
+    s = Simulation(load_scenario("offload-urban", ["duration=0.2 s"]), make_policy("greedy"))
+    s.run()
+    return s
+
+
+def test_preset_carries_table_two():
+    s = load_scenario("offload-urban")
+    assert (s.rsus.count, s.rsus.antennas, s.uavs.count) == (4, 4, 10)
+    assert s.rsus.bandwidth_up == s.uavs.bandwidth_down == 10e6
+    assert s.channel.noise_power == pytest.approx(1e-12)  # -90 dBm
+    assert (s.channel.rate, s.channel.blocklength, s.channel.error_prob) == ("fbl", 100, 1e-6)
+    assert s.slot == pytest.approx(0.02) and s.duration == 1.0
+    assert s.rsus.cpu == s.uavs.cpu == 10e9 and s.rsus.cpu_deviation_scale == 0.015
+    assert s.vehicles.cycles_per_bit == 330 / 8
+    assert not s.satellite.enabled
+
+
+def test_geometry_follows_the_simulation_section(sim):
+    w = sim.world
+    bs = w.rsu_xyz
+    assert np.all(np.abs(bs[:, :2]) <= 1000) and np.all((bs[:, 2] >= 40) & (bs[:, 2] <= 60))
+    assert np.allclose(np.sort(np.abs(bs[:, :2]).ravel()), 500.0)  # evenly: a 2 x 2 grid
+    for tr in w.uav_routes:
+        p = tr.positions
+        assert np.all(np.abs(p[:, :2]) <= 1500) and np.all((p[:, 2] >= 30) & (p[:, 2] <= 75))
+        v = np.linalg.norm(np.diff(p, axis=0), axis=1) / np.diff(tr.times)
+        assert np.all((v >= 10 - 1e-9) & (v <= 50 + 1e-9))
+    for tr in w.vehicles:
+        p = tr.positions
+        assert np.all(np.abs(p[:, :2]) <= 1250) and np.all((p[:, 2] >= 0) & (p[:, 2] <= 20))
+
+
+def test_cpu_deviation_is_drawn_per_server_within_table_two(sim):
+    cpu = sim.world.cpu_hz
+    # f_cpu = f_max (1 - |U(-0.015, 0.015)|): up to 0.15 GHz below 10 GHz (Eq. 4, C7)
+    assert np.all((cpu >= 10e9 * (1 - 0.015)) & (cpu <= 10e9))
+    assert len(np.unique(cpu)) == len(cpu)
+
+
+def test_access_rates_are_fbl_with_array_gain_and_per_class_path_loss(sim):
+    s = sim.s
+    sim._radio_t = -1
+    sim._update_radio(0.1)
+    d = sim.dist
+    h_bs = gain("uma_los", d[:, :4], 3.5e9, h_bs=25, h_ut=1.5) * 4  # M = 4, MRC
+    h_uav = gain("uav_los", d[:, 4:], 3.5e9, h_uav=50)
+    expect_bs = fbl_rate_bps(10e6, snr_linear(s.vehicles.tx_power, h_bs, 1e-12), 100, 1e-6)
+    expect_uav = fbl_rate_bps(10e6, snr_linear(s.vehicles.tx_power, h_uav, 1e-12), 100, 1e-6)
+    np.testing.assert_allclose(sim.rate_up_arr[:, :4], expect_bs)
+    np.testing.assert_allclose(sim.rate_up_arr[:, 4:], expect_uav)
+    # FBL rates reach 0: those servers are not reachable
+    reach = np.asarray(sim.in_range)
+    assert not reach[sim.rate_up_arr == 0].any()
+
+
+def test_dead_inter_server_links_are_masked_and_refused(tmp_path):
+    class Far:
+        """Unmasked: always asks for the server farthest away."""
+
+        name = "far"
+
+        def reset(self, rng):
+            pass
+
+        def act(self, obs):
+            return {a: int(np.argmax(np.where(o.kinds == 2, -1, o.distances))) for a, o in obs.items()}
+
+    dead = ["channel.pathloss=log_distance", "channel.pathloss_params={exponent: 9}",
+            "satellite.enabled=false", "duration=60", "rsus.pathloss=free_space",
+            "uavs.pathloss=free_space"]
+    sc = load_scenario("twin-city", dead)
+    path = tmp_path / "t.h5"
+    sim = Simulation(sc, Far(), trace_path=str(path))
+    sim.run()
+    tr = open_trace(path)
+    dec = tr.df("decisions")
+    from traces.schema import mask_from_bytes
+
+    masks = mask_from_bytes(dec["mask"].to_numpy())
+    # only the current host remains feasible: no other server can receive the twin
+    assert (masks.sum(axis=1) <= 1).all()
+    assert len(tr.df("migrations")) == 0
+    assert tr.attrs["migrations_refused"] > 0
