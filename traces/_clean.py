@@ -35,6 +35,15 @@ from traces.trajectories import CRS_COLUMNS, ImportReport, TrajectorySet
 _DIGITS = re.compile(r"(\d+)")
 
 
+def seconds(t: np.ndarray, unit_s: float) -> np.ndarray:
+    """``t`` (in units of ``unit_s`` seconds) as float64 seconds; for sub-second units it
+    divides by the integer units per second, so that e.g. 60e9 ns gives exactly 60.0."""
+    t = np.asarray(t, dtype=np.float64)
+    if unit_s >= 1.0:
+        return t * unit_s
+    return t / round(1.0 / unit_s)
+
+
 def natural_key(s: str) -> tuple[tuple[int, int | str], ...]:
     """Sort key comparing the digit runs of ``s`` as numbers: ``veh2 < veh10``, ``9 < 10``."""
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in _DIGITS.split(s) if p)
@@ -154,7 +163,7 @@ def clean(vid: np.ndarray, t: np.ndarray, c1: np.ndarray, c2: np.ndarray, *, uni
         report.remove("duplicate_time", np.count_nonzero(dup & ~same_pos))
     keep = np.flatnonzero(~dup)
     vid, t, c1, c2, start = vid[keep], t[keep], c1[keep], c2[keep], start[keep]
-    ts = t.astype(np.float64) * unit_s
+    ts = seconds(t, unit_s)
     gap = np.inf if split_gap_s is None else float(split_gap_s)
 
     # 2. GPS jumps
@@ -259,10 +268,10 @@ class Collector:
                 t0 = _timestamp(t0_abs, self.unit_s)
             if self.tz is not None and t0.tzinfo is None:
                 t0 = t0.tz_localize(self.tz)
-            tt = (t - t0_abs).astype(np.float64) * self.unit_s
+            tt = seconds(t - t0_abs, self.unit_s)
         else:
             t0 = None
-            tt = t.astype(np.float64) * self.unit_s
+            tt = seconds(t, self.unit_s)
         data = {
             "vehicle": pd.array(names[code[order]], dtype="str"),
             "t": tt,
