@@ -50,3 +50,11 @@ def line_chunks(fh: IO[str], chunksize: int, first_line: int = 1) -> Iterator[tu
             return
         yield line_no, block
         line_no += len(block)
+
+
+def require_file(path: Path, what: str) -> None:
+    """Raise a one-line error unless ``path`` is a regular file (``what``: the format expected)."""
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a directory, expected a {what} file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")

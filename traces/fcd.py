@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from traces._clean import Collector, FixBuffer, finish_source
-from traces._textio import open_binary
+from traces._textio import open_binary, require_file
 from traces.errors import TraceFormatError
 from traces.trajectories import ImportReport, TrajectorySet
 
@@ -195,8 +195,7 @@ def read_fcd(
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+    require_file(path, "SUMO FCD XML")
     report = ImportReport(source=str(path), max_examples=max_examples)
     lo, hi = window or (None, None)
     win = (-np.inf if lo is None else float(lo), np.inf if hi is None else float(hi))

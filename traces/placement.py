@@ -20,6 +20,9 @@ import numpy as np
 import pandas as pd
 
 from traces._geo import _lonlat_to_local_xy
+from traces._textio import open_text
+from traces.csvtraj import header_columns
+from traces.errors import TraceFormatError
 
 
 def grid_positions(width_m: float, height_m: float, n: int) -> np.ndarray:
@@ -85,10 +88,6 @@ def from_file(
     :func:`traces._geo._lonlat_to_local_xy`. Any bad cell raises :class:`TraceFormatError`
     with its line: a server list must be exact, so nothing is skipped.
     """
-    from traces._textio import open_text
-    from traces.csvtraj import header_columns
-    from traces.errors import TraceFormatError
-
     with open_text(path) as fh:
         numbered = [(i, ln.strip()) for i, ln in enumerate(fh, 1) if ln.strip()]
     if not numbered:
