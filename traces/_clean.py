@@ -80,11 +80,22 @@ class FixBuffer:
         return sum(len(a) for a in self.t)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """The columns as single arrays; the chunk blocks are released (one copy in memory)."""
         if not self.t:
             e = np.zeros(0)
             return np.zeros(0, np.int64), e, e, e, {k: e for k in self.extra_names}
-        return (np.concatenate(self.vid), np.concatenate(self.t), np.concatenate(self.c1),
-                np.concatenate(self.c2), {k: np.concatenate(v) for k, v in self.extra.items()})
+        out = (_take(self.vid), _take(self.t), _take(self.c1), _take(self.c2),
+               {k: _take(v) for k, v in self.extra.items()})
+        self.vid, self.t, self.c1, self.c2 = [out[0]], [out[1]], [out[2]], [out[3]]
+        self.extra = {k: [v] for k, v in out[4].items()}
+        return out
+
+
+def _take(blocks: list[np.ndarray]) -> np.ndarray:
+    """Concatenate ``blocks`` and drop them from the list as soon as they are copied."""
+    out = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    blocks.clear()
+    return out
 
 
 def _distance_m(c1a, c2a, c1b, c2b, geo: bool) -> np.ndarray:
@@ -149,9 +160,12 @@ def clean(vid: np.ndarray, t: np.ndarray, c1: np.ndarray, c2: np.ndarray, *, uni
           geo: bool, max_speed_mps: float | None, split_gap_s: float | None, min_points: int,
           report: ImportReport) -> Cleaned:
     """Steps 1-4 of the module docstring on one source file's fixes; counts go to ``report``."""
-    order = np.lexsort((t, vid))  # stable: equal (vid, t) stay in file order
-    vid, t, c1, c2 = vid[order], t[order], c1[order], c2[order]
     n = len(t)
+    if n > 1 and np.all((vid[1:] > vid[:-1]) | ((vid[1:] == vid[:-1]) & (t[1:] >= t[:-1]))):
+        order = np.arange(n)  # already in order (T-Drive logs are): no copies
+    else:
+        order = np.lexsort((t, vid))  # stable: equal (vid, t) stay in file order
+        vid, t, c1, c2 = vid[order], t[order], c1[order], c2[order]
     start = np.r_[True, vid[1:] != vid[:-1]] if n else np.zeros(0, bool)
 
     # 1. duplicates: sorted, so repeats of a (vid, t) follow the first one directly

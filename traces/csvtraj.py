@@ -178,7 +178,7 @@ def read_csvtraj(
     split_gap_s: float | None = None,
     delimiter: str = ",",
     on_error: Literal["skip", "raise"] = "skip",
-    chunksize: int = 100_000,
+    chunksize: int = 50_000,
     max_examples: int = 20,
 ) -> TrajectorySet:
     """Read a trajectory CSV (see the module docstring for the header) chunk by chunk.

@@ -142,7 +142,7 @@ def read_tdrive(
     max_vehicles: int | None = None,
     min_points: int = 2,
     on_error: Literal["skip", "raise"] = "skip",
-    chunksize: int = 100_000,
+    chunksize: int = 50_000,
     max_examples: int = 20,
 ) -> TrajectorySet:
     """Read T-Drive logs (a directory of ``<id>.txt`` or one file) into a ``lonlat`` set.
