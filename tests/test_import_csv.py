@@ -97,3 +97,19 @@ def test_out_of_range_degrees_are_malformed(tmp_path: Path) -> None:
     p = write(tmp_path / "d.csv", "id,t,lat,lon\na,0,91.0,10\na,1,45,10\n")
     r = read_csvtraj(p).report
     assert r.removed == {"malformed": 1} and r.examples[0].endswith(":2: bad lat '91.0'")
+
+
+def test_trajectory_set_checks_its_invariants() -> None:
+    from traces.trajectories import ImportReport, TrajectorySet
+
+    def frame(v, t):
+        return pd.DataFrame({"vehicle": v, "t": t, "x": 0.0, "y": 0.0})
+
+    TrajectorySet(frame(["a", "a", "b"], [0.0, 1.0, 0.0]), "xy").check()
+    for v, t in ((["b", "a"], [0.0, 0.0]), (["a", "a"], [1.0, 1.0]), (["a", "a"], [1.0, 0.0])):
+        with pytest.raises(ValueError, match="not sorted"):
+            TrajectorySet(frame(v, t), "xy").check()
+    with pytest.raises(ValueError, match="lacks column"):
+        TrajectorySet(frame(["a"], [0.0]), "lonlat")
+    r = ImportReport(lines_read=3, rows_kept=1, removed={"malformed": 1})
+    assert "do not add up" in r.summary() and not r.balanced

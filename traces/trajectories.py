@@ -179,14 +179,17 @@ class TrajectorySet:
         return TrajectorySet(frame, "xy", self.t0, self.source, self.report, (float(lon0), float(lat0)))
 
     def check(self) -> None:
-        """Raise ``AssertionError`` unless the frame keeps the documented invariants."""
+        """Raise ``ValueError`` unless the frame keeps the documented invariants (float64 ``t``,
+        rows sorted by (vehicle, t), no duplicate (vehicle, t), finite coordinates)."""
         f = self.frame
-        assert f["t"].dtype == np.float64, f"t must be float64, is {f['t'].dtype}"
-        assert not f.duplicated(["vehicle", "t"]).any(), "duplicate (vehicle, t) rows"
+        if f["t"].dtype != np.float64:
+            raise ValueError(f"t must be float64, is {f['t'].dtype}")
         v = f["vehicle"].astype(str).to_numpy()
         t = f["t"].to_numpy()
         if len(f) > 1:
             same = v[1:] == v[:-1]
-            assert np.all((v[1:] > v[:-1]) | (same & (t[1:] > t[:-1]))), "not sorted by (vehicle, t)"
+            if not np.all((v[1:] > v[:-1]) | (same & (t[1:] > t[:-1]))):
+                raise ValueError("rows are not sorted by (vehicle, t) or repeat a (vehicle, t)")
         cols = list(CRS_COLUMNS[self.crs])
-        assert np.isfinite(f[cols].to_numpy(dtype=np.float64)).all(), "non-finite coordinates"
+        if not np.isfinite(f[cols].to_numpy(dtype=np.float64)).all():
+            raise ValueError("non-finite coordinates")
