@@ -1,0 +1,115 @@
+"""Generic trajectory CSV import: both layouts, time kinds, malformed lines, streaming."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from traces.csvtraj import read_csvtraj
+from traces.errors import TraceFormatError
+
+XY = """id,t,x,y,z
+car1,0,0.0,0.0,1.5
+car1,1,10.0,0.0,1.5
+car2,0,5.0,5.0,
+car2,1,oops,5.0,2.0
+car2,2,6.0,5.0
+car1,1,11.0,0.0,1.5
+
+car10,0.5,1.0,1.0,1.0
+"""
+
+
+def write(path: Path, text: str, newline: str = "\n") -> Path:
+    path.write_bytes(text.replace("\n", newline).encode())
+    return path
+
+
+def test_metric_layout_with_a_malformed_line(tmp_path: Path) -> None:
+    ts = read_csvtraj(write(tmp_path / "m.csv", XY))
+    assert ts.crs == "xy" and ts.t0 is None
+    assert list(ts.frame.columns) == ["vehicle", "t", "x", "y", "z"]
+    assert ts.vehicles() == ["car1", "car10", "car2"]
+    r = ts.report
+    assert r.lines_read == 8 and r.rows_kept == 4 and r.balanced
+    assert r.removed == {"malformed": 2, "duplicate_time": 1, "blank": 1}
+    assert r.examples == [f"{tmp_path / 'm.csv'}:5: bad x 'oops'",
+                          f"{tmp_path / 'm.csv'}:6: expected 5 fields as in the header, got 4"]
+    f = ts.frame.set_index("vehicle")
+    assert f.loc["car10", "t"] == 0.5 and pd.isna(f.loc["car2", "z"])  # empty z is allowed
+    ts.check()
+
+
+def test_degree_layout_in_either_column_order_with_iso_times(tmp_path: Path) -> None:
+    a = write(tmp_path / "a.csv", "id,t,lat,lon\n7,2008-02-02 10:00:00,39.9,116.4\n"
+                                  "7,2008-02-02 10:01:00,39.9,116.401\n8,2008-02-02 10:00:30,39.95,116.5\n")
+    b = write(tmp_path / "b.csv", "Vehicle,Timestamp,Longitude,Latitude\n7,2008-02-02T10:00:00,116.4,39.9\n"
+                                  "7,2008-02-02T10:01:00,116.401,39.9\n8,2008-02-02T10:00:30,116.5,39.95\n",
+              "\r\n")
+    ta, tb = read_csvtraj(a), read_csvtraj(b)
+    pd.testing.assert_frame_equal(ta.frame, tb.frame)
+    assert ta.crs == "lonlat" and ta.t0 == pd.Timestamp("2008-02-02 10:00:00")
+    assert ta.frame["t"].tolist() == [0.0, 60.0, 30.0]
+    assert ta.frame["lon"].tolist() == [116.4, 116.401, 116.5]
+
+
+def test_utc_offsets_are_converted(tmp_path: Path) -> None:
+    p = write(tmp_path / "z.csv", "id,t,x,y\na,2024-01-01T00:00:00Z,0,0\na,2024-01-01T02:00:01+02:00,1,0\n")
+    ts = read_csvtraj(p)
+    assert ts.t0 == pd.Timestamp("2024-01-01", tz="UTC") and ts.frame["t"].tolist() == [0.0, 1.0]
+
+
+def test_window_selection_and_streaming(tmp_path: Path) -> None:
+    p = write(tmp_path / "m.csv", XY)
+    big = read_csvtraj(p, window=(0, 1), max_vehicles=2)
+    assert big.vehicles() == ["car1", "car2"]  # natural order: car1, car2, car10
+    assert big.report.removed == {"malformed": 2, "blank": 1, "outside_window": 2,
+                                  "vehicle_not_selected": 1}
+    assert big.report.balanced
+    for size in (1, 2, 5):
+        small = read_csvtraj(p, window=(0, 1), max_vehicles=2, chunksize=size)
+        pd.testing.assert_frame_equal(big.frame, small.frame)
+        assert small.report.removed == big.report.removed
+        assert small.report.examples == big.report.examples
+
+
+def test_iso_window_sets_t0(tmp_path: Path) -> None:
+    p = write(tmp_path / "i.csv", "id,t,x,y\na,2024-05-01 08:00:00,0,0\na,2024-05-01 08:00:10,5,0\n")
+    ts = read_csvtraj(p, window=("2024-05-01 08:00:05", None))
+    assert ts.t0 == pd.Timestamp("2024-05-01 08:00:05") and ts.frame["t"].tolist() == [5.0]
+
+
+def test_on_error_raise_and_header_errors(tmp_path: Path) -> None:
+    with pytest.raises(TraceFormatError) as err:
+        read_csvtraj(write(tmp_path / "m.csv", XY), on_error="raise")
+    assert err.value.line == 5 and str(err.value).endswith("m.csv:5: bad x 'oops'")
+    with pytest.raises(TraceFormatError, match=r"h.csv:1: CSV header .* needs columns id, t"):
+        read_csvtraj(write(tmp_path / "h.csv", "id,x,y\na,0,0\n"))
+    with pytest.raises(TraceFormatError, match="both x,y and lat,lon"):
+        read_csvtraj(write(tmp_path / "b.csv", "id,t,x,y,lat,lon\n"))
+    with pytest.raises(TraceFormatError, match="empty file"):
+        read_csvtraj(write(tmp_path / "e.csv", "\n\n"))
+
+
+def test_out_of_range_degrees_are_malformed(tmp_path: Path) -> None:
+    p = write(tmp_path / "d.csv", "id,t,lat,lon\na,0,91.0,10\na,1,45,10\n")
+    r = read_csvtraj(p).report
+    assert r.removed == {"malformed": 1} and r.examples[0].endswith(":2: bad lat '91.0'")
+
+
+def test_trajectory_set_checks_its_invariants() -> None:
+    from traces.trajectories import ImportReport, TrajectorySet
+
+    def frame(v, t):
+        return pd.DataFrame({"vehicle": v, "t": t, "x": 0.0, "y": 0.0})
+
+    TrajectorySet(frame(["a", "a", "b"], [0.0, 1.0, 0.0]), "xy").check()
+    for v, t in ((["b", "a"], [0.0, 0.0]), (["a", "a"], [1.0, 1.0]), (["a", "a"], [1.0, 0.0])):
+        with pytest.raises(ValueError, match="not sorted"):
+            TrajectorySet(frame(v, t), "xy").check()
+    with pytest.raises(ValueError, match="lacks column"):
+        TrajectorySet(frame(["a"], [0.0]), "lonlat")
+    r = ImportReport(lines_read=3, rows_kept=1, removed={"malformed": 1})
+    assert "do not add up" in r.summary() and not r.balanced

@@ -1,0 +1,320 @@
+"""Cleaning shared by the importers, vectorised over the parsed fixes of one source file.
+
+A reader parses its input chunk by chunk, drops what can be judged row by row (malformed,
+outside the time window, invalid coordinates) and appends the rest to a :class:`FixBuffer`:
+compact numeric columns, never text. When the source file is done, :func:`finish_source`
+sorts its fixes by (source vehicle, time) and applies, in this order, the steps that need a
+vehicle's history:
+
+1. ``duplicate`` / ``duplicate_time``: a later fix with the same (vehicle, time) as an earlier
+   one, at the same position (``duplicate``) or at another one (``duplicate_time``); the first
+   in file order is kept.
+2. ``speed_jump``: a fix whose implied speed from the previous *kept* fix of the same vehicle
+   exceeds ``max_speed_mps``. A time gap longer than ``split_gap_s`` resets the reference.
+3. splitting: a vehicle's log is cut at gaps longer than ``split_gap_s``; its pieces become
+   vehicles ``<id>#<k>``, ``k`` the piece's index in time order (0-based).
+4. ``short_segment``: pieces with fewer than ``min_points`` fixes.
+5. ``vehicle_not_selected``: source vehicles beyond the ``max_vehicles`` first ones in natural
+   id order (numbers compared as numbers).
+
+Every dropped fix is counted in the :class:`~traces.trajectories.ImportReport` under its reason.
+A :class:`Collector` gathers the kept pieces of all files and builds the final frame.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from traces._geo import _haversine_m
+from traces.trajectories import CRS_COLUMNS, ImportReport, TrajectorySet
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def seconds(t: np.ndarray, unit_s: float) -> np.ndarray:
+    """``t`` (in units of ``unit_s`` seconds) as float64 seconds; for sub-second units it
+    divides by the integer units per second, so that e.g. 60e9 ns gives exactly 60.0."""
+    t = np.asarray(t, dtype=np.float64)
+    if unit_s >= 1.0:
+        return t * unit_s
+    return t / round(1.0 / unit_s)
+
+
+def natural_key(s: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key comparing the digit runs of ``s`` as numbers: ``veh2 < veh10``, ``9 < 10``."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in _DIGITS.split(s) if p)
+
+
+@dataclass
+class FixBuffer:
+    """Parsed fixes of one source file, appended chunk by chunk as numpy blocks.
+
+    ``vid``: int64 code of the source vehicle; ``t``: time (int64 or float64, in units of
+    ``unit_s`` seconds); ``c1, c2``: lon/lat or x/y; ``extra``: optional float columns
+    (``z``, ``speed``).
+    """
+
+    extra_names: tuple[str, ...] = ()
+    vid: list[np.ndarray] = field(default_factory=list)
+    t: list[np.ndarray] = field(default_factory=list)
+    c1: list[np.ndarray] = field(default_factory=list)
+    c2: list[np.ndarray] = field(default_factory=list)
+    extra: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    def append(self, vid: np.ndarray, t: np.ndarray, c1: np.ndarray, c2: np.ndarray,
+               **extra: np.ndarray) -> None:
+        if len(t) == 0:
+            return
+        self.vid.append(np.asarray(vid, dtype=np.int64))
+        self.t.append(np.asarray(t))
+        self.c1.append(np.asarray(c1, dtype=np.float64))
+        self.c2.append(np.asarray(c2, dtype=np.float64))
+        for name in self.extra_names:
+            self.extra.setdefault(name, []).append(np.asarray(extra[name], dtype=np.float64))
+
+    def __len__(self) -> int:
+        return sum(len(a) for a in self.t)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """The columns as single arrays; the chunk blocks are released (one copy in memory)."""
+        if not self.t:
+            e = np.zeros(0)
+            return np.zeros(0, np.int64), e, e, e, {k: e for k in self.extra_names}
+        out = (_take(self.vid), _take(self.t), _take(self.c1), _take(self.c2),
+               {k: _take(v) for k, v in self.extra.items()})
+        self.vid, self.t, self.c1, self.c2 = [out[0]], [out[1]], [out[2]], [out[3]]
+        self.extra = {k: [v] for k, v in out[4].items()}
+        return out
+
+
+def _take(blocks: list[np.ndarray]) -> np.ndarray:
+    """Concatenate ``blocks`` and drop them from the list as soon as they are copied."""
+    out = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    blocks.clear()
+    return out
+
+
+def _distance_m(c1a, c2a, c1b, c2b, geo: bool) -> np.ndarray:
+    if geo:  # c1 = lon, c2 = lat
+        return _haversine_m(c2a, c1a, c2b, c1b)
+    return np.hypot(np.subtract(c1b, c1a), np.subtract(c2b, c2a))
+
+
+def speed_jumps(start: np.ndarray, ts: np.ndarray, c1: np.ndarray, c2: np.ndarray, *, geo: bool,
+                max_speed_mps: float, gap_s: float) -> np.ndarray:
+    """Mask of fixes to drop because their speed from the previous kept fix exceeds the limit.
+
+    Rows are sorted by (vehicle, time) with strictly increasing times per vehicle; ``start``
+    marks each vehicle's first row, ``ts`` is in seconds. The rule is sequential by definition
+    (which fix is "previous kept" depends on earlier drops), so the loop below runs once per
+    jump, not per row: consecutive speeds are checked at once, and after each violation the
+    fixes following it are compared with the last kept fix in growing vectorised blocks until
+    one is within the limit (or lies beyond a gap, or in another vehicle).
+    """
+    n = len(ts)
+    drop = np.zeros(n, dtype=bool)
+    if n < 2:
+        return drop
+    dt = np.diff(ts)
+    dist = _distance_m(c1[:-1], c2[:-1], c1[1:], c2[1:], geo)
+    viol = np.flatnonzero(~start[1:] & (dt <= gap_s) & (dist > max_speed_mps * dt)) + 1
+    if len(viol) == 0:
+        return drop
+    group_starts = np.r_[np.flatnonzero(start), n]
+    k = 0
+    while k < len(viol):
+        i = int(viol[k])
+        anchor = i - 1  # kept: all rows between the previous dropped run and i passed
+        end = int(group_starts[np.searchsorted(group_starts, anchor, side="right")])
+        j, step = i, 16
+        while j < end:
+            hi = min(end, j + step)
+            dts = ts[j:hi] - ts[anchor]
+            d = _distance_m(c1[anchor], c2[anchor], c1[j:hi], c2[j:hi], geo)
+            ok = (dts > gap_s) | (d <= max_speed_mps * dts)
+            if ok.any():
+                j += int(np.argmax(ok))
+                break
+            j, step = hi, step * 4
+        drop[i:j] = True
+        k = int(np.searchsorted(viol, j, side="right"))
+    return drop
+
+
+@dataclass
+class Cleaned:
+    """Result of :func:`clean`: ``idx`` rows kept (into the input arrays, sorted by (vid, t)),
+    ``seg`` each kept row's piece index within its vehicle, ``split`` whether its vehicle's log
+    was cut (so its pieces are named ``<id>#<k>``)."""
+
+    idx: np.ndarray
+    seg: np.ndarray
+    split: np.ndarray
+
+
+def clean(vid: np.ndarray, t: np.ndarray, c1: np.ndarray, c2: np.ndarray, *, unit_s: float,
+          geo: bool, max_speed_mps: float | None, split_gap_s: float | None, min_points: int,
+          report: ImportReport) -> Cleaned:
+    """Steps 1-4 of the module docstring on one source file's fixes; counts go to ``report``."""
+    n = len(t)
+    if n > 1 and np.all((vid[1:] > vid[:-1]) | ((vid[1:] == vid[:-1]) & (t[1:] >= t[:-1]))):
+        order = np.arange(n)  # already in order (T-Drive logs are): no copies
+    else:
+        order = np.lexsort((t, vid))  # stable: equal (vid, t) stay in file order
+        vid, t, c1, c2 = vid[order], t[order], c1[order], c2[order]
+    start = np.r_[True, vid[1:] != vid[:-1]] if n else np.zeros(0, bool)
+
+    # 1. duplicates: sorted, so repeats of a (vid, t) follow the first one directly
+    dup = np.r_[False, ~start[1:] & (t[1:] == t[:-1])] if n else np.zeros(0, bool)
+    if dup.any():
+        first = np.maximum.accumulate(np.where(dup, 0, np.arange(n)))
+        same_pos = (c1 == c1[first]) & (c2 == c2[first])
+        report.remove("duplicate", np.count_nonzero(dup & same_pos))
+        report.remove("duplicate_time", np.count_nonzero(dup & ~same_pos))
+    keep = np.flatnonzero(~dup)
+    vid, t, c1, c2, start = vid[keep], t[keep], c1[keep], c2[keep], start[keep]
+    ts = seconds(t, unit_s)
+    gap = np.inf if split_gap_s is None else float(split_gap_s)
+
+    # 2. GPS jumps
+    if max_speed_mps is not None and len(ts) > 1:
+        jump = speed_jumps(start, ts, c1, c2, geo=geo, max_speed_mps=max_speed_mps, gap_s=gap)
+        report.remove("speed_jump", np.count_nonzero(jump))
+        kk = np.flatnonzero(~jump)
+        keep, vid, ts = keep[kk], vid[kk], ts[kk]
+
+    # 3. split at gaps; 4. short pieces
+    m = len(ts)
+    if m == 0:
+        z = np.zeros(0, np.int64)
+        return Cleaned(z, z, np.zeros(0, bool))
+    vstart = np.r_[True, vid[1:] != vid[:-1]]
+    cut = np.r_[False, ~vstart[1:] & (np.diff(ts) > gap)]
+    report.splits += int(np.count_nonzero(cut))
+    piece = np.cumsum(vstart | cut) - 1
+    first_piece = np.maximum.accumulate(np.where(vstart, piece, 0))
+    seg = piece - first_piece
+    vehicle_no = np.cumsum(vstart) - 1
+    split = np.bincount(vehicle_no, weights=cut).astype(bool)[vehicle_no]
+    size = np.bincount(piece)[piece]
+    short = size < min_points
+    report.remove("short_segment", np.count_nonzero(short))
+    ok = ~short
+    return Cleaned(order[keep[ok]], seg[ok], split[ok])
+
+
+def _timestamp(value: float | int, unit_s: float) -> pd.Timestamp:
+    """Timestamp of ``value`` time units since the epoch; exact for integer seconds or ns."""
+    ns_per_unit = round(unit_s * 1e9)
+    if float(value).is_integer() and ns_per_unit >= 1:
+        return pd.Timestamp(int(value) * int(ns_per_unit), unit="ns")
+    return pd.Timestamp(round(float(value) * unit_s * 1e9), unit="ns")
+
+
+@dataclass
+class Collector:
+    """Gathers kept pieces from all source files and builds the :class:`TrajectorySet`.
+
+    Absolute times (T-Drive, CSV with ISO times) are shifted so that ``t = 0`` at ``t0``;
+    relative ones (SUMO, numeric CSV) are kept as they are and ``t0`` is ``None``.
+    """
+
+    crs: str
+    unit_s: float = 1.0
+    absolute: bool = False
+    extra_names: tuple[str, ...] = ()
+    tz: str | None = None
+    names: list[str] = field(default_factory=list)
+    code: list[np.ndarray] = field(default_factory=list)
+    t: list[np.ndarray] = field(default_factory=list)
+    c1: list[np.ndarray] = field(default_factory=list)
+    c2: list[np.ndarray] = field(default_factory=list)
+    extra: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    def add(self, ids: dict[int, str], vid, t, c1, c2, extra: dict[str, np.ndarray],
+            cleaned: Cleaned) -> None:
+        """Append the kept rows of one file; ``ids`` maps vehicle codes to id strings."""
+        idx = cleaned.idx
+        if len(idx) == 0:
+            return
+        v = vid[idx]
+        # one output vehicle per (source vehicle, piece); rows are grouped that way already
+        new = np.r_[True, (v[1:] != v[:-1]) | (cleaned.seg[1:] != cleaned.seg[:-1])]
+        heads = np.flatnonzero(new)
+        base = len(self.names)
+        for h in heads:
+            name = ids[int(v[h])]
+            self.names.append(f"{name}#{int(cleaned.seg[h])}" if cleaned.split[h] else name)
+        self.code.append(base + np.cumsum(new) - 1)
+        self.t.append(t[idx])
+        self.c1.append(c1[idx])
+        self.c2.append(c2[idx])
+        for k in self.extra_names:
+            self.extra.setdefault(k, []).append(extra[k][idx])
+
+    def build(self, *, source: str, report: ImportReport,
+              t0_abs: float | int | None = None, t0: pd.Timestamp | None = None) -> TrajectorySet:
+        """The final set. For absolute times, ``t0_abs`` (in file units) is the time of ``t = 0``
+        (default: the earliest kept fix) and ``t0`` its Timestamp (else derived from it)."""
+        cols = CRS_COLUMNS[self.crs]
+        if not self.code:
+            frame = pd.DataFrame({"vehicle": pd.Series([], dtype="str"),
+                                  "t": np.zeros(0), cols[0]: np.zeros(0), cols[1]: np.zeros(0),
+                                  **{k: np.zeros(0) for k in self.extra_names}})
+            report.rows_kept, report.vehicles = 0, 0
+            if t0 is not None and self.tz is not None and t0.tzinfo is None:
+                t0 = t0.tz_localize(self.tz)
+            return TrajectorySet(frame, self.crs, t0 if self.absolute else None, source, report)
+        code = np.concatenate(self.code)
+        names = np.array(self.names, dtype=object)
+        rank = np.empty(len(names), np.int64)
+        rank[np.argsort(names, kind="stable")] = np.arange(len(names))
+        order = np.argsort(rank[code], kind="stable")
+        t = np.concatenate(self.t)[order]
+        if self.absolute:
+            if t0_abs is None:
+                t0_abs = t.min()
+            if t0 is None:
+                t0 = _timestamp(t0_abs, self.unit_s)
+            if self.tz is not None and t0.tzinfo is None:
+                t0 = t0.tz_localize(self.tz)
+            tt = seconds(t - t0_abs, self.unit_s)
+        else:
+            t0 = None
+            tt = seconds(t, self.unit_s)
+        data = {
+            "vehicle": pd.array(names[code[order]], dtype="str"),
+            "t": tt,
+            cols[0]: np.concatenate(self.c1)[order],
+            cols[1]: np.concatenate(self.c2)[order],
+        }
+        for k in self.extra_names:
+            data[k] = np.concatenate(self.extra[k])[order]
+        frame = pd.DataFrame(data)
+        report.rows_kept = len(frame)
+        report.vehicles = len(self.names)
+        return TrajectorySet(frame, self.crs, t0, source, report)
+
+
+def finish_source(buf: FixBuffer, ids: dict[int, str], collector: Collector, report: ImportReport,
+                  *, geo: bool, max_speed_mps: float | None, split_gap_s: float | None,
+                  min_points: int, quota: int | None) -> int:
+    """Clean one file's buffered fixes, select up to ``quota`` source vehicles (natural id
+    order; ``None`` = all) among those with kept fixes, and hand them to ``collector``.
+    Returns the number of source vehicles taken."""
+    vid, t, c1, c2, extra = buf.arrays()
+    cleaned = clean(vid, t, c1, c2, unit_s=collector.unit_s, geo=geo, max_speed_mps=max_speed_mps,
+                    split_gap_s=split_gap_s, min_points=min_points, report=report)
+    kept_vids = np.unique(vid[cleaned.idx])
+    if quota is not None and len(kept_vids) > quota:
+        chosen = sorted(kept_vids.tolist(), key=lambda c: natural_key(ids[c]))[:quota]
+        sel = np.isin(vid[cleaned.idx], chosen)
+        report.remove("vehicle_not_selected", np.count_nonzero(~sel))
+        cleaned = Cleaned(cleaned.idx[sel], cleaned.seg[sel], cleaned.split[sel])
+        kept_vids = np.asarray(chosen)
+    collector.add(ids, vid, t, c1, c2, extra, cleaned)
+    return len(kept_vids)

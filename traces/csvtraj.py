@@ -1,0 +1,256 @@
+"""Generic trajectory CSV (with a header) to a :class:`TrajectorySet`.
+
+Accepted headers (names case-insensitive, any column order, extra columns ignored):
+
+- ``id,t,x,y[,z][,speed]``: local metres (``crs="xy"``);
+- ``id,t,lat,lon[,z][,speed]`` or ``id,t,lon,lat,...``: WGS-84 degrees (``crs="lonlat"``),
+  the order taken from the names.
+
+Aliases: ``vehicle``/``vehicle_id`` for ``id``, ``time``/``timestamp`` for ``t``,
+``latitude``, ``longitude``/``lng`` for ``lat``, ``lon``. ``t`` is either numeric seconds
+(then ``t0 = None`` and ``t`` is kept as written) or ISO 8601 timestamps (then ``t0`` is the
+window start or the earliest kept fix, and ``t`` seconds from it; timestamps with an offset or
+``Z`` are converted to UTC). ``speed`` is m/s, ``z`` metres. Fields may be wrapped in double
+quotes but may not contain the delimiter.
+"""
+
+from __future__ import annotations
+
+import re
+from os import PathLike
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from traces._clean import Collector, FixBuffer, finish_source
+from traces._textio import line_chunks, open_text, require_file
+from traces.errors import TraceFormatError
+from traces.trajectories import ImportReport, TrajectorySet
+
+ALIASES = {
+    "id": ("id", "vehicle", "vehicle_id", "veh_id"),
+    "t": ("t", "time", "timestamp"),
+    "x": ("x",),
+    "y": ("y",),
+    "z": ("z",),
+    "lat": ("lat", "latitude"),
+    "lon": ("lon", "lng", "long", "longitude"),
+    "speed": ("speed",),
+}
+_TZ_SUFFIX = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?)$")
+
+
+def header_columns(header: str, delimiter: str = ",") -> dict[str, int]:
+    """Map canonical names (id, t, x, y, z, lat, lon, speed) to column positions."""
+    names = [c.strip().strip('"').strip().lower() for c in header.split(delimiter)]
+    found: dict[str, int] = {}
+    for key, aliases in ALIASES.items():
+        for i, n in enumerate(names):
+            if n in aliases:
+                found.setdefault(key, i)
+    return found
+
+
+def _layout(cols: dict[str, int], path: Path, line: int, header: str) -> str:
+    xy = "x" in cols and "y" in cols
+    ll = "lat" in cols and "lon" in cols
+    if "id" not in cols or "t" not in cols or xy == ll:
+        why = ("both x,y and lat,lon columns; keep one pair" if xy and ll else
+               "needs columns id, t and either x,y or lat,lon")
+        raise TraceFormatError(path, line, f"CSV header {header.strip()!r}: {why}")
+    return "xy" if xy else "lonlat"
+
+
+class _TimeParser:
+    """Parses the ``t`` column, numeric or ISO; the kind is fixed by the first value seen."""
+
+    def __init__(self) -> None:
+        self.kind: str | None = None  # "seconds" | "iso"
+        self.utc = False
+
+    def __call__(self, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """Times (float s, or int64 ns since the epoch) and a mask of unparsable ones."""
+        if self.kind is None:
+            first = next((v for v in raw if v), None)
+            if first is None:
+                return np.zeros(len(raw)), np.ones(len(raw), bool)
+            try:
+                float(first)
+                self.kind = "seconds"
+            except ValueError:
+                self.kind = "iso"
+                self.utc = bool(_TZ_SUFFIX.search(first))
+        if self.kind == "seconds":
+            t = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64)
+            return t, ~np.isfinite(t)
+        ts = pd.to_datetime(raw, format="ISO8601", errors="coerce", utc=self.utc)
+        bad = ts.isna().to_numpy()
+        t = np.zeros(len(raw), np.int64)
+        if self.utc:
+            ts = ts.dt.tz_localize(None)
+        t[~bad] = ts.to_numpy()[~bad].astype("datetime64[ns]").astype(np.int64)
+        return t, bad
+
+
+_I64 = np.iinfo(np.int64)
+
+
+def _window(window: tuple[object, object] | None, kind: str | None, utc: bool) -> tuple:
+    """Window bounds in the file's time units: float seconds, or int ns for ISO times (ints so
+    that comparisons and ``t0`` stay exact)."""
+    lo, hi = window or (None, None)
+    if kind != "iso":
+        return (-np.inf if lo is None else float(lo), np.inf if hi is None else float(hi))
+
+    def ns(value: object) -> int:
+        ts = pd.Timestamp(value)
+        if utc:
+            ts = (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).tz_localize(None)
+        elif ts.tzinfo is not None:
+            raise ValueError(f"window bound {value!r} has a time zone but the file's times do not")
+        return int(ts.as_unit("ns").value)
+
+    return (_I64.min if lo is None else ns(lo), _I64.max if hi is None else ns(hi))
+
+
+def _num(raw: pd.DataFrame, cols: dict[str, int], key: str, optional: bool = False
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """Column ``key`` as float64 and its bad mask (missing column: NaN, never bad; an empty
+    cell in an ``optional`` column: NaN, not bad)."""
+    if key not in cols:
+        return np.full(len(raw), np.nan), np.zeros(len(raw), bool)
+    col = raw[cols[key]]
+    v = pd.to_numeric(col, errors="coerce").to_numpy(np.float64)
+    bad = ~np.isfinite(v)
+    if optional:
+        bad &= (col != "").to_numpy()
+    return v, bad
+
+
+def _parse_chunk(s: pd.Series, cols: dict[str, int], crs: str, ncols: int, delimiter: str,
+                 tparse: _TimeParser, n_msgs: int) -> tuple[np.ndarray, dict[str, np.ndarray],
+                                                            pd.Series, dict[int, str]]:
+    """Parse stripped non-blank lines ``s``: returns the mask of malformed lines, the parsed
+    columns of the well-formed ones (in line order), their ids, and messages for the first
+    ``n_msgs`` malformed lines of each kind (keyed by position in ``s``)."""
+    nf = s.str.count(re.escape(delimiter)).to_numpy() + 1
+    fits = nf == ncols
+    rows = np.flatnonzero(fits)
+    problem = {int(i): f"expected {ncols} fields as in the header, got {nf[i]}"
+               for i in np.flatnonzero(~fits)[:n_msgs]}
+    malformed = ~fits
+    raw = s[fits].str.split(delimiter, expand=True, regex=False)
+    raw = raw.apply(lambda c: c.str.strip().str.strip('"').str.strip()) if len(rows) else raw
+    if not len(rows):
+        return malformed, {}, pd.Series([], dtype="str"), problem
+    c1n, c2n = ("x", "y") if crs == "xy" else ("lon", "lat")
+    ident = raw[cols["id"]]
+    no_id = (ident == "").to_numpy()
+    t, bad_t = tparse(raw[cols["t"]])
+    c1, bad1 = _num(raw, cols, c1n)
+    c2, bad2 = _num(raw, cols, c2n)
+    if crs == "lonlat":
+        bad1 |= np.abs(c1) > 180.0
+        bad2 |= np.abs(c2) > 90.0
+    z, bad_z = _num(raw, cols, "z", optional=True)
+    sp, bad_s = _num(raw, cols, "speed", optional=True)
+    checks = (("id", no_id, "empty id"), ("t", bad_t, "bad time"), (c1n, bad1, f"bad {c1n}"),
+              (c2n, bad2, f"bad {c2n}"), ("z", bad_z, "bad z"), ("speed", bad_s, "bad speed"))
+    bad = no_id | bad_t | bad1 | bad2 | bad_z | bad_s
+    for pos in np.flatnonzero(bad)[:n_msgs]:
+        key, _, what = next(c for c in checks if c[1][pos])
+        problem[int(rows[pos])] = what if key == "id" else f"{what} {raw.iat[int(pos), cols[key]]!r}"
+    malformed[rows[bad]] = True
+    good = ~bad
+    return (malformed, {"t": t[good], "c1": c1[good], "c2": c2[good], "z": z[good], "speed": sp[good]},
+            ident[good], problem)
+
+
+def read_csvtraj(
+    path: str | PathLike[str],
+    *,
+    window: tuple[object, object] | None = None,
+    max_vehicles: int | None = None,
+    min_points: int = 1,
+    max_speed_mps: float | None = None,
+    split_gap_s: float | None = None,
+    delimiter: str = ",",
+    on_error: Literal["skip", "raise"] = "skip",
+    chunksize: int = 50_000,
+    max_examples: int = 20,
+) -> TrajectorySet:
+    """Read a trajectory CSV (see the module docstring for the header) chunk by chunk.
+
+    ``report.lines_read`` counts the lines after the header. A line is ``malformed`` (counted,
+    reported as ``file:line: problem``; ``on_error="raise"`` raises :class:`TraceFormatError`
+    at the first) when it has the wrong number of fields, an empty id, a bad ``t``, a missing or
+    non-numeric coordinate, a lat/lon out of range, or a non-numeric ``z``/``speed`` (empty is
+    allowed there). ``window`` is in the file's time kind (seconds, or timestamps), half-open.
+    ``max_vehicles`` keeps the first vehicles in natural id order; duplicates of a
+    (vehicle, t) keep the first line; ``min_points``, ``max_speed_mps`` and ``split_gap_s`` act
+    as in :func:`traces.tdrive.read_tdrive` (speed and splitting are off by default).
+    """
+    if on_error not in ("skip", "raise"):
+        raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
+    path = Path(path)
+    require_file(path, "trajectory CSV")
+    report = ImportReport(source=str(path), max_examples=max_examples)
+    tparse = _TimeParser()
+    codes: dict[str, int] = {}
+    buf = FixBuffer(extra_names=("z", "speed"))
+    win: tuple | None = None
+
+    with open_text(path) as fh:
+        header, header_line = "", 0
+        for line_no, text in enumerate(fh, 1):
+            if text.strip():
+                header, header_line = text, line_no
+                break
+        if not header:
+            raise TraceFormatError(path, None, "empty file, expected a CSV header id,t,x,y or id,t,lat,lon")
+        cols = header_columns(header, delimiter)
+        crs = _layout(cols, path, header_line, header)
+        ncols = header.count(delimiter) + 1
+
+        for first, lines in line_chunks(fh, chunksize, first_line=header_line + 1):
+            report.lines_read += len(lines)
+            s = pd.Series(lines, dtype="str").str.strip()
+            blank = (s == "").to_numpy()
+            report.remove("blank", np.count_nonzero(blank))
+            line_of = first + np.flatnonzero(~blank)
+            n_msgs = 1 if on_error == "raise" else report.examples_left
+            malformed, parsed, ident, problem = _parse_chunk(
+                s[~blank], cols, crs, ncols, delimiter, tparse, n_msgs)
+            n_bad = int(np.count_nonzero(malformed))
+            if n_bad:
+                report.remove("malformed", n_bad)
+                for i in sorted(problem)[:n_msgs]:
+                    if on_error == "raise":
+                        raise TraceFormatError(path, int(line_of[i]), problem[i])
+                    report.example(str(path), int(line_of[i]), problem[i])
+            if not parsed:
+                continue
+            if win is None:
+                win = _window(window, tparse.kind, tparse.utc)
+            t = parsed["t"]
+            outside = (t < win[0]) | (t >= win[1])
+            report.remove("outside_window", np.count_nonzero(outside))
+            ok = np.flatnonzero(~outside)
+            if len(ok):
+                local, uniques = pd.factorize(ident.iloc[ok])
+                glob = np.array([codes.setdefault(u, len(codes)) for u in uniques], dtype=np.int64)
+                buf.append(glob[local], t[ok], parsed["c1"][ok], parsed["c2"][ok],
+                           z=parsed["z"][ok], speed=parsed["speed"][ok])
+    report.files_read = 1
+
+    iso = tparse.kind == "iso"
+    extras = tuple(k for k in ("z", "speed") if k in cols)
+    collector = Collector(crs, unit_s=1e-9 if iso else 1.0, absolute=iso, extra_names=extras,
+                          tz="UTC" if tparse.utc else None)
+    ids = {c: s for s, c in codes.items()}
+    finish_source(buf, ids, collector, report, geo=crs == "lonlat", max_speed_mps=max_speed_mps,
+                  split_gap_s=split_gap_s, min_points=min_points, quota=max_vehicles)
+    t0_abs = win[0] if iso and win is not None and window and window[0] is not None else None
+    return collector.build(source=str(path), report=report, t0_abs=t0_abs)

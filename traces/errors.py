@@ -1,0 +1,21 @@
+"""Errors raised by the trace importers."""
+
+from __future__ import annotations
+
+from os import PathLike
+
+
+class TraceFormatError(ValueError):
+    """Input trace data does not follow its format.
+
+    Carries ``path`` (the file), ``line`` (1-based line number, or ``None`` when the problem is
+    the file as a whole) and ``message``. ``str(e)`` is one line: ``path:line: message``.
+    """
+
+    def __init__(self, path: str | PathLike[str], line: int | None, message: str) -> None:
+        self.path = str(path)
+        self.line = line
+        # one line, whatever the caller passed: embedded newlines would break log parsing
+        self.message = " ".join(str(message).split())
+        where = self.path if line is None else f"{self.path}:{line}"
+        super().__init__(f"{where}: {self.message}")
