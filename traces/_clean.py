@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from traces._geo import _haversine_m
+from models.geo import haversine_m
 from traces.trajectories import CRS_COLUMNS, ImportReport, TrajectorySet
 
 _DIGITS = re.compile(r"(\d+)")
@@ -100,7 +100,7 @@ def _take(blocks: list[np.ndarray]) -> np.ndarray:
 
 def _distance_m(c1a, c2a, c1b, c2b, geo: bool) -> np.ndarray:
     if geo:  # c1 = lon, c2 = lat
-        return _haversine_m(c2a, c1a, c2b, c1b)
+        return haversine_m(c2a, c1a, c2b, c1b)
     return np.hypot(np.subtract(c1b, c1a), np.subtract(c2b, c2a))
 
 

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from traces._geo import _lonlat_to_local_xy
+from models.geo import enu_from_lonlat
 from traces._textio import open_text
 from traces.csvtraj import header_columns
 from traces.errors import TraceFormatError
@@ -85,7 +85,7 @@ def from_file(
     Degrees are projected to the local x/y frame about ``(lon0, lat0)``, which must then be
     given (use the origin the trajectories were projected with, e.g.
     ``TrajectorySet.to_xy(...).origin``), by the local equirectangular projection of
-    :func:`traces._geo._lonlat_to_local_xy`. Any bad cell raises :class:`TraceFormatError`
+    :func:`models.geo.enu_from_lonlat`. Any bad cell raises :class:`TraceFormatError`
     with its line: a server list must be exact, so nothing is skipped.
     """
     with open_text(path) as fh:
@@ -121,7 +121,7 @@ def from_file(
         if lon0 is None or lat0 is None:
             raise ValueError(f"{path}: lat/lon server sites need lon0= and lat0=, the origin of "
                              "the simulation's x/y frame")
-        out[0], out[1] = _lonlat_to_local_xy(out[0], out[1], lon0, lat0)
+        out[0], out[1] = enu_from_lonlat(out[0], out[1], lon0, lat0)
     return np.column_stack(out)
 
 

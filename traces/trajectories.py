@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from traces._geo import _lonlat_to_local_xy
+from models.geo import enu_from_lonlat
 
 CRS_COLUMNS = {"lonlat": ("lon", "lat"), "xy": ("x", "y")}
 
@@ -171,7 +171,7 @@ class TrajectorySet:
             lo1, la1, lo2, la2 = self.bounds()
             lon0 = (lo1 + lo2) / 2 if lon0 is None else lon0
             lat0 = (la1 + la2) / 2 if lat0 is None else lat0
-        x, y = _lonlat_to_local_xy(self.frame["lon"].to_numpy(), self.frame["lat"].to_numpy(), lon0, lat0)
+        x, y = enu_from_lonlat(self.frame["lon"].to_numpy(), self.frame["lat"].to_numpy(), lon0, lat0)
         frame = self.frame.copy()
         frame.insert(frame.columns.get_loc("lon"), "x", x)
         frame.insert(frame.columns.get_loc("lon"), "y", y)
