@@ -105,9 +105,16 @@ class Traffic(Strict):
 
 
 class Vehicles(Strict):
+    """``mobility: random_waypoint`` draws 3-D random waypoint legs (quantum-DRL Eq. 8–10);
+    ``trace`` (set by giving ``trace: PATH``) drives the first ``count`` vehicles of a recorded
+    trace — a T-Drive directory, SUMO FCD (.xml/.xml.gz) or CSV, detected from the content
+    unless ``trace_format`` says; ``trace_options`` go to the reader (window, cleaning)."""
+
     count: int = Field(5, ge=1, le=100_000)
-    mobility: Literal["random_waypoint", "waypoints"] = "random_waypoint"
-    waypoints: str | None = None
+    mobility: Literal["random_waypoint", "trace"] = "random_waypoint"
+    trace: str | None = None
+    trace_format: Literal["auto", "tdrive", "fcd", "csv"] = "auto"
+    trace_options: dict[str, Any] = {}
     speed_min: Speed = 8.0
     speed_max: Speed = 16.0
     pause: SecondsNN = 0.0
@@ -125,9 +132,20 @@ class Vehicles(Strict):
             raise ValueError(f"speed_min {self.speed_min} m/s exceeds speed_max {self.speed_max} m/s")
         if self.z_min > self.z_max:
             raise ValueError(f"z_min {self.z_min} m exceeds z_max {self.z_max} m")
-        if self.mobility == "waypoints" and not self.waypoints:
-            raise ValueError("mobility 'waypoints' needs 'waypoints: <csv file id,t,x,y[,z]>'")
+        if self.mobility == "trace" and not self.trace:
+            raise ValueError("mobility 'trace' needs 'trace: <file or directory>'")
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trace_implies_mobility(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("trace"):
+            if data.get("mobility", "trace") != "trace":
+                raise ValueError(
+                    f"'trace' given with mobility {data['mobility']!r}: drop one of them"
+                )
+            data = dict(data, mobility="trace")
+        return data
 
 
 class ServerClass(Strict):

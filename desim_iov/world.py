@@ -9,8 +9,10 @@ recorded traces are driven the same way.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -127,8 +129,9 @@ class World:
         return self._veh_table.at(t)
 
     def vehicle_active(self, v: int, t: float) -> bool:
+        """Driving at ``t``: from its first fix until (excluding) its destination."""
         tr = self.vehicles[v]
-        return tr.start <= t <= tr.end
+        return tr.start <= t < tr.end or t == tr.start
 
 
 def _uav_routes(s: Scenario, rsu_xyz: np.ndarray, streams: RngStreams) -> list[Trajectory]:
@@ -163,6 +166,44 @@ def _uav_routes(s: Scenario, rsu_xyz: np.ndarray, streams: RngStreams) -> list[T
         else:
             routes.append(patrol(pts, s.uavs.speed, horizon, start_index=0, t0=0.0))
     return routes
+
+
+def _natural(key: str) -> list:
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", key)]
+
+
+def trajectories_from_trace(s: Scenario) -> list[Trajectory]:
+    """The first ``vehicles.count`` vehicles (natural id order) of ``vehicles.trace``, in
+    local metres about the scenario's origin, times relative to the trace's start.
+
+    Raises ConfigError (one line) when the file is missing, unreadable or too small."""
+    from desim_iov.config import ConfigError
+    from traces.detect import load_trajectories
+    from traces.errors import TraceFormatError
+
+    vs = s.vehicles
+    path = Path(vs.trace or "")
+    if not path.exists():
+        raise ConfigError(f"vehicles.trace: {path}: no such file or directory")
+    fmt = None if vs.trace_format == "auto" else vs.trace_format
+    try:
+        ts = load_trajectories(path, fmt, **vs.trace_options)
+    except TraceFormatError as e:
+        raise ConfigError(f"vehicles.trace: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"vehicles.trace {path}: {e}") from None
+    if ts.crs == "lonlat":
+        ts = ts.to_xy(s.area.origin_lon, s.area.origin_lat)
+    found = sorted(ts.per_vehicle(), key=lambda item: _natural(item[0]))
+    if len(found) < vs.count:
+        raise ConfigError(
+            f"vehicles.trace {path}: {len(found)} vehicles after cleaning, vehicles.count is {vs.count}"
+        )
+    out = []
+    for _, t, xy in found[: vs.count]:
+        xyz = xy if xy.shape[1] == 3 else np.column_stack([xy, np.zeros(len(t))])
+        out.append(Trajectory(t, xyz))
+    return out
 
 
 def build_world(
@@ -211,12 +252,10 @@ def build_world(
             ))
             cpu[start : start + c] = cpu_frequency_hz(cfg.cpu, dev)
         start += c
+    if vehicle_trajectories is None and s.vehicles.mobility == "trace":
+        vehicle_trajectories = trajectories_from_trace(s)
     if vehicle_trajectories is None:
         vs = s.vehicles
-        if vs.mobility != "random_waypoint":
-            raise ValueError(
-                "vehicles.mobility 'waypoints' needs trajectories (pass vehicle_trajectories)"
-            )
         low = np.array([-w / 2, -h / 2, vs.z_min])
         high = np.array([w / 2, h / 2, vs.z_max])
         vehicle_trajectories = [

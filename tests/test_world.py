@@ -56,3 +56,55 @@ def test_rural_rsus_are_scattered_and_separated():
     # same seed, same placement; another seed, another one
     assert np.array_equal(build_world(s, RngStreams(0)).rsu_xyz, w.rsu_xyz)
     assert not np.array_equal(build_world(s, RngStreams(1)).rsu_xyz, w.rsu_xyz)
+
+
+def test_vehicles_follow_a_trace_file(tmp_path):
+    """vehicles.trace drives the kernel: positions interpolate the file's fixes, vehicles act
+    only between their first and last fix (waypoint-list mobility)."""
+    from agents.base import make_policy
+    from desim_iov.sim import Simulation
+    from traces.reader import open_trace
+
+    csv = tmp_path / "cars.csv"
+    csv.write_text(
+        "id,t,x,y\n"
+        "car10,0,0,0\ncar10,100,1000,0\n"
+        "car2,20,-500,-500\ncar2,60,-500,300\n"
+        "car3,0,10,10\ncar3,50,10,20\n"
+    )
+    sc = tiny("twin-city", f"vehicles.trace={csv}", "vehicles.count=2", "duration=90")
+    assert sc.vehicles.mobility == "trace"
+    out = tmp_path / "t.h5"
+    sim = Simulation(sc, make_policy("greedy"), trace_path=str(out))
+    # natural order: car2 before car3 before car10
+    np.testing.assert_allclose(sim.world.vehicles[0].positions[:, :2], [[-500, -500], [-500, 300]])
+    sim.run()
+    tr = open_trace(out)
+    pos = tr.df("positions")
+    p1 = pos[(pos.kind == 0) & (pos.id == 1)].set_index("time")
+    np.testing.assert_allclose(p1.loc[25.0, ["x", "y"]], [10, 15])  # car3 halfway
+    pk = tr.df("packets")
+    v0 = pk[pk.vehicle == 0]
+    assert v0.created.min() >= 20 and v0.created.max() < 60  # car2 drives 20-60 s
+    dec = tr.df("decisions")
+    assert set(dec[dec.agent == 0].time) == {30.0}  # its only decision epoch
+
+
+def test_bad_traces_are_refused_with_one_line(tmp_path):
+    import pytest
+
+    from desim_iov.config import ConfigError
+    from desim_iov.rng import RngStreams
+
+    with pytest.raises(ConfigError, match="no such file"):
+        build_world(tiny("twin-city", f"vehicles.trace={tmp_path / 'nope.csv'}"), RngStreams(0))
+    small = tmp_path / "one.csv"
+    small.write_text("id,t,x,y\na,0,0,0\na,10,5,5\n")
+    with pytest.raises(ConfigError, match="1 vehicles after cleaning, vehicles.count is 5"):
+        build_world(tiny("twin-city", f"vehicles.trace={small}"), RngStreams(0))
+    junk = tmp_path / "junk.txt"
+    junk.write_text("hello world\n")
+    with pytest.raises(ConfigError, match="junk.txt"):
+        build_world(tiny("twin-city", f"vehicles.trace={junk}"), RngStreams(0))
+    with pytest.raises(ConfigError, match="drop one of them"):
+        tiny("twin-city", f"vehicles.trace={small}", "vehicles.mobility=random_waypoint")
