@@ -6,25 +6,11 @@ Sizes in bits, CPU frequencies in Hz (cycles/s), complexity in cycles/bit, times
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-FloatArray = NDArray[np.float64]
-
-
-def _nonneg(x: ArrayLike, name: str) -> FloatArray:
-    a = np.asarray(x, dtype=np.float64)
-    if np.isnan(a).any():
-        raise ValueError(f"{name} contains NaN")
-    if (a < 0).any():
-        raise ValueError(f"{name} must be non-negative, got {a[a < 0].ravel()[:3]}")
-    return a
-
-
-def _positive(x: ArrayLike, name: str) -> FloatArray:
-    a = np.asarray(x, dtype=np.float64)
-    if not (a > 0).all():
-        raise ValueError(f"{name} must be positive, got {np.ravel(a)[:3]}")
-    return a
+from models._checks import FloatArray
+from models._checks import nonneg as _nonneg
+from models._checks import positive as _positive
 
 
 def service_rate_bps(cpu_hz: ArrayLike, cycles_per_bit: ArrayLike) -> FloatArray:

@@ -6,18 +6,10 @@ Energies in J, powers in W, sizes in bits, times in s.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-FloatArray = NDArray[np.float64]
-
-
-def _nonneg(x: ArrayLike, name: str) -> FloatArray:
-    a = np.asarray(x, dtype=np.float64)
-    if np.isnan(a).any():
-        raise ValueError(f"{name} contains NaN")
-    if (a < 0).any():
-        raise ValueError(f"{name} must be non-negative, got {a[a < 0].ravel()[:3]}")
-    return a
+from models._checks import FloatArray
+from models._checks import nonneg as _nonneg
 
 
 def processing_energy_j(

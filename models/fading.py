@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-FloatArray = NDArray[np.float64]
+from models._checks import FloatArray
+
 ComplexArray = NDArray[np.complex128]
 Shape = int | tuple[int, ...]
 

@@ -7,19 +7,14 @@ radius ``EARTH_RADIUS_M`` (twin-migration Sec. III-A: R = 6,371.393 km).
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
+
+from models._checks import FloatArray
+from models._checks import as_float as _as_float
 
 EARTH_RADIUS_M = 6_371_393.0
 """Earth radius used by the twin-migration paper (Eq. 2), metres."""
 
-FloatArray = NDArray[np.float64]
-
-
-def _as_float(x: ArrayLike, name: str) -> FloatArray:
-    a = np.asarray(x, dtype=np.float64)
-    if np.isnan(a).any():
-        raise ValueError(f"{name} contains NaN")
-    return a
 
 
 def _check_latitude(lat: FloatArray, name: str) -> None:

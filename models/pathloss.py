@@ -13,26 +13,12 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-FloatArray = NDArray[np.float64]
+from models._checks import FloatArray, nonneg, positive
 
 SPEED_OF_LIGHT_MPS = 3.0e8
 """Speed of light as used by both papers (twin-migration Eq. 3, quantum-DRL Table II), m/s."""
 
 
-def _distance(distance_m: ArrayLike) -> FloatArray:
-    d = np.asarray(distance_m, dtype=np.float64)
-    if np.isnan(d).any():
-        raise ValueError("distance_m contains NaN")
-    if (d < 0).any():
-        raise ValueError(f"distance_m must be non-negative, got {d[d < 0].ravel()[:3]}")
-    return d
-
-
-def _frequency(freq_hz: ArrayLike) -> FloatArray:
-    f = np.asarray(freq_hz, dtype=np.float64)
-    if not (f > 0).all():
-        raise ValueError(f"freq_hz must be positive, got {np.ravel(f)[:3]}")
-    return f
 
 
 def free_space_gain(distance_m: ArrayLike, freq_hz: ArrayLike, coefficient: float = 1.0) -> FloatArray:
@@ -41,8 +27,8 @@ def free_space_gain(distance_m: ArrayLike, freq_hz: ArrayLike, coefficient: floa
     ``distance_m`` in metres (0 gives ``inf``), ``freq_hz`` in Hz, ``coefficient`` is the
     paper's channel increment coefficient A (1 in the paper's scenarios), c = 3e8 m/s.
     """
-    d = _distance(distance_m)
-    f = _frequency(freq_hz)
+    d = nonneg(distance_m, "distance_m")
+    f = positive(freq_hz, "freq_hz")
     if not coefficient > 0:
         raise ValueError(f"coefficient must be positive, got {coefficient}")
     with np.errstate(divide="ignore"):
@@ -54,8 +40,8 @@ def free_space(distance_m: ArrayLike, freq_hz: ArrayLike, *, coefficient: float 
 
     Metres and Hz; the same law as :func:`free_space_gain` expressed as a loss.
     """
-    d = _distance(distance_m)
-    f = _frequency(freq_hz)
+    d = nonneg(distance_m, "distance_m")
+    f = positive(freq_hz, "freq_hz")
     if not coefficient > 0:
         raise ValueError(f"coefficient must be positive, got {coefficient}")
     with np.errstate(divide="ignore"):
@@ -81,8 +67,8 @@ def log_distance(
     the reference distance ``d0_m`` (m) and ``freq_hz`` (Hz); ``exponent`` is alpha_PL (Table II:
     2.25-2.75).  Distances below d0 are held at d0.
     """
-    d = _distance(distance_m)
-    f = _frequency(freq_hz)
+    d = nonneg(distance_m, "distance_m")
+    f = positive(freq_hz, "freq_hz")
     if not d0_m > 0:
         raise ValueError(f"d0_m must be positive, got {d0_m}")
     if not exponent > 0:
@@ -110,8 +96,8 @@ def okumura_hata(
     h_ut 1-10 m, d 1-20 km.  Outside it the formula is extrapolated unchanged (``strict=True``
     raises instead); distances below 1 m are held at 1 m.
     """
-    d = _distance(distance_m)
-    f = _frequency(freq_hz)
+    d = nonneg(distance_m, "distance_m")
+    f = positive(freq_hz, "freq_hz")
     if not (h_bs > 0 and h_ut > 0):
         raise ValueError(f"h_bs and h_ut must be positive, got h_bs={h_bs}, h_ut={h_ut}")
     f_mhz = f / 1e6
@@ -146,7 +132,7 @@ def uma_breakpoint_m(freq_hz: ArrayLike, h_bs: float = 25.0, h_ut: float = 1.5, 
     Effective heights ``h' = h - h_E``; ``h_E = 1 m`` (the UMa value with probability 1 for
     h_UT < 13 m).  ``freq_hz`` in Hz, heights in m.
     """
-    f = _frequency(freq_hz)
+    f = positive(freq_hz, "freq_hz")
     if not (h_bs > h_e and h_ut > h_e):
         raise ValueError(f"h_bs and h_ut must exceed h_e={h_e} m, got h_bs={h_bs}, h_ut={h_ut}")
     return 4.0 * (h_bs - h_e) * (h_ut - h_e) * f / SPEED_OF_LIGHT_MPS
@@ -154,7 +140,7 @@ def uma_breakpoint_m(freq_hz: ArrayLike, h_bs: float = 25.0, h_ut: float = 1.5, 
 
 def _uma_geometry(distance_m: ArrayLike, h_bs: float, h_ut: float) -> tuple[FloatArray, FloatArray]:
     """(d2D, d3D) with d2D held at >= 10 m, from a 3-D distance in m."""
-    d3 = _distance(distance_m)
+    d3 = nonneg(distance_m, "distance_m")
     dh2 = (h_bs - h_ut) ** 2
     d2 = np.sqrt(np.maximum(d3**2 - dh2, 0.0))
     d2 = np.maximum(d2, 10.0)
@@ -179,7 +165,7 @@ def uma_los(
     overrides d'_BP (the paper's Table III uses 100 m).  Below d2D = 10 m the loss is held at
     its 10 m value; beyond 5 km it is extrapolated (``strict=True`` raises).
     """
-    f = _frequency(freq_hz)
+    f = positive(freq_hz, "freq_hz")
     d2, d3 = _uma_geometry(distance_m, h_bs, h_ut)
     _check_strict(strict, d2 <= 5000.0, "d2D above 5 km")
     dbp = uma_breakpoint_m(f, h_bs, h_ut, h_e) if breakpoint_m is None else np.asarray(breakpoint_m, dtype=np.float64)
@@ -204,7 +190,7 @@ def uma_nlos(
     ``PL'_NLOS = 13.54 + 39.08 log d3D + 20 log fc - 0.6 (h_UT - 1.5)``, fc in GHz, d3D in m
     (``distance_m``); other parameters as :func:`uma_los`.
     """
-    f = _frequency(freq_hz)
+    f = positive(freq_hz, "freq_hz")
     _, d3 = _uma_geometry(distance_m, h_bs, h_ut)
     los = uma_los(distance_m, f, h_bs=h_bs, h_ut=h_ut, h_e=h_e, breakpoint_m=breakpoint_m, strict=strict)
     nlos = 13.54 + 39.08 * np.log10(d3) + 20.0 * np.log10(f / 1e9) - 0.6 * (h_ut - 1.5)
@@ -223,8 +209,8 @@ def uav_los(
     TR 36.777 Table B-2, UMa-AV LOS for 22.5 m < h_UAV <= 300 m; d3D in m, fc in GHz.  Heights
     outside that range are extrapolated (``strict=True`` raises); distances below 1 m are held at 1 m.
     """
-    d = np.maximum(_distance(distance_m), 1.0)
-    f = _frequency(freq_hz)
+    d = np.maximum(nonneg(distance_m, "distance_m"), 1.0)
+    f = positive(freq_hz, "freq_hz")
     _check_strict(strict, 22.5 < h_uav <= 300.0, f"h_uav={h_uav} m not in (22.5, 300] m")
     return 28.0 + 22.0 * np.log10(d) + 20.0 * np.log10(f / 1e9)
 
@@ -243,8 +229,8 @@ def uav_nlos(
     lacks the frequency term; the standard's is used.  Out-of-range heights are extrapolated
     (``strict=True`` raises); distances below 1 m are held at 1 m.
     """
-    d = np.maximum(_distance(distance_m), 1.0)
-    f = _frequency(freq_hz)
+    d = np.maximum(nonneg(distance_m, "distance_m"), 1.0)
+    f = positive(freq_hz, "freq_hz")
     if not h_uav > 0:
         raise ValueError(f"h_uav must be positive, got {h_uav}")
     _check_strict(strict, 22.5 < h_uav <= 100.0, f"h_uav={h_uav} m not in (22.5, 100] m")
@@ -266,7 +252,7 @@ def los_probability(
     ``d1 = max(460 log h - 700, 18)``; above 100 m always LOS; at or below 22.5 m the TR 38.901
     UMa terrestrial values d1 = 18 m, p1 = 63 m.
     """
-    d = _distance(distance_2d_m)
+    d = nonneg(distance_2d_m, "distance_2d_m")
     if d1_m is not None or p1_m is not None:
         if d1_m is None or p1_m is None:
             raise ValueError("give both d1_m and p1_m, or neither (then h_uav)")
@@ -304,7 +290,7 @@ def uav_mixed(
     ``distance_m`` is the 3-D distance (m); the horizontal distance for Eq. 29 follows from
     ``h_uav - h_ut``.  ``d1_m``/``p1_m`` as in :func:`los_probability`.
     """
-    d3 = _distance(distance_m)
+    d3 = nonneg(distance_m, "distance_m")
     d2 = np.sqrt(np.maximum(d3**2 - (h_uav - h_ut) ** 2, 0.0))
     p = los_probability(d2, h_uav=h_uav, d1_m=d1_m, p1_m=p1_m)
     return p * uav_los(d3, freq_hz, h_uav=h_uav) + (1.0 - p) * uav_nlos(d3, freq_hz, h_uav=h_uav)

@@ -7,23 +7,16 @@ times in s.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy.special import ndtri
 
-FloatArray = NDArray[np.float64]
+from models._checks import FloatArray
+from models._checks import nonneg as _nonneg
 
 
 def _f(x: ArrayLike) -> FloatArray:
     return np.asarray(x, dtype=np.float64)
 
-
-def _nonneg(x: ArrayLike, name: str) -> FloatArray:
-    a = _f(x)
-    if np.isnan(a).any():
-        raise ValueError(f"{name} contains NaN")
-    if (a < 0).any():
-        raise ValueError(f"{name} must be non-negative, got {a[a < 0].ravel()[:3]}")
-    return a
 
 
 def db_to_linear(x: ArrayLike) -> FloatArray:
