@@ -140,12 +140,16 @@ class Simulation:
         for cfg, count in ((s.rsus, w.n_rsu), (s.uavs, len(w.uav_routes))):
             model, params = (cfg.pathloss, cfg.pathloss_params) if cfg.pathloss else (
                 ch.pathloss, ch.pathloss_params)
-            if count:
+            if count and self._blocks and self._blocks[-1][2:] == (model, params) \
+                    and self._blocks[-1][1] == first:  # same model: one vectorised call
+                self._blocks[-1] = (self._blocks[-1][0], first + count, model, params)
+            elif count:
                 self._blocks.append((first, first + count, model, params))
             first += count
         # maximum-ratio combining (uplink) / transmission (downlink) with perfect CSI on M
         # antennas: ||h||^2 = M |h|^2 (quantum-DRL Eq. 13-14, 22)
         self.array_gain = w.antennas.astype(float)
+        self._arrays = bool((w.antennas > 1).any())
         self.r_sat = s.satellite.rate
         self.always_reachable = w.kinds == SAT
         # background workload: rho_m(t) = u (1 + a sin(2 pi t / P + phi_m)), RSUs and UAVs
@@ -211,7 +215,11 @@ class Simulation:
         h = np.zeros_like(d)
         for a, b, model, params in self._blocks:
             h[:, a:b] = gain(model, d[:, a:b], ch.carrier_frequency, **params)
-        return ch.gain_coefficient * h * self.array_gain
+        if ch.gain_coefficient != 1.0:
+            h *= ch.gain_coefficient
+        if self._arrays:
+            h *= self.array_gain
+        return h
 
     def _migration_rates(self, src: np.ndarray) -> np.ndarray:
         """(K, M) rates R^mig from each server in ``src`` to every server (twin-migration
