@@ -9,6 +9,8 @@ from pathlib import Path
 
 from desim_iov import __version__
 from desim_iov.config import ConfigError, load_scenario, preset_names
+from traces.errors import TraceFormatError
+from traces.reader import TraceError
 
 
 class CliError(Exception):
@@ -29,12 +31,39 @@ def _git_sha() -> str:
         return "unknown"
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _simulate(scenario, policy, out: Path, quiet: bool, provenance: dict | None = None) -> None:
+    """Run one simulation into ``out`` with a progress bar over simulated time."""
     from tqdm import tqdm
 
-    from agents.base import make_policy
-    from analysis.summary import format_summary, summarize
     from desim_iov.sim import Simulation
+
+    prov = {"desim_iov_version": __version__, "git_sha": _git_sha()}
+    prov.update(provenance or {})
+    try:
+        sim = Simulation(scenario, policy, trace_path=str(out), provenance=prov)
+    except OSError as e:
+        raise CliError(f"{out}: cannot write the trace: {e}") from None
+    with tqdm(
+        total=scenario.duration,
+        unit="sim-s",
+        desc=f"{scenario.name}/{getattr(policy, 'name', '?')}",
+        disable=quiet,
+        bar_format="{l_bar}{bar}| {n:.4g}/{total:.4g} sim-s [{elapsed}<{remaining}]",
+    ) as bar:
+        sim.run(progress=lambda t: bar.update(t - bar.n))
+
+
+def _make_policy(name: str, params: dict):
+    from agents.base import make_policy
+
+    try:
+        return make_policy(name, **params)
+    except KeyError as e:
+        raise CliError(str(e).strip("\"'")) from None
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from analysis.summary import format_summary, summarize
 
     overrides = list(args.set or [])
     if args.duration is not None:
@@ -44,30 +73,60 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.policy is not None:
         overrides.append(f"policy.name={args.policy}")
     scenario = load_scenario(args.scenario, overrides)
-    try:
-        policy = make_policy(scenario.policy.name, **scenario.policy.params)
-    except KeyError as e:
-        raise CliError(str(e).strip("\"'")) from None
+    if scenario.vehicles.trace and not Path(scenario.vehicles.trace).is_absolute():
+        # recorded absolute, so that `replay` finds it from anywhere
+        vehicles = scenario.vehicles.model_copy(
+            update={"trace": str(Path(scenario.vehicles.trace).resolve())})
+        scenario = scenario.model_copy(update={"vehicles": vehicles})
+    policy = _make_policy(scenario.policy.name, scenario.policy.params)
     out = Path(args.out or f"runs/{scenario.name}-{scenario.policy.name}-seed{scenario.seed}.h5")
-    provenance = {"desim_iov_version": __version__, "git_sha": _git_sha()}
-    try:
-        sim = Simulation(scenario, policy, trace_path=str(out), provenance=provenance)
-    except OSError as e:
-        raise CliError(f"{out}: cannot write the trace: {e}") from None
-    with tqdm(
-        total=scenario.duration,
-        unit="sim-s",
-        desc=f"{scenario.name}/{scenario.policy.name}",
-        disable=args.quiet,
-        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} sim-s [{elapsed}<{remaining}]",
-    ) as bar:
-        sim.run(progress=lambda t: bar.update(t - bar.n))
+    _simulate(scenario, policy, out, args.quiet)
     if not args.quiet:
         title = (
             f"{scenario.name}, policy {scenario.policy.name}, seed {scenario.seed}, "
             f"{scenario.duration:g} s simulated"
         )
         print(format_summary(summarize(out), title))
+    print(f"trace: {out}")
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from analysis.summary import summarize
+    from desim_iov.replay import (
+        RecordedPolicy,
+        check_replayable,
+        compare_traces,
+        default_replay_path,
+        scenario_of,
+    )
+    from traces.reader import open_trace
+
+    src = Path(args.trace)
+    trace = open_trace(src, allow_incomplete=False)
+    check_replayable(trace)
+    scenario = scenario_of(trace)
+    if args.policy is None:  # exact replay of the recorded decisions
+        out = Path(args.out) if args.out else default_replay_path(src, "replay")
+        _simulate(scenario, RecordedPolicy(trace), out, args.quiet, {"replay_of": str(src)})
+        cmp = compare_traces(trace, open_trace(out))
+        for line in cmp.lines():
+            print(line)
+        print(f"trace: {out}")
+        return 0 if cmp.identical else 1
+    # what-if: the same exogenous inputs under another policy
+    policy = _make_policy(args.policy, {})
+    out = Path(args.out) if args.out else default_replay_path(src, args.policy)
+    scenario = scenario.model_copy(update={"policy": scenario.policy.model_copy(
+        update={"name": args.policy, "params": {}})})
+    _simulate(scenario, policy, out, args.quiet, {"what_if_of": str(src)})
+    before, after = summarize(trace).total, summarize(out).total
+    name_a = trace.attrs.get("policy", "recorded")
+    print(f"{'metric':<26} {name_a:>14} {args.policy:>14} {'change':>10}")
+    for k, va in before.items():
+        vb = after[k]
+        rel = (vb - va) / abs(va) * 100 if va else float("nan")
+        print(f"{k:<26} {va:>14.6g} {vb:>14.6g} {rel:>9.1f}%")
     print(f"trace: {out}")
     return 0
 
@@ -105,6 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     r.set_defaults(func=_cmd_run)
 
+    rp = sub.add_parser(
+        "replay",
+        help="re-run a trace's scenario and decisions (exit 1 if anything differs), "
+        "or with --policy the same inputs under another policy",
+    )
+    rp.add_argument("trace", help="a trace written by `desim-iov run`")
+    rp.add_argument("--policy", help="what-if: this policy instead of the recorded decisions")
+    rp.add_argument("--out", help="new trace (default TRACE.replay.h5 or TRACE.<policy>.h5)")
+    rp.add_argument("--quiet", action="store_true", help="no progress bar")
+    rp.set_defaults(func=_cmd_replay)
+
     s = sub.add_parser("scenarios", help="list the preset scenarios")
     s.set_defaults(func=_cmd_scenarios)
     q = sub.add_parser("policies", help="list the policies")
@@ -116,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ConfigError, CliError) as e:
+    except (ConfigError, CliError, TraceError, TraceFormatError) as e:
         print(f"desim-iov: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
