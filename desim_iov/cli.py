@@ -131,6 +131,14 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from analysis.report import write_report
+
+    for f in write_report(args.traces, args.out):
+        print(f)
+    return 0
+
+
 def _cmd_scenarios(args: argparse.Namespace) -> int:
     for name in preset_names():
         print(f"{name:<20} {load_scenario(name).description}")
@@ -174,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", help="new trace (default TRACE.replay.h5 or TRACE.<policy>.h5)")
     rp.add_argument("--quiet", action="store_true", help="no progress bar")
     rp.set_defaults(func=_cmd_replay)
+
+    rep = sub.add_parser("report", help="tables and figures over one or more traces")
+    rep.add_argument("traces", nargs="+", help="trace files")
+    rep.add_argument("--out", required=True, help="output directory")
+    rep.set_defaults(func=_cmd_report)
 
     s = sub.add_parser("scenarios", help="list the preset scenarios")
     s.set_defaults(func=_cmd_scenarios)
