@@ -72,8 +72,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides.append(f"seed={args.seed}")
     if args.policy is not None:
         overrides.append(f"policy.name={args.policy}")
+    if args.data is not None:
+        overrides.append(f"data_dir={Path(args.data).resolve()}")
     scenario = load_scenario(args.scenario, overrides)
-    if scenario.vehicles.trace and not Path(scenario.vehicles.trace).is_absolute():
+    tr = scenario.vehicles.trace
+    if tr and not tr.startswith("data:") and not Path(tr).is_absolute():
         # recorded absolute, so that `replay` finds it from anywhere
         vehicles = scenario.vehicles.model_copy(
             update={"trace": str(Path(scenario.vehicles.trace).resolve())})
@@ -168,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="trace file (default runs/<scenario>-<policy>-seed<N>.h5)")
     r.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="override a scenario field"
+    )
+    r.add_argument(
+        "--data", help="data directory for 'data:' paths (default $DESIM_IOV_DATA or ../shared/data)"
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     r.set_defaults(func=_cmd_run)

@@ -115,6 +115,7 @@ class Vehicles(Strict):
     trace: str | None = None
     trace_format: Literal["auto", "tdrive", "fcd", "csv"] = "auto"
     trace_options: dict[str, Any] = {}
+    trace_select: Literal["first", "most_fixes"] = "first"
     speed_min: Speed = 8.0
     speed_max: Speed = 16.0
     pause: SecondsNN = 0.0
@@ -180,12 +181,16 @@ class ServerClass(Strict):
 
 
 class RSUs(ServerClass):
-    """RSUs/base stations, placed over a square of side ``extent`` (default: the area) at
-    heights uniform in [height_min, height_max]."""
+    """RSUs/base stations: ``grid`` or ``scattered`` over a square of side ``extent``
+    (default: the area), or along the vehicles' trajectory density (``density_city``: a
+    contiguous lattice of ``cell``-spaced sites over the busiest district; ``density_rural``:
+    scattered on fixes, ``min_separation`` apart; traces.placement.along_density), at heights
+    uniform in [height_min, height_max]."""
 
     count: int = Field(80, ge=0, le=100_000)
-    layout: Literal["grid", "scattered"] = "grid"
+    layout: Literal["grid", "scattered", "density_city", "density_rural"] = "grid"
     min_separation: MetersNN = 0.0
+    cell: Meters | None = None
     extent: Meters | None = None
     height_min: MetersNN = 0.0
     height_max: MetersNN = 0.0
@@ -265,13 +270,21 @@ class Migration(Strict):
 
 
 class Background(Strict):
-    """Background workload S_m(t) per server, as a utilisation of its CPU (see docs/MODEL.md)."""
+    """Background workload S_m(t) per RSU/UAV, as a utilisation of its CPU (docs/MODEL.md).
 
-    model: Literal["none", "constant", "periodic"] = "periodic"
+    ``constant``: ``utilisation``; ``periodic``: ``utilisation (1 + amplitude sin(2 pi t /
+    period + phi_m))``; ``pems``: proportional to a PeMS station's flow c_m(t)
+    (twin-migration Sec. V, S_m = S_v c_m(t)), scaled so that the mean over stations and time
+    is ``utilisation``; simulated t = 0 is ``pems_start``, stations are dealt to servers by a
+    seeded shuffle. ``pems_source`` is a D12-layout directory or a PEMS0x ``.npz`` file."""
+
+    model: Literal["none", "constant", "periodic", "pems"] = "periodic"
     utilisation: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.3
     amplitude: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
     period: Seconds = 600.0
     burst: Literal["poisson", "deterministic"] = "poisson"
+    pems_source: str = "data:pems/D12_Orange_2022-01"
+    pems_start: str = "2022-01-24 08:00"
 
 
 class PolicySpec(Strict):
@@ -290,8 +303,12 @@ class TraceConfig(Strict):
 
 
 class Scenario(Strict):
+    """A whole scenario. Paths written ``data:REL`` resolve against ``data_dir``, else
+    ``$DESIM_IOV_DATA``, else ``../shared/data`` beside the repository."""
+
     name: str = "custom"
     description: str = ""
+    data_dir: str | None = None
     seed: int = Field(0, ge=0)
     duration: Seconds = 600.0
     fidelity: Literal["packet"] = "packet"
@@ -337,6 +354,19 @@ class Scenario(Strict):
         """Canonical JSON (SI values) for trace provenance; ``Scenario.model_validate_json``
         reads it back to an equal scenario."""
         return json.dumps(self.model_dump(mode="json"), sort_keys=True)
+
+
+def data_root(s: Scenario) -> Path:
+    from traces.pems import default_data_dir
+
+    return Path(s.data_dir) if s.data_dir else default_data_dir()
+
+
+def resolve_path(value: str, s: Scenario) -> Path:
+    """``data:REL`` -> the data directory / REL; anything else as given."""
+    if value.startswith("data:"):
+        return data_root(s) / value[len("data:") :]
+    return Path(value)
 
 
 # ---------------------------------------------------------------------------------------------

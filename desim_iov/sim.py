@@ -158,6 +158,8 @@ class Simulation:
         self._bg_phase = rng_bg.uniform(0.0, 2.0 * math.pi, self.M)
         self._bg_on = (w.kinds != SAT) & (bg.model != "none")
         self.bg_rate = np.zeros(self.M)
+        if bg.model == "pems":
+            self._pems_rho = self._load_pems(rng_bg)
 
         # queue state: unfinished work (bits) of each server's cache/CPU at backlog_t
         self.backlog = [0.0] * self.M
@@ -276,12 +278,45 @@ class Simulation:
         b = np.asarray(self.backlog) - self.mu_arr * (t - np.asarray(self.backlog_t))
         return np.maximum(b, 0.0)
 
+    def _load_pems(self, rng: np.random.Generator) -> np.ndarray:
+        """(steps, M) background utilisation from PeMS flow (twin-migration Sec. V:
+        S_m(t) = S_v c_m(t)): station flows dealt to servers by a seeded shuffle, scaled so
+        the whole series' mean is ``background.utilisation``; row k covers [300 k, 300 (k+1))
+        seconds after ``pems_start``."""
+        import pandas as pd
+
+        from desim_iov.config import ConfigError, resolve_path
+        from traces.pems import load_pems_d12, load_pems_npz
+
+        bg = self.s.background
+        src = resolve_path(bg.pems_source, self.s)
+        try:
+            data = load_pems_npz(src) if src.suffix == ".npz" else load_pems_d12(src)
+            start = pd.Timestamp(bg.pems_start)
+        except ValueError as e:
+            raise ConfigError(f"background.pems_source: {e}") from None
+        step = (data.timestamps[1] - data.timestamps[0]).total_seconds()
+        i0 = int(data.timestamps.searchsorted(start))
+        n = int(math.ceil((self.s.duration + self.s.slot) / step)) + 1
+        if i0 >= data.n_steps or data.timestamps[i0] != start or i0 + n > data.n_steps:
+            raise ConfigError(
+                f"background.pems_start {bg.pems_start}: the run needs {n} steps of {src} from "
+                f"there; it spans {data.timestamps[0]} .. {data.timestamps[-1]}"
+            )
+        self._pems_step = step
+        station = rng.permutation(data.n_stations)[np.arange(self.M) % data.n_stations]
+        mean = float(data.flow.mean())
+        return bg.utilisation * data.flow[i0 : i0 + n][:, station].astype(float) / mean
+
     def _background(self, t: float, dt: float) -> None:
         """Add the background work arriving over [t, t + dt) as one batch at ``t``."""
         bg = self.s.background
         if bg.model == "none":
             return
-        rho = np.full(self.M, bg.utilisation)
+        if bg.model == "pems":
+            rho = self._pems_rho[int(t // self._pems_step)]
+        else:
+            rho = np.full(self.M, bg.utilisation)
         if bg.model == "periodic":
             rho = rho * (1.0 + bg.amplitude * np.sin(2 * math.pi * t / bg.period + self._bg_phase))
         rate = np.where(self._bg_on, rho * self.mu_arr, 0.0)

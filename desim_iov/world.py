@@ -12,7 +12,6 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -20,7 +19,7 @@ from desim_iov.config import Scenario
 from desim_iov.rng import RngStreams
 from models.compute import cpu_frequency_hz, draw_cpu_deviation
 from models.mobility import Trajectory, patrol, random_waypoint_3d
-from traces.placement import grid_positions, scattered_positions
+from traces.placement import along_density, grid_positions, scattered_positions
 
 RSU, UAV, SAT = 0, 1, 2
 
@@ -172,17 +171,18 @@ def _natural(key: str) -> list:
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", key)]
 
 
-def trajectories_from_trace(s: Scenario) -> list[Trajectory]:
-    """The first ``vehicles.count`` vehicles (natural id order) of ``vehicles.trace``, in
-    local metres about the scenario's origin, times relative to the trace's start.
+def trajectories_from_trace(s: Scenario) -> tuple[list[Trajectory], np.ndarray]:
+    """``vehicles.count`` vehicles of ``vehicles.trace`` (``trace_select``), in
+    local metres about the scenario's origin, times relative to the trace's start; and the
+    (x, y) fixes of every vehicle read (the traffic that density layouts place RSUs along).
 
     Raises ConfigError (one line) when the file is missing, unreadable or too small."""
-    from desim_iov.config import ConfigError
+    from desim_iov.config import ConfigError, resolve_path
     from traces.detect import load_trajectories
     from traces.errors import TraceFormatError
 
     vs = s.vehicles
-    path = Path(vs.trace or "")
+    path = resolve_path(vs.trace or "", s)
     if not path.exists():
         raise ConfigError(f"vehicles.trace: {path}: no such file or directory")
     fmt = None if vs.trace_format == "auto" else vs.trace_format
@@ -195,6 +195,8 @@ def trajectories_from_trace(s: Scenario) -> list[Trajectory]:
     if ts.crs == "lonlat":
         ts = ts.to_xy(s.area.origin_lon, s.area.origin_lat)
     found = sorted(ts.per_vehicle(), key=lambda item: _natural(item[0]))
+    if vs.trace_select == "most_fixes":  # stable: ties keep the natural id order
+        found = sorted(found, key=lambda item: -len(item[1]))
     if len(found) < vs.count:
         raise ConfigError(
             f"vehicles.trace {path}: {len(found)} vehicles after cleaning, vehicles.count is {vs.count}"
@@ -203,7 +205,7 @@ def trajectories_from_trace(s: Scenario) -> list[Trajectory]:
     for _, t, xy in found[: vs.count]:
         xyz = xy if xy.shape[1] == 3 else np.column_stack([xy, np.zeros(len(t))])
         out.append(Trajectory(t, xyz))
-    return out
+    return out, np.concatenate([xy[:, :2] for _, _, xy in found])
 
 
 def build_world(
@@ -211,6 +213,25 @@ def build_world(
 ) -> World:
     """Place the servers and draw (or take) the vehicles' trajectories."""
     w, h = s.area.width, s.area.height
+    fixes = None
+    if vehicle_trajectories is None and s.vehicles.mobility == "trace":
+        vehicle_trajectories, fixes = trajectories_from_trace(s)
+    if vehicle_trajectories is None:
+        vs = s.vehicles
+        low = np.array([-w / 2, -h / 2, vs.z_min])
+        high = np.array([w / 2, h / 2, vs.z_max])
+        vehicle_trajectories = [
+            random_waypoint_3d(
+                streams.get(f"mobility.vehicle.{v}"),
+                low,
+                high,
+                (vs.speed_min, vs.speed_max),
+                s.duration + s.slot,
+                pause_s=vs.pause,
+                max_ascent_deg=vs.max_ascent_deg,
+            )
+            for v in range(vs.count)
+        ]
     rs = s.rsus
     n = rs.count
     rw, rh = (rs.extent, rs.extent) if rs.extent else (w, h)
@@ -218,8 +239,20 @@ def build_world(
         rsu_xy = np.zeros((0, 2))
     elif rs.layout == "grid":
         rsu_xy = grid_positions(rw, rh, n)
-    else:
+    elif rs.layout == "scattered":
         rsu_xy = scattered_positions(rw, rh, n, streams.get("placement"), rs.min_separation)
+    else:  # along the traffic's fixes (every vehicle of a trace, not only the simulated ones)
+        if fixes is None:
+            fixes = np.concatenate([tr.positions[:, :2] for tr in vehicle_trajectories])
+        try:
+            rsu_xy = along_density(
+                fixes, n, layout=rs.layout.removeprefix("density_"), rng=streams.get("placement"),
+                cell_m=rs.cell, min_separation_m=rs.min_separation or None,
+            )
+        except ValueError as e:
+            from desim_iov.config import ConfigError
+
+            raise ConfigError(f"rsus.layout {rs.layout}: {e}") from None
     if rs.height_max > rs.height_min:
         z = streams.get("placement.height").uniform(rs.height_min, rs.height_max, n)
     else:
@@ -252,24 +285,6 @@ def build_world(
             ))
             cpu[start : start + c] = cpu_frequency_hz(cfg.cpu, dev)
         start += c
-    if vehicle_trajectories is None and s.vehicles.mobility == "trace":
-        vehicle_trajectories = trajectories_from_trace(s)
-    if vehicle_trajectories is None:
-        vs = s.vehicles
-        low = np.array([-w / 2, -h / 2, vs.z_min])
-        high = np.array([w / 2, h / 2, vs.z_max])
-        vehicle_trajectories = [
-            random_waypoint_3d(
-                streams.get(f"mobility.vehicle.{v}"),
-                low,
-                high,
-                (vs.speed_min, vs.speed_max),
-                s.duration + s.slot,
-                pause_s=vs.pause,
-                max_ascent_deg=vs.max_ascent_deg,
-            )
-            for v in range(vs.count)
-        ]
     return World(
         kinds=kinds,
         rsu_xyz=rsu_xyz,
