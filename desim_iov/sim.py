@@ -188,7 +188,15 @@ class Simulation:
         else:
             dtypes = dict(DTYPES)
             dtypes["decisions"] = decisions_dtype(self.M)
-            attrs = {"scenario": s.to_json(), "seed": s.seed, "policy": getattr(policy, "name", "")}
+            attrs = {
+                "scenario": s.to_json(),
+                "seed": s.seed,
+                "policy": getattr(policy, "name", ""),
+                # set at the end (SWMR allows updating attributes, not adding them)
+                "end_time": np.float64(np.nan),
+                "packets_generated": np.int64(-1),
+                "migrations_refused": np.int64(-1),
+            }
             attrs.update(provenance or {})
             self.writer = TraceWriter(
                 trace_path,

@@ -83,3 +83,23 @@ def test_foreign_empty_and_truncated_files_are_refused(tmp_path, trace_path):
         f["x"] = np.arange(3)
     with pytest.raises(TraceError, match="not a desim_iov trace"):
         open_trace(tmp_path / "foreign.h5")
+
+
+def test_a_swmr_reader_follows_a_live_run(tmp_path):
+    """While the run goes, a reader opened with swmr=True sees /packets grow."""
+    path = tmp_path / "live.h5"
+    sc = __import__("conftest").tiny("twin-city", "duration=300", "trace.chunk_rows=256")
+    sim = Simulation(sc, make_policy("greedy"), trace_path=str(path))
+    sim.start()
+    seen = []
+    with h5py.File(path, "r", swmr=True) as reader:
+        ds = reader["packets"]
+        for until in (100, 200, 300):
+            sim.env.run(until=until)
+            sim.writer.flush()
+            ds.refresh()
+            seen.append(ds.shape[0])
+            assert int(reader.attrs["complete"]) == 0
+    assert seen[0] > 0 and seen[0] < seen[1] < seen[2]
+    sim._finish()
+    assert int(h5py.File(path).attrs["complete"]) == 1

@@ -3,7 +3,8 @@
 Rows are buffered in numpy structured arrays of ``chunk_rows`` and appended to resizable 1-D
 datasets (gzip + shuffle). The root attribute ``complete`` is 0 until :meth:`close` after a
 clean finish sets it to 1, and :meth:`flush` is called regularly, so a run that dies leaves a
-readable file that says it is incomplete.
+readable file that says it is incomplete. While it is written the file is in SWMR mode: a
+reader opened with ``h5py.File(path, "r", swmr=True)`` follows the run (``Dataset.refresh()``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class TraceWriter:
         attrs: dict[str, Any],
         chunk_rows: int = 8192,
         dataset_attrs: dict[str, dict[str, Any]] | None = None,
+        swmr: bool = True,
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,6 +61,8 @@ class TraceWriter:
             self._n[name] = 0
             self.rows[name] = 0
         f.flush()
+        if swmr:  # readers may follow the run (h5py.File(path, "r", swmr=True))
+            f.swmr_mode = True
 
     def append(self, name: str, row: tuple) -> None:
         """Buffer one row (a tuple in the dataset's field order)."""
@@ -99,7 +103,10 @@ class TraceWriter:
         self._file.flush()
 
     def set_attrs(self, **attrs: Any) -> None:
+        """Update root attributes created at the start (SWMR allows no new ones)."""
         for k, v in attrs.items():
+            if k not in self._file.attrs:
+                raise KeyError(f"root attribute {k!r} was not created with the trace")
             self._file.attrs[k] = v
 
     def close(self, complete: bool) -> None:
