@@ -43,6 +43,8 @@ def _simulate(scenario, policy, out: Path, quiet: bool, provenance: dict | None 
         sim = Simulation(scenario, policy, trace_path=str(out), provenance=prov)
     except OSError as e:
         raise CliError(f"{out}: cannot write the trace: {e}") from None
+    if sim.world.import_report and not quiet:
+        print(f"vehicle trace: {sim.world.import_report}", file=sys.stderr)
     with tqdm(
         total=scenario.duration,
         unit="sim-s",
@@ -201,7 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"desim-iov: warning: {message}", file=file or sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    warnings.showwarning = _one_line_warning
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

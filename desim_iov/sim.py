@@ -196,6 +196,7 @@ class Simulation:
                 "end_time": np.float64(np.nan),
                 "packets_generated": np.int64(-1),
                 "migrations_refused": np.int64(-1),
+                "vehicle_trace_report": w.import_report,
             }
             attrs.update(provenance or {})
             self.writer = TraceWriter(

@@ -90,6 +90,7 @@ class World:
     bw_down_hz: np.ndarray  # (M,)
     antennas: np.ndarray  # (M,) int
     vehicles: list[Trajectory]  # (V,)
+    import_report: str = ""  # what a trace importer read and removed
 
     def __post_init__(self) -> None:
         self._veh_table = PositionTable(self.vehicles)
@@ -171,10 +172,11 @@ def _natural(key: str) -> list:
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", key)]
 
 
-def trajectories_from_trace(s: Scenario) -> tuple[list[Trajectory], np.ndarray]:
+def trajectories_from_trace(s: Scenario) -> tuple[list[Trajectory], np.ndarray, str]:
     """``vehicles.count`` vehicles of ``vehicles.trace`` (``trace_select``), in
     local metres about the scenario's origin, times relative to the trace's start; and the
-    (x, y) fixes of every vehicle read (the traffic that density layouts place RSUs along).
+    (x, y) fixes of every vehicle read (the traffic that density layouts place RSUs along);
+    and the importer's report of what it read and removed.
 
     Raises ConfigError (one line) when the file is missing, unreadable or too small."""
     from desim_iov.config import ConfigError, resolve_path
@@ -205,7 +207,7 @@ def trajectories_from_trace(s: Scenario) -> tuple[list[Trajectory], np.ndarray]:
     for _, t, xy in found[: vs.count]:
         xyz = xy if xy.shape[1] == 3 else np.column_stack([xy, np.zeros(len(t))])
         out.append(Trajectory(t, xyz))
-    return out, np.concatenate([xy[:, :2] for _, _, xy in found])
+    return out, np.concatenate([xy[:, :2] for _, _, xy in found]), ts.report.summary()
 
 
 def build_world(
@@ -213,9 +215,9 @@ def build_world(
 ) -> World:
     """Place the servers and draw (or take) the vehicles' trajectories."""
     w, h = s.area.width, s.area.height
-    fixes = None
+    fixes, report = None, ""
     if vehicle_trajectories is None and s.vehicles.mobility == "trace":
-        vehicle_trajectories, fixes = trajectories_from_trace(s)
+        vehicle_trajectories, fixes, report = trajectories_from_trace(s)
     if vehicle_trajectories is None:
         vs = s.vehicles
         low = np.array([-w / 2, -h / 2, vs.z_min])
@@ -298,4 +300,5 @@ def build_world(
         bw_down_hz=col("bandwidth_down", np.nan),
         antennas=col("antennas", 1).astype(int),
         vehicles=list(vehicle_trajectories),
+        import_report=report,
     )

@@ -46,3 +46,23 @@ def test_report_refuses_a_foreign_file(tmp_path, capsys):
     bad.write_text("not hdf5")
     assert main(["report", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "not a readable HDF5" in capsys.readouterr().err
+
+
+def test_incomplete_and_foreign_schema_traces(two_traces, tmp_path, capsys):
+    import h5py
+
+    half = tmp_path / "half.h5"
+    half.write_bytes(two_traces[0].read_bytes())
+    with h5py.File(half, "r+") as f:
+        f.attrs["complete"] = 0
+    assert main(["report", str(half), "--out", str(tmp_path / "o")]) == 0  # readable, warned
+    err = capsys.readouterr().err
+    assert err.count("warning: ") == 1 and "did not finish" in err and err.count("\n") == 1
+    assert main(["replay", str(half)]) == 2  # but not replayed
+    assert "did not finish" in capsys.readouterr().err
+    future = tmp_path / "future.h5"
+    future.write_bytes(two_traces[0].read_bytes())
+    with h5py.File(future, "r+") as f:
+        f.attrs["schema_version"] = "9.0"
+    assert main(["report", str(future), "--out", str(tmp_path / "o2")]) == 2
+    assert "schema 9.0 is not readable" in capsys.readouterr().err
