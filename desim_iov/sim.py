@@ -336,10 +336,6 @@ class Simulation:
         self.backlog = load.tolist()
         self.backlog_t = [t] * self.M
 
-    def migration_rate(self, src: int, dst: int) -> float:
-        """R^mig_{m,m_d}(t) (twin-migration Eq. 11); R_SAT when an end is the satellite."""
-        return float(self._migration_rates(np.array([src]))[0, dst])
-
     # ------------------------------------------------------------------ processes
 
     def _clock(self):
@@ -526,7 +522,7 @@ class Simulation:
         mig_rate = dict(zip(active, mig_rates, strict=True))
         for v in active:
             cur = current[v]
-            m_v = mask[v]
+            m_v = mask[v].copy()  # the policy gets its own copy
             if self.in_flight[v]:  # one migration at a time: only the destination
                 m_v = np.zeros(self.M, np.int8)
                 m_v[cur] = 1
@@ -542,6 +538,7 @@ class Simulation:
             )
         assign = np.full(self.V, -1)
         src = np.full(self.V, -1)
+        used_rate = np.zeros(self.V)
         for v in active:
             a = actions[agent_id(v)]
             if isinstance(a, np.integer):
@@ -555,6 +552,7 @@ class Simulation:
                 if rate > 0.0:
                     target = a
                     src[v] = cur
+                    used_rate[v] = rate
                     self._start_migration(v, cur, a, rate)
                 else:  # an unmasked policy chose a server the twin cannot reach: it stays
                     self.stats.migrations_refused += 1
@@ -563,7 +561,7 @@ class Simulation:
                 "decisions",
                 (t, slot, v, a, cur, int(mask[v].sum()), mask_to_bytes(mask[v])),
             )
-        self._slot_terms(slot, t, np.asarray(active), assign, src, loads)
+        self._slot_terms(slot, t, np.asarray(active), assign, src, used_rate, loads)
 
     def _slot_terms(
         self,
@@ -572,6 +570,7 @@ class Simulation:
         active: np.ndarray,
         assign: np.ndarray,
         src: np.ndarray,
+        mig_rate: np.ndarray,
         loads: np.ndarray,
     ) -> None:
         """The paper's per-slot formulas (Eq. 6–9, 12–14) on the kernel's state at ``t``."""
@@ -587,13 +586,10 @@ class Simulation:
         t_cul = computing_latency_s(
             s_load[m], self.s.vehicles.cycles_per_bit, w.cpu_hz[m], w.cache_bits[m], c_s
         )  # Eq. 9
-        t_mig = np.zeros(len(active))
         moved = src[active] >= 0
-        for i in np.flatnonzero(moved):  # a handful per slot: Eq. 11–12
-            v = active[i]
-            t_mig[i] = transmission_latency_s(
-                self.s.vehicles.twin_size, self.migration_rate(src[v], assign[v])
-            )
+        t_mig = np.where(  # Eq. 12 with the Eq. 11 rate the migration uses
+            moved, transmission_latency_s(self.s.vehicles.twin_size, np.where(moved, mig_rate[active], 1.0)), 0.0
+        )
         t_sum = total_latency_s(t_up, t_dn, t_cul, t_mig)  # Eq. 13
         failed = migration_failed(d, w.range_m[m], s_load[m], w.cache_bits[m])  # Eq. 14
         # "out of service range" also where the achievable rate is 0 (an FBL link, Eq. 23)
