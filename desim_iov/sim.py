@@ -106,7 +106,9 @@ class Simulation:
         self.streams = RngStreams(s.seed)
         w = self.world = build_world(s, self.streams, vehicle_trajectories)
         self.policy = policy
-        policy.reset(self.streams.get("policy"))
+        if policy is not None:
+            policy.reset(self.streams.get("policy"))
+        self.pending: dict[str, Observation] | None = None  # external control only
         self.M, self.V = w.n_servers, w.n_vehicles
         self.sat = w.satellite
         self.kinds = w.kinds
@@ -191,7 +193,7 @@ class Simulation:
             attrs = {
                 "scenario": s.to_json(),
                 "seed": s.seed,
-                "policy": getattr(policy, "name", ""),
+                "policy": getattr(policy, "name", "external"),
                 # set at the end (SWMR allows updating attributes, not adding them)
                 "end_time": np.float64(np.nan),
                 "packets_generated": np.int64(-1),
@@ -351,7 +353,14 @@ class Simulation:
             self._update_radio(t)
             self._background(t, dt)
             if k % per_slot == 0:
-                self._decide(k // per_slot, t)
+                obs = self._observe(k // per_slot, t)
+                if obs:
+                    if self.policy is not None:
+                        self._apply(self.policy.act(obs))
+                    else:  # external control: act() applies the actions, then resumes us
+                        self.pending = obs
+                        self._waiting = self.env.event()
+                        yield self._waiting
             if k % per_sample == 0 or k % per_slot == 0:  # slot starts: O_V from the trace
                 self._sample(t)
             if time.monotonic() - last_flush >= flush_every:
@@ -503,14 +512,15 @@ class Simulation:
 
     # ------------------------------------------------------------------ decisions
 
-    def _decide(self, slot: int, t: float) -> None:
-        """One decision epoch: observations + masks -> policy -> migrations; then the slot's
-        Eq. 6–14 terms for the chosen hosts go to ``/slots``."""
+    def _observe(self, slot: int, t: float) -> dict[str, Observation]:
+        """Observations and masks of the active vehicles at a decision epoch (kept for
+        :meth:`_apply`); empty when no vehicle is driving."""
         w = self.world
         loads = self.loads(t)
         active = [v for v in range(self.V) if w.vehicle_active(v, t)]
         if not active:
-            return
+            self._epoch = None
+            return {}
         task = np.full(self.V, self.slot_bits)
         mask = feasibility_mask(
             self.dist, w.range_m, self.always_reachable, loads[None, :], w.cache_bits, task
@@ -530,7 +540,13 @@ class Simulation:
             obs[agent_id(v)] = Observation(
                 v, t, slot, self.dist[v].copy(), loads.copy(), m_v, cur, self.kinds
             )
-        actions = self.policy.act(obs)
+        self._epoch = (slot, t, active, current, mask, mig_rate, loads, obs)
+        return obs
+
+    def _apply(self, actions: dict[str, int]) -> np.ndarray:
+        """Apply one epoch's actions: start migrations, write /decisions, then the slot's
+        Eq. 6–14 terms for the chosen hosts to /slots."""
+        slot, t, active, current, mask, mig_rate, loads, obs = self._epoch
         if set(actions) != set(obs):
             raise PolicyError(
                 f"policy {getattr(self.policy, 'name', '?')} answered for {sorted(actions)}, "
@@ -561,7 +577,7 @@ class Simulation:
                 "decisions",
                 (t, slot, v, a, cur, int(mask[v].sum()), mask_to_bytes(mask[v])),
             )
-        self._slot_terms(slot, t, np.asarray(active), assign, src, used_rate, loads)
+        return self._slot_terms(slot, t, np.asarray(active), assign, src, used_rate, loads)
 
     def _slot_terms(
         self,
@@ -572,7 +588,7 @@ class Simulation:
         src: np.ndarray,
         mig_rate: np.ndarray,
         loads: np.ndarray,
-    ) -> None:
+    ) -> np.ndarray:
         """The paper's per-slot formulas (Eq. 6–9, 12–14) on the kernel's state at ``t``."""
         w = self.world
         s_load = server_load_bits(loads, assign, self.slot_bits)  # Eq. 8
@@ -600,6 +616,7 @@ class Simulation:
         rows["t_up"], rows["t_down"], rows["t_cul"], rows["t_mig"] = t_up, t_dn, t_cul, t_mig
         rows["t_sum"], rows["failed"], rows["migrated"] = t_sum, failed, moved
         self.writer.append_many("slots", rows)
+        return rows
 
     # ------------------------------------------------------------------ trace sampling
 
@@ -647,6 +664,8 @@ class Simulation:
 
         The trace is closed and marked complete on a clean finish, and marked incomplete
         (but readable) if anything raises."""
+        if self.policy is None:
+            raise PolicyError("run() needs a policy; without one, drive it with advance()/act()")
         self.start()
         dur = self.s.duration
         try:
@@ -660,6 +679,51 @@ class Simulation:
             self.writer.close(complete=False)
             raise
         return self.stats
+
+    # ------------------------------------------------------------------ external control
+
+    def advance(self) -> dict[str, Observation] | None:
+        """External control (``policy=None``): run to the next decision epoch and return its
+        observations; at ``scenario.duration`` finish the run (trace complete) and return None.
+        """
+        self.start()
+        if self.pending is not None:
+            raise PolicyError("advance() called with a decision pending: call act() first")
+        if self._finished:
+            return None
+        env, end = self.env, self.s.duration
+        try:
+            while self.pending is None:
+                if env.peek() >= end:  # as run(until=end): nothing at or after the end
+                    env.run(until=end)
+                    self._finish()
+                    return None
+                env.step()
+        except BaseException:
+            self.close()
+            raise
+        return self.pending
+
+    def act(self, actions: dict[str, int]) -> np.ndarray:
+        """Apply the pending epoch's actions now, at the epoch's instant, and return its
+        /slots rows (Eq. 6–14 per active vehicle); then :meth:`advance` again."""
+        if self.pending is None:
+            raise PolicyError("act() called with no decision pending")
+        try:
+            rows = self._apply(actions)
+        except BaseException:
+            self.close()
+            raise
+        self.pending = None
+        waiting, self._waiting = self._waiting, None
+        waiting.succeed()
+        return rows
+
+    def close(self) -> None:
+        """Give up a run before its end: the trace stays readable, marked incomplete."""
+        if not self._finished:
+            self.writer.close(complete=False)
+            self._finished = True
 
     def _finish(self) -> None:
         now = self.env.now
