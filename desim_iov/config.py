@@ -287,6 +287,18 @@ class Background(Strict):
     pems_start: str = "2022-01-24 08:00"
 
 
+class Reward(Strict):
+    """Eq. 22 of the twin-migration paper for the RL environments: weights of the Z-scored
+    latency T^sum, the Z-scored load S'_m of the chosen server (the paper's reward shaping) and
+    the failure flag xi. The paper gives no values; T^sum is capped at ``latency_cap`` (an
+    unreachable host has T^sum = inf under an FBL rate)."""
+
+    w_latency: Annotated[float, Field(ge=0.0)] = 1.0
+    w_load: Annotated[float, Field(ge=0.0)] = 1.0
+    w_failure: Annotated[float, Field(ge=0.0)] = 1.0
+    latency_cap: Seconds = 300.0
+
+
 class PolicySpec(Strict):
     name: str = "greedy"
     params: dict[str, Any] = {}
@@ -324,6 +336,7 @@ class Scenario(Strict):
     migration: Migration = Migration()
     background: Background = Background()
     policy: PolicySpec = PolicySpec()
+    reward: Reward = Reward()
     trace: TraceConfig = TraceConfig()
 
     @model_validator(mode="before")
