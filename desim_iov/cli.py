@@ -35,12 +35,12 @@ def _simulate(scenario, policy, out: Path, quiet: bool, provenance: dict | None 
     """Run one simulation into ``out`` with a progress bar over simulated time."""
     from tqdm import tqdm
 
-    from desim_iov.sim import Simulation
+    from desim_iov.sim import make_simulation
 
     prov = {"desim_iov_version": __version__, "git_sha": _git_sha()}
     prov.update(provenance or {})
     try:
-        sim = Simulation(scenario, policy, trace_path=str(out), provenance=prov)
+        sim = make_simulation(scenario, policy, trace_path=str(out), provenance=prov)
     except OSError as e:
         raise CliError(f"{out}: cannot write the trace: {e}") from None
     if sim.world.import_report and not quiet:

@@ -323,7 +323,7 @@ class Scenario(Strict):
     data_dir: str | None = None
     seed: int = Field(0, ge=0)
     duration: Seconds = 600.0
-    fidelity: Literal["packet"] = "packet"
+    fidelity: Literal["packet", "slot"] = "packet"
     slot: Seconds = 30.0
     mobility_step: Seconds = 1.0
     overflow: Literal["satellite", "drop"] = "satellite"

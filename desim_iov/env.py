@@ -28,7 +28,7 @@ from pettingzoo import ParallelEnv
 
 from desim_iov.config import Scenario, load_scenario, scenario_from_dict
 from desim_iov.decisions import SATELLITE, Observation, agent_id
-from desim_iov.sim import Simulation
+from desim_iov.sim import Simulation, make_simulation
 
 
 def make_scenario(scenario: str | Scenario, **overrides: Any) -> Scenario:
@@ -138,7 +138,7 @@ class DesimParallelEnv(ParallelEnv):
             self._seed = int(seed)
         sc = self.scenario if self._seed == self.scenario.seed else self.scenario.model_copy(
             update={"seed": self._seed})
-        self.sim = Simulation(sc, None, trace_path=self.trace_path)
+        self.sim = make_simulation(sc, None, trace_path=self.trace_path)
         self._lat, self._load = _Welford(), _Welford()
         obs = self.sim.advance() or {}
         self.agents = sorted(obs, key=lambda a: int(a.rsplit("_", 1)[1]))

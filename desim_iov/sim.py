@@ -176,6 +176,7 @@ class Simulation:
         self.live: dict[int, tuple[int, int, float, float]] = {}
         self._pid = 0
         self._radio_t = -1.0
+        self._tick = s.mobility_step
         self._update_radio(0.0)
         self.host = [self._initial_host(v) for v in range(self.V)]
 
@@ -333,16 +334,27 @@ class Simulation:
         rate = np.where(self._bg_on, rho * self.mu_arr, 0.0)
         self.bg_rate = rate
         rng = self.streams.get("background")
-        factor = rng.exponential(1.0, self.M) if bg.burst == "poisson" else 1.0
+        if bg.burst == "deterministic":
+            factor = 1.0
+        elif self._n_sub == 1:
+            factor = rng.exponential(1.0, self.M)
+        else:  # the sum of n Exp(1) batches: Gamma(n, 1), scaled to the mean
+            factor = rng.gamma(self._n_sub, 1.0, self.M) / self._n_sub
         load = self.loads(t) + rate * dt * factor
         self.backlog = load.tolist()
         self.backlog_t = [t] * self.M
 
     # ------------------------------------------------------------------ processes
 
+    _n_sub = 1  # background batches per tick (slot fidelity: a whole slot's worth)
+    _arrivals_after_decision = False  # slot fidelity: decide on S_m(t), then the slot arrives
+
+    def _after_decision(self, t: float) -> None:
+        """Hook after an epoch's actions are applied (slot fidelity moves the slot's data)."""
+
     def _clock(self):
         s = self.s
-        dt = s.mobility_step
+        dt = self._tick
         per_slot = round(s.slot / dt)
         per_sample = max(1, round(s.trace.sample_interval / dt))
         flush_every = s.trace.flush_interval  # wall-clock seconds
@@ -351,7 +363,8 @@ class Simulation:
         while True:
             t = k * dt
             self._update_radio(t)
-            self._background(t, dt)
+            if not self._arrivals_after_decision:
+                self._background(t, dt)
             if k % per_slot == 0:
                 obs = self._observe(k // per_slot, t)
                 if obs:
@@ -363,6 +376,9 @@ class Simulation:
                         yield self._waiting
             if k % per_sample == 0 or k % per_slot == 0:  # slot starts: O_V from the trace
                 self._sample(t)
+            if self._arrivals_after_decision:  # slot fidelity: the slot's data arrives now
+                self._background(t, dt)
+                self._after_decision(t)
             if time.monotonic() - last_flush >= flush_every:
                 self.writer.flush()
                 last_flush = time.monotonic()
@@ -573,6 +589,7 @@ class Simulation:
                 else:  # an unmasked policy chose a server the twin cannot reach: it stays
                     self.stats.migrations_refused += 1
             assign[v] = target
+            self._assign = assign
             self.writer.append(
                 "decisions",
                 (t, slot, v, a, cur, int(mask[v].sum()), mask_to_bytes(mask[v])),
@@ -739,6 +756,64 @@ class Simulation:
         )
         self.writer.close(complete=True)
         self._finished = True
+
+
+class SlotSimulation(Simulation):
+    """``fidelity: slot`` — the twin-migration paper's per-slot model, no packet events.
+
+    The same world, radio, decision epochs (observations, masks, policy or external control),
+    migrations and trace schema as the packet kernel, but the state advances one slot at a time
+    (positions held over the slot, as both papers assume): each epoch decides on S_m(t), the
+    unfinished work; then the background work of the whole slot arrives (Gamma(n, 1)/n-distributed, n = slot / mobility_step, i.e. the same
+    law as n per-step Poisson batches), the slot's /slots terms are the Eq. 6-14 formulas, and
+    each driving vehicle's slot of data S_v joins its host's cache (Eq. 8) — lost when the host
+    is out of range (Eq. 14), moved to the satellite's cache (Eq. 9) or lost when it does not
+    fit. Caches drain at C_m / e_v (the FIFO backlog of the packet kernel, as a fluid). /packets
+    stays empty: per-packet latency is not modelled here.
+    """
+
+    _arrivals_after_decision = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tick = self.s.slot
+        self._n_sub = max(1, round(self.s.slot / self.s.mobility_step))
+        self.fluid_lost_bits = [0.0] * self.V
+
+    def start(self) -> None:
+        if getattr(self, "_started", False):
+            return
+        self._started = True
+        self.env.process(self._clock())
+
+    def _after_decision(self, t: float) -> None:
+        assign = getattr(self, "_assign", None)
+        if assign is None:
+            return
+        bits = self.slot_bits
+        for v in np.flatnonzero(assign >= 0).tolist():
+            m = int(assign[v])
+            if not self.in_range[v][m]:
+                self.fluid_lost_bits[v] += bits  # out of range: Eq. 14
+                continue
+            w = self.backlog[m] - self.mu[m] * (t - self.backlog_t[m])
+            w = max(w, 0.0)
+            if w + bits > self.cache[m]:
+                if self.overflow_to_sat and m != self.sat:
+                    m = self.sat  # Eq. 9: the satellite computes what does not fit
+                    w = max(self.backlog[m] - self.mu[m] * (t - self.backlog_t[m]), 0.0)
+                if w + bits > self.cache[m]:
+                    self.fluid_lost_bits[v] += bits
+                    continue
+            self.backlog[m] = w + bits
+            self.backlog_t[m] = t
+        self._assign = None
+
+
+def make_simulation(scenario: Scenario, policy: Any, **kwargs: Any) -> Simulation:
+    """The kernel for the scenario's ``fidelity``: packet events or per-slot formulas."""
+    cls = SlotSimulation if scenario.fidelity == "slot" else Simulation
+    return cls(scenario, policy, **kwargs)
 
 
 def _json(obj: Any) -> str:

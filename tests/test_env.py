@@ -61,3 +61,8 @@ def test_agents_leave_when_their_vehicle_arrives(tmp_path):
     obs, rew, term, trunc, _ = env.step({a: 0 for a in env.agents})  # t = 30 -> 60: a arrived
     assert term == {"vehicle_0": True, "vehicle_1": False}
     assert env.agents == ["vehicle_1"]
+
+
+def test_both_checkers_in_slot_fidelity():
+    parallel_api_test(parallel_env("twin-city", fidelity="slot", duration=300), num_cycles=20)
+    check_env(gym_env("twin-rural", fidelity="slot", duration=300), skip_render_check=True)
