@@ -36,7 +36,8 @@ def register(name: str, help: str) -> Callable[[Callable[..., Policy]], Callable
 
 def policy_names() -> dict[str, str]:
     """name -> one-line description of every registered policy."""
-    import agents.heuristics  # noqa: F401  (registers)
+    import agents.heuristics  # noqa: F401  (modules register their policies on import)
+    import agents.oracle  # noqa: F401
 
     return {k: v[1] for k, v in sorted(_REGISTRY.items())}
 

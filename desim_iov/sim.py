@@ -211,6 +211,8 @@ class Simulation:
             )
             self._write_servers()
         self._finished = False
+        if policy is not None and hasattr(policy, "bind"):  # privileged (hindsight) policies
+            policy.bind(self)
 
     # ------------------------------------------------------------------ radio and load
 
@@ -320,18 +322,26 @@ class Simulation:
         mean = float(data.flow.mean())
         return bg.utilisation * data.flow[i0 : i0 + n][:, station].astype(float) / mean
 
-    def _background(self, t: float, dt: float) -> None:
-        """Add the background work arriving over [t, t + dt) as one batch at ``t``."""
+    def background_rate(self, t: float) -> np.ndarray:
+        """Mean background arrival rate lambda_m(t) (bit/s) of every server: the exogenous,
+        deterministic part of S_m(t) (the batches drawn around it are random)."""
         bg = self.s.background
         if bg.model == "none":
-            return
+            return np.zeros(self.M)
         if bg.model == "pems":
             rho = self._pems_rho[int(t // self._pems_step)]
         else:
             rho = np.full(self.M, bg.utilisation)
         if bg.model == "periodic":
             rho = rho * (1.0 + bg.amplitude * np.sin(2 * math.pi * t / bg.period + self._bg_phase))
-        rate = np.where(self._bg_on, rho * self.mu_arr, 0.0)
+        return np.where(self._bg_on, rho * self.mu_arr, 0.0)
+
+    def _background(self, t: float, dt: float) -> None:
+        """Add the background work arriving over [t, t + dt) as one batch at ``t``."""
+        bg = self.s.background
+        if bg.model == "none":
+            return
+        rate = self.background_rate(t)
         self.bg_rate = rate
         rng = self.streams.get("background")
         if bg.burst == "deterministic":
