@@ -8,7 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.objectives import load_variance, objectives, packet_loss_rate, server_load_bits
+from models.objectives import (
+    ShapedReward,
+    load_variance,
+    objectives,
+    packet_loss_rate,
+    server_load_bits,
+)
 from traces.reader import Trace, open_trace
 from traces.schema import OUTCOME_CODE, OUTCOMES
 
@@ -83,6 +89,10 @@ def summarize(trace: Trace | str) -> Summary:
     finite = np.isfinite(t_sum)  # a slot whose host has no usable link has T^sum = inf (Eq. 6)
     obj = objectives(t_sum[finite], np.array(var_formula), per_vehicle.loss_formula_q.to_numpy())
     finished = int((~unfinished).sum())
+    shaper = ShapedReward(**sc.get("reward", {"w_latency": 1.0, "w_load": 1.0, "w_failure": 1.0,
+                                              "latency_cap": 300.0}))
+    rewards = [shaper(g.t_sum.to_numpy(), g.load.to_numpy(), g.failed.to_numpy())
+               for _, g in slots.groupby("slot", sort=True)]
     total = {
         "packets_generated": int(len(pk)),
         "packets_delivered": int(delivered.sum()),
@@ -91,6 +101,7 @@ def summarize(trace: Trace | str) -> Summary:
         "loss_measured": float(dropped.sum() / finished) if finished else 0.0,
         "latency_mean_s": float(lat.mean()) if delivered.any() else float("nan"),
         "latency_p95_s": float(lat.quantile(0.95)) if delivered.any() else float("nan"),
+        "reward_mean": float(np.mean(np.concatenate(rewards))) if rewards else float("nan"),
         "O_T_formula_s": obj["O_T"],
         "slots_without_link": int((~finite).sum()),
         "O_T_measured_s": float(per_vehicle.O_T_measured_s.sum()),

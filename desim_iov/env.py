@@ -18,7 +18,6 @@ fields (``parallel_env("twin-city", duration=300, **{"vehicles.count": 3})``).
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any
 
 import gymnasium
@@ -29,6 +28,7 @@ from pettingzoo import ParallelEnv
 from desim_iov.config import Scenario, load_scenario, scenario_from_dict
 from desim_iov.decisions import SATELLITE, Observation, agent_id
 from desim_iov.sim import Simulation, make_simulation
+from models.objectives import ShapedReward
 
 
 def make_scenario(scenario: str | Scenario, **overrides: Any) -> Scenario:
@@ -47,24 +47,6 @@ def _yaml(v: Any) -> str:
     import json
 
     return json.dumps(v)
-
-
-class _Welford:
-    """Running mean and standard deviation (Z-scores over the episode so far)."""
-
-    def __init__(self) -> None:
-        self.n, self.mean, self.m2 = 0, 0.0, 0.0
-
-    def update(self, xs: np.ndarray) -> None:
-        for x in np.asarray(xs, float).ravel():
-            self.n += 1
-            d = x - self.mean
-            self.mean += d / self.n
-            self.m2 += d * (x - self.mean)
-
-    def z(self, xs: np.ndarray) -> np.ndarray:
-        std = math.sqrt(self.m2 / self.n) if self.n > 1 else 0.0
-        return (np.asarray(xs, float) - self.mean) / (std + 1e-8) if std > 0 else np.zeros(np.shape(xs))
 
 
 class DesimParallelEnv(ParallelEnv):
@@ -121,12 +103,7 @@ class DesimParallelEnv(ParallelEnv):
 
     def _rewards(self, rows: np.ndarray) -> dict[str, float]:
         """Eq. 22 per acting agent, Z-scores over the episode so far."""
-        rw = self.scenario.reward
-        t_sum = np.minimum(rows["t_sum"], rw.latency_cap)
-        self._lat.update(t_sum)
-        self._load.update(rows["load"])
-        r = -(rw.w_latency * self._lat.z(t_sum) + rw.w_load * self._load.z(rows["load"])
-              + rw.w_failure * rows["failed"].astype(float))
+        r = self._shaper(rows["t_sum"], rows["load"], rows["failed"])
         return {agent_id(int(v)): float(x) for v, x in zip(rows["vehicle"], r, strict=True)}
 
     # ------------------------------------------------------------------ API
@@ -139,7 +116,7 @@ class DesimParallelEnv(ParallelEnv):
         sc = self.scenario if self._seed == self.scenario.seed else self.scenario.model_copy(
             update={"seed": self._seed})
         self.sim = make_simulation(sc, None, trace_path=self.trace_path)
-        self._lat, self._load = _Welford(), _Welford()
+        self._shaper = ShapedReward(**sc.reward.model_dump())
         obs = self.sim.advance() or {}
         self.agents = sorted(obs, key=lambda a: int(a.rsplit("_", 1)[1]))
         self._last_obs = obs

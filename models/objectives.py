@@ -63,3 +63,41 @@ def objectives(
         "O_V": float(np.sum(load_var_per_slot)),
         "O_D": float(np.sum(loss_rate_per_vehicle)),
     }
+
+
+class RunningZ:
+    """Z-scores "in the time dimension" (twin-migration Eq. 21): running mean and standard
+    deviation (Welford) of every value seen so far, this slot's included; 0 before two."""
+
+    def __init__(self) -> None:
+        self.n, self.mean, self.m2 = 0, 0.0, 0.0
+
+    def update(self, xs: np.ndarray) -> None:
+        for x in np.asarray(xs, float).ravel().tolist():
+            self.n += 1
+            d = x - self.mean
+            self.mean += d / self.n
+            self.m2 += d * (x - self.mean)
+
+    def z(self, xs: np.ndarray) -> np.ndarray:
+        std = float(np.sqrt(self.m2 / self.n)) if self.n > 1 else 0.0
+        xs = np.asarray(xs, float)
+        return (xs - self.mean) / std if std > 0 else np.zeros(xs.shape)
+
+
+class ShapedReward:
+    """r_v^t = -(w_T z(T^sum) + w_s z(S'_m) + w_d xi) (twin-migration Eq. 22, the reward-shaped
+    Eq. 21), over one episode: feed each slot's rows in order. T^sum is capped at
+    ``latency_cap`` (an unreachable host has T^sum = inf)."""
+
+    def __init__(self, w_latency: float, w_load: float, w_failure: float, latency_cap: float) -> None:
+        self.w = (w_latency, w_load, w_failure)
+        self.cap = latency_cap
+        self.lat, self.load = RunningZ(), RunningZ()
+
+    def __call__(self, t_sum: np.ndarray, load: np.ndarray, failed: np.ndarray) -> np.ndarray:
+        t = np.minimum(np.asarray(t_sum, float), self.cap)
+        self.lat.update(t)
+        self.load.update(load)
+        w_t, w_s, w_d = self.w
+        return -(w_t * self.lat.z(t) + w_s * self.load.z(load) + w_d * np.asarray(failed, float))

@@ -66,3 +66,18 @@ def test_agents_leave_when_their_vehicle_arrives(tmp_path):
 def test_both_checkers_in_slot_fidelity():
     parallel_api_test(parallel_env("twin-city", fidelity="slot", duration=300), num_cycles=20)
     check_env(gym_env("twin-rural", fidelity="slot", duration=300), skip_render_check=True)
+
+
+def test_trace_reward_equals_the_env_reward(tmp_path):
+    """analysis.summary recomputes Eq. 22 from /slots exactly as the env hands it out."""
+    from analysis.summary import summarize
+
+    env = parallel_env("twin-city", trace_path=str(tmp_path / "t.h5"), **SMALL)
+    obs, _ = env.reset(seed=4)
+    got = []
+    while env.agents:
+        acts = {a: int(np.flatnonzero(obs[a]["action_mask"])[-1]) for a in env.agents}
+        obs, rew, *_ = env.step(acts)
+        got += list(rew.values())
+    env.close()
+    assert summarize(tmp_path / "t.h5").total["reward_mean"] == pytest.approx(np.mean(got))
