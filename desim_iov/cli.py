@@ -144,6 +144,70 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from analysis.experiments import run_experiment, summarise
+
+    try:
+        df = run_experiment(args.experiment, Path(args.out), seeds=args.seeds, updates=args.updates,
+                            algorithms=args.algorithms, variants=args.variants,
+                            overrides=args.set or [], progress=not args.quiet)
+    except (KeyError, RuntimeError) as e:
+        raise CliError(str(e).strip("\"'")) from None
+    print(summarise(df).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"results: {Path(args.out) / 'results.csv'}")
+    return 0
+
+
+def _learning():
+    try:
+        from agents import train as learning
+    except ImportError as e:
+        raise CliError(f"learning agents are not available ({e})") from None
+    return learning
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from desim_iov.env import parallel_env
+
+    learning = _learning()
+    overrides = [f"fidelity={args.fidelity}", *(args.set or [])]
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    scenario = load_scenario(args.scenario, overrides)
+    out = Path(args.out or f"runs/train-{args.agent}-{scenario.name}-seed{scenario.seed}")
+    try:
+        ckpt = learning.train(args.agent, lambda: parallel_env(scenario), updates=args.updates,
+                              seed=scenario.seed, out_dir=out, resume=args.resume,
+                              progress=not args.quiet)
+    except KeyError as e:
+        raise CliError(str(e).strip("\"'")) from None
+    print(f"checkpoint: {ckpt}")
+    print(f"learning curve: {out / 'learning_curve.csv'}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from analysis.summary import format_summary, summarize
+
+    learning = _learning()
+    overrides = [f"fidelity={args.fidelity}", *(args.set or [])]
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    scenario = load_scenario(args.scenario, overrides)
+    if not Path(args.checkpoint).is_file():
+        raise CliError(f"{args.checkpoint}: no such checkpoint")
+    try:
+        policy = learning.load_policy(args.agent, args.checkpoint, scenario)
+    except (KeyError, ValueError) as e:
+        raise CliError(f"{args.checkpoint}: {e}") from None
+    out = Path(args.out or f"runs/eval-{args.agent}-{scenario.name}-seed{scenario.seed}.h5")
+    _simulate(scenario, policy, out, args.quiet, {"checkpoint": str(args.checkpoint)})
+    if not args.quiet:
+        print(format_summary(summarize(out), f"{scenario.name}, {args.agent}, seed {scenario.seed}"))
+    print(f"trace: {out}")
+    return 0
+
+
 def _cmd_scenarios(args: argparse.Namespace) -> int:
     for name in preset_names():
         print(f"{name:<20} {load_scenario(name).description}")
@@ -195,6 +259,40 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("traces", nargs="+", help="trace files")
     rep.add_argument("--out", required=True, help="output directory")
     rep.set_defaults(func=_cmd_report)
+
+    tr = sub.add_parser("train", help="train a learning agent (slot fidelity by default)")
+    tr.add_argument("--agent", required=True, help="dm-mappo, mappo, masac, masac-nomask")
+    tr.add_argument("--scenario", default="twin-city")
+    tr.add_argument("--updates", type=int, default=200)
+    tr.add_argument("--seed", type=int)
+    tr.add_argument("--fidelity", default="slot", choices=["slot", "packet"])
+    tr.add_argument("--out", help="run directory (learning_curve.csv, checkpoint.pt)")
+    tr.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    tr.add_argument("--set", action="append", metavar="KEY=VALUE")
+    tr.add_argument("--quiet", action="store_true")
+    tr.set_defaults(func=_cmd_train)
+
+    ev = sub.add_parser("eval", help="evaluate a trained agent, writing a trace")
+    ev.add_argument("--agent", required=True)
+    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--scenario", default="twin-city")
+    ev.add_argument("--fidelity", default="packet", choices=["slot", "packet"])
+    ev.add_argument("--seed", type=int)
+    ev.add_argument("--out", help="trace file")
+    ev.add_argument("--set", action="append", metavar="KEY=VALUE")
+    ev.add_argument("--quiet", action="store_true")
+    ev.set_defaults(func=_cmd_eval)
+
+    ex = sub.add_parser("experiment", help="the twin-migration paper's Figs. 6-9")
+    ex.add_argument("experiment", choices=["fig6", "fig7", "fig8", "fig9"])
+    ex.add_argument("--out", required=True)
+    ex.add_argument("--seeds", type=int, default=3)
+    ex.add_argument("--updates", type=int, default=200, help="training updates per learner")
+    ex.add_argument("--algorithms", nargs="*")
+    ex.add_argument("--variants", nargs="*")
+    ex.add_argument("--set", action="append", metavar="KEY=VALUE")
+    ex.add_argument("--quiet", action="store_true")
+    ex.set_defaults(func=_cmd_experiment)
 
     s = sub.add_parser("scenarios", help="list the preset scenarios")
     s.set_defaults(func=_cmd_scenarios)
