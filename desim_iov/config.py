@@ -299,6 +299,22 @@ class Reward(Strict):
     latency_cap: Seconds = 300.0
 
 
+PREDICTORS = ("none", "oracle", "naive", "seasonal_day", "seasonal_week", "lstm_transformer",
+              "lstm", "gru", "cnn_lstm", "cnn_gru")  # = models.forecast.predictor.PREDICTOR_NAMES
+
+
+class Predictor(Strict):
+    """The digital twin's workload predictor (twin-migration Eq. 19, Fig. 4): at each decision
+    slot it forecasts every server's background flow for the current 5-minute step from the
+    steps before it; the predicted work S^pre_m enters the observations and the mask.
+    ``none``: no prediction (S^pre = 0); ``oracle``: the true flow; neural models need a
+    ``checkpoint`` (``desim-iov forecast table --out DIR`` writes them). Needs
+    ``background.model: pems``."""
+
+    name: Literal[PREDICTORS] = "none"  # type: ignore[valid-type]
+    checkpoint: str | None = None
+
+
 class PolicySpec(Strict):
     name: str = "greedy"
     params: dict[str, Any] = {}
@@ -336,6 +352,7 @@ class Scenario(Strict):
     migration: Migration = Migration()
     background: Background = Background()
     policy: PolicySpec = PolicySpec()
+    predictor: Predictor = Predictor()
     reward: Reward = Reward()
     trace: TraceConfig = TraceConfig()
 
@@ -354,6 +371,10 @@ class Scenario(Strict):
         if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
             raise ValueError(
                 f"slot {self.slot} s must be a whole multiple of mobility_step {self.mobility_step} s"
+            )
+        if self.predictor.name != "none" and self.background.model != "pems":
+            raise ValueError(
+                f"predictor {self.predictor.name!r} forecasts PeMS flow: set background.model: pems"
             )
         if self.uavs.count and self.uavs.mobility == "patrol" and not self.rsus.count:
             raise ValueError("UAVs patrol among RSUs: uavs.count > 0 needs rsus.count > 0")

@@ -162,6 +162,8 @@ class Simulation:
         self.bg_rate = np.zeros(self.M)
         if bg.model == "pems":
             self._pems_rho = self._load_pems(rng_bg)
+        self._predictor = self._make_predictor() if s.predictor.name != "none" else None
+        self._pred_cache: tuple[int, np.ndarray] | None = None
 
         # queue state: unfinished work (bits) of each server's cache/CPU at backlog_t
         self.backlog = [0.0] * self.M
@@ -320,7 +322,68 @@ class Simulation:
         self._pems_step = step
         station = rng.permutation(data.n_stations)[np.arange(self.M) % data.n_stations]
         mean = float(data.flow.mean())
+        self._pems = (data, i0, station, mean)
         return bg.utilisation * data.flow[i0 : i0 + n][:, station].astype(float) / mean
+
+    def _make_predictor(self):
+        """The scenario's workload predictor (models.forecast), checked against the data."""
+        from desim_iov.config import ConfigError
+
+        pr = self.s.predictor
+        if pr.name == "oracle":
+            return "oracle"
+        from models.forecast.predictor import make_predictor
+
+        neural = pr.name not in ("naive", "seasonal_day", "seasonal_week")
+        if neural and not pr.checkpoint:
+            raise ConfigError(
+                f"predictor {pr.name} needs predictor.checkpoint "
+                "(`desim-iov forecast table --out DIR` writes them)"
+            )
+        try:
+            pred = make_predictor(pr.name, pr.checkpoint if neural else None)
+        except (OSError, ValueError, RuntimeError) as e:
+            raise ConfigError(f"predictor.checkpoint {pr.checkpoint}: {e}") from None
+        data, i0, _, _ = self._pems
+        if i0 < pred.history_needed:
+            raise ConfigError(
+                f"predictor {pr.name} needs {pred.history_needed} steps of history before "
+                f"background.pems_start; {self.s.background.pems_start} has {i0}"
+            )
+        return pred
+
+    def predicted_work(self, t: float, slot: int) -> np.ndarray:
+        """S^pre_m (bits): background work each server is predicted to receive over the next
+        slot (twin-migration Eq. 19, Fig. 4) — the forecast of the current 5-minute PeMS step
+        from the steps before it (a one-step forecast, Alg. 1), scaled as the background.
+        Writes the forecasts and their errors to /predictions once per step."""
+        if self._predictor is None:
+            return np.zeros(self.M)
+        data, i0, station, mean = self._pems
+        k = i0 + int(t // self._pems_step)
+        if self._pred_cache is None or self._pred_cache[0] != k:
+            actual = data.flow[k]
+            if self._predictor == "oracle":
+                flow = actual.astype(float)
+            else:
+                hist = data.flow[k - self._predictor.history_needed : k]
+                kw = {}
+                if getattr(getattr(self._predictor, "feature_cfg", None), "time_features", False):
+                    kw["next_time"] = data.timestamps[k]
+                flow = np.asarray(self._predictor.predict_next(hist, **kw), float)
+            self._pred_cache = (k, flow)
+            rows = np.zeros(int(self._bg_on.sum()), DTYPES["predictions"])
+            servers = np.flatnonzero(self._bg_on)
+            rows["time"], rows["slot"], rows["server"] = t, slot, servers
+            rows["predicted"] = flow[station[servers]]
+            rows["actual"] = actual[station[servers]]
+            rows["error"] = rows["predicted"] - rows["actual"]
+            rho = self.s.background.utilisation * flow[station[servers]] / mean
+            rows["predicted_bits"] = rho * self.mu_arr[servers] * self.s.slot
+            self.writer.append_many("predictions", rows)
+        flow = self._pred_cache[1]
+        rho = np.where(self._bg_on, self.s.background.utilisation * flow[station] / mean, 0.0)
+        return rho * self.mu_arr * self.s.slot
 
     def background_rate(self, t: float) -> np.ndarray:
         """Mean background arrival rate lambda_m(t) (bit/s) of every server: the exogenous,
@@ -547,9 +610,11 @@ class Simulation:
         if not active:
             self._epoch = None
             return {}
+        # Fig. 4: predicted workload + data already in the cache (+ the vehicle's task below)
+        seen = loads + self.predicted_work(t, slot)
         task = np.full(self.V, self.slot_bits)
         mask = feasibility_mask(
-            self.dist, w.range_m, self.always_reachable, loads[None, :], w.cache_bits, task
+            self.dist, w.range_m, self.always_reachable, seen[None, :], w.cache_bits, task
         )
         obs: dict[str, Observation] = {}
         current = {v: self.mig_dst[v] if self.in_flight[v] else self.host[v] for v in active}
@@ -564,7 +629,7 @@ class Simulation:
                 m_v[cur] = 1
             mask[v] = m_v
             obs[agent_id(v)] = Observation(
-                v, t, slot, self.dist[v].copy(), loads.copy(), m_v, cur, self.kinds
+                v, t, slot, self.dist[v].copy(), seen.copy(), m_v, cur, self.kinds
             )
         self._epoch = (slot, t, active, current, mask, mig_rate, loads, obs)
         return obs

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: /predictions
 
 #: packet terminal states; 0 is delivered, every other code is a drop reason
 OUTCOMES: dict[int, str] = {
@@ -80,6 +80,17 @@ DTYPES: dict[str, np.dtype] = {
             ("twin_host", "<i4"),
         ]
     ),
+    "predictions": np.dtype(
+        [
+            ("time", "<f8"),
+            ("slot", "<i4"),
+            ("server", "<i4"),
+            ("predicted", "<f4"),
+            ("actual", "<f4"),
+            ("error", "<f4"),
+            ("predicted_bits", "<f8"),
+        ]
+    ),
     "servers": np.dtype(
         [
             ("server", "<i4"),
@@ -111,6 +122,8 @@ UNITS: dict[str, dict[str, str]] = {
     "server_load": {"time": "s", "load": "bit", "background_rate": "bit/s"},
     "positions": {"time": "s", "x": "m", "y": "m", "z": "m"},
     "servers": {"x": "m", "y": "m", "z": "m", "range": "m", "cpu": "Hz", "cache": "bit"},
+    "predictions": {"time": "s", "predicted": "vehicles/5 min", "actual": "vehicles/5 min",
+                    "error": "vehicles/5 min", "predicted_bits": "bit"},
 }
 
 

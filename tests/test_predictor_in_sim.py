@@ -1,0 +1,71 @@
+"""The digital twin's workload predictor inside the kernel (issue 5 item 5): forecasts enter
+the observations and the mask (Fig. 4), /predictions records them and their errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_realdata_scenarios import fake_data
+
+from agents.base import make_policy
+from desim_iov.config import PREDICTORS, ConfigError, load_scenario
+from desim_iov.sim import Simulation
+from traces.reader import open_trace
+
+
+def scenario(root, *more):
+    return load_scenario("twin-city-tdrive", [
+        f"data_dir={root}", "duration=900", "rsus.count=12", "uavs.count=2",
+        "background.pems_source=data:fake.npz", "background.pems_start=1970-01-01 02:00",
+        "vehicles.traffic.packet_size=800 kB", *more])
+
+
+def test_names_match_the_forecasting_package():
+    from models.forecast.predictor import PREDICTOR_NAMES
+
+    assert set(PREDICTORS) == set(PREDICTOR_NAMES)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return fake_data(tmp_path_factory.mktemp("data"))
+
+
+def test_oracle_and_naive_forecasts_are_recorded_with_their_errors(root, tmp_path):
+    for name in ("oracle", "naive"):
+        out = tmp_path / f"{name}.h5"
+        sim = Simulation(scenario(root, f"predictor.name={name}"), make_policy("greedy"), trace_path=str(out))
+        sim.run()
+        pred = open_trace(out).df("predictions")
+        steps = sorted(pred.time.unique())
+        assert steps == [0.0, 300.0, 600.0]  # once per 5-minute step
+        # the fake flow of every station at step k (counted from 1970-01-01 00:00) is k + 1
+        k = 24 + (pred.time // 300).astype(int)
+        np.testing.assert_allclose(pred.actual, k + 1)
+        expect = k + 1 if name == "oracle" else k  # naive: the last observed step
+        np.testing.assert_allclose(pred.predicted, expect)
+        np.testing.assert_allclose(pred.error, pred.predicted - pred.actual)
+
+
+def test_prediction_enters_observations_and_mask(root):
+    sim = Simulation(scenario(root, "predictor.name=oracle"), None)
+    obs = sim.advance()
+    o = next(iter(obs.values()))
+    extra = o.workloads - sim.loads(0.0)
+    s = sim.s
+    flow_mean = np.arange(100).mean() + 1.0
+    expect = s.background.utilisation * 25.0 / flow_mean * sim.mu_arr * s.slot  # step 24: flow 25
+    np.testing.assert_allclose(extra[sim._bg_on], expect[sim._bg_on])
+    assert (extra[~sim._bg_on] == 0).all()
+    sim.close()
+
+
+def test_bad_predictor_settings_are_refused(root):
+    with pytest.raises(ConfigError, match="set background.model: pems"):
+        load_scenario("twin-city", ["predictor.name=naive"])
+    with pytest.raises(ConfigError, match="field 'predictor.name'"):
+        load_scenario("twin-city", ["predictor.name=crystal_ball"])
+    with pytest.raises(ConfigError, match="needs predictor.checkpoint"):
+        Simulation(scenario(root, "predictor.name=lstm_transformer"), make_policy("greedy"))
+    with pytest.raises(ConfigError, match="steps of history"):
+        Simulation(scenario(root, "predictor.name=seasonal_day"), make_policy("greedy"))
