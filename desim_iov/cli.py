@@ -55,9 +55,11 @@ def _simulate(scenario, policy, out: Path, quiet: bool, provenance: dict | None 
         sim.run(progress=lambda t: bar.update(t - bar.n))
 
 
-def _make_policy(name: str, params: dict):
-    from agents.base import make_policy
+def _make_policy(name: str, params: dict, scenario=None):
+    from agents.base import LEARNED, make_policy
 
+    if name in LEARNED and scenario is not None:  # a checkpoint is read for this scenario
+        params = {**params, "scenario": scenario}
     try:
         return make_policy(name, **params)
     except KeyError as e:
@@ -83,7 +85,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         vehicles = scenario.vehicles.model_copy(
             update={"trace": str(Path(scenario.vehicles.trace).resolve())})
         scenario = scenario.model_copy(update={"vehicles": vehicles})
-    policy = _make_policy(scenario.policy.name, scenario.policy.params)
+    policy = _make_policy(scenario.policy.name, scenario.policy.params, scenario)
     out = Path(args.out or f"runs/{scenario.name}-{scenario.policy.name}-seed{scenario.seed}.h5")
     _simulate(scenario, policy, out, args.quiet)
     if not args.quiet:

@@ -60,3 +60,17 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, args, expect
     assert len(err.splitlines()) == 1
     assert "Traceback" not in err
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_train_eval_and_run_a_learned_policy(tmp_path):
+    run = tmp_path / "dm"
+    assert main(["train", "--agent", "dm-mappo", "--scenario", "twin-city", "--updates", "1",
+                 "--set", "duration=90", "--set", "vehicles.count=2", "--out", str(run), "--quiet"]) == 0
+    curve = pd.read_csv(run / "learning_curve.csv")
+    assert len(curve) == 1 and (run / "checkpoint.pt").is_file()
+    out = tmp_path / "eval.h5"
+    assert main(["eval", "--agent", "dm-mappo", "--checkpoint", str(run / "checkpoint.pt"),
+                 "--scenario", "twin-city", "--set", "duration=60", "--set", "vehicles.count=2",
+                 "--out", str(out), "--quiet"]) == 0
+    assert len(pd.read_hdf(out, "decisions")) == 2 * 2
+    assert main(["eval", "--agent", "dm-mappo", "--checkpoint", str(tmp_path / "none.pt"), "--quiet"]) == 2

@@ -35,9 +35,14 @@ def test_observation_vector_is_eq19_without_the_satellite_distance():
 
 
 def test_registry_lists_the_paper_baselines():
-    assert {"random", "greedy", "least-loaded"} <= set(policy_names())
-    for name in policy_names():
+    from agents.base import LEARNED
+
+    assert {"random", "greedy", "least-loaded", "oracle", *LEARNED} <= set(policy_names())
+    for name in set(policy_names()) - set(LEARNED):
         assert isinstance(make_policy(name), Policy)
+    for name in LEARNED:  # learned policies need their checkpoint
+        with pytest.raises(KeyError, match="needs checkpoint"):
+            make_policy(name)
     with pytest.raises(KeyError, match="allowed"):
         make_policy("dm-mappo-typo")
 
