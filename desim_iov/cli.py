@@ -69,16 +69,7 @@ def _make_policy(name: str, params: dict, scenario=None):
 def _cmd_run(args: argparse.Namespace) -> int:
     from analysis.summary import format_summary, summarize
 
-    overrides = list(args.set or [])
-    if args.duration is not None:
-        overrides.append(f"duration={args.duration}")
-    if args.seed is not None:
-        overrides.append(f"seed={args.seed}")
-    if args.policy is not None:
-        overrides.append(f"policy.name={args.policy}")
-    if args.data is not None:
-        overrides.append(f"data_dir={Path(args.data).resolve()}")
-    scenario = load_scenario(args.scenario, overrides)
+    scenario = _scenario(args)
     tr = scenario.vehicles.trace
     if tr and not tr.startswith("data:") and not Path(tr).is_absolute():
         # recorded absolute, so that `replay` finds it from anywhere
@@ -168,14 +159,23 @@ def _learning():
     return learning
 
 
+def _scenario(args: argparse.Namespace, *first: str):
+    """The scenario named by ``--scenario`` with ``first``, ``--set`` and the common options
+    (``--seed``, ``--duration``, ``--policy``, ``--data`` where the command has them)."""
+    overrides = [*first, *(args.set or [])]
+    for opt, key in (("duration", "duration"), ("seed", "seed"), ("policy", "policy.name")):
+        if getattr(args, opt, None) is not None:
+            overrides.append(f"{key}={getattr(args, opt)}")
+    if getattr(args, "data", None) is not None:
+        overrides.append(f"data_dir={Path(args.data).resolve()}")
+    return load_scenario(args.scenario, overrides)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from desim_iov.env import parallel_env
 
     learning = _learning()
-    overrides = [f"fidelity={args.fidelity}", *(args.set or [])]
-    if args.seed is not None:
-        overrides.append(f"seed={args.seed}")
-    scenario = load_scenario(args.scenario, overrides)
+    scenario = _scenario(args, f"fidelity={args.fidelity}")
     out = Path(args.out or f"runs/train-{args.agent}-{scenario.name}-seed{scenario.seed}")
     try:
         ckpt = learning.train(args.agent, lambda: parallel_env(scenario), updates=args.updates,
@@ -192,10 +192,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from analysis.summary import format_summary, summarize
 
     learning = _learning()
-    overrides = [f"fidelity={args.fidelity}", *(args.set or [])]
-    if args.seed is not None:
-        overrides.append(f"seed={args.seed}")
-    scenario = load_scenario(args.scenario, overrides)
+    scenario = _scenario(args, f"fidelity={args.fidelity}")
     if not Path(args.checkpoint).is_file():
         raise CliError(f"{args.checkpoint}: no such checkpoint")
     try:
