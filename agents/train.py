@@ -1,5 +1,5 @@
 """Training and loading API of the learning agents (the CLI's ``train`` and ``eval`` wire in
-here), and their entries in the policy registry.
+here).
 
 ``train(name, env_fn, updates=..., seed=..., out_dir=...)`` writes into ``out_dir``:
 
@@ -13,7 +13,8 @@ here), and their entries in the policy registry.
 after the last checkpoint are dropped, since those updates are redone.
 
 ``load_policy(name, checkpoint, scenario)`` returns a deterministic Policy (greedy actor,
-Eq. 20/24) for ``Simulation(scenario, policy)``.
+Eq. 20/24) for ``Simulation(scenario, policy)``; ``import agents.learned`` puts the four agents in
+the policy registry.
 """
 
 from __future__ import annotations
@@ -30,15 +31,14 @@ import numpy as np
 import torch
 
 from agents import dm_mappo, masac
-from agents.base import register
 from agents.common import Actor, ActorPolicy, Layout, load_checkpoint, save_checkpoint
 
-# name -> (algorithm module, use_mask, one-line help)
-AGENTS: dict[str, tuple[Any, bool, str]] = {
-    "dm-mappo": (dm_mappo, True, "DM-MAPPO: shared-actor MAPPO with the dynamic action mask (Eq. 23-33); needs checkpoint="),
-    "mappo": (dm_mappo, False, "MAPPO without the action mask (ablation, Fig. 9); needs checkpoint="),
-    "masac": (masac, True, "discrete multi-agent SAC with the action mask; needs checkpoint="),
-    "masac-nomask": (masac, False, "discrete multi-agent SAC without the action mask; needs checkpoint="),
+# name -> (algorithm module, use_mask); the registry entries are in agents/learned.py
+AGENTS: dict[str, tuple[Any, bool]] = {
+    "dm-mappo": (dm_mappo, True),
+    "mappo": (dm_mappo, False),
+    "masac": (masac, True),
+    "masac-nomask": (masac, False),
 }
 
 CURVE_COLUMNS = [
@@ -51,8 +51,7 @@ CURVE_COLUMNS = [
 def _agent(name: str) -> tuple[Any, bool]:
     if name not in AGENTS:
         raise KeyError(f"unknown learning agent {name!r} (allowed: {', '.join(AGENTS)})")
-    mod, use_mask, _ = AGENTS[name]
-    return mod, use_mask
+    return AGENTS[name]
 
 
 def make_config(name: str, **hyper: Any) -> Any:
@@ -193,16 +192,3 @@ def load_policy(agent_name: str, checkpoint: str | Path, scenario: Any) -> Actor
 
     return ActorPolicy(agent_name, actor, encode, bool(hyper["use_mask"]))
 
-
-def _factory(name: str) -> Callable[..., ActorPolicy]:
-    def factory(*, checkpoint: str | Path | None = None, scenario: Any = None) -> ActorPolicy:
-        if checkpoint is None or scenario is None:
-            raise TypeError(f"policy {name!r} is learned: it needs checkpoint=PATH (a checkpoint.pt "
-                            f"written by train) and scenario=")
-        return load_policy(name, checkpoint, scenario)
-
-    return factory
-
-
-for _name, (_mod, _mask, _help) in AGENTS.items():
-    register(_name, _help)(_factory(_name))
