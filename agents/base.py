@@ -34,31 +34,12 @@ def register(name: str, help: str) -> Callable[[Callable[..., Policy]], Callable
     return deco
 
 
-#: learned policies: listed here so that the registry does not import torch until one is built
-LEARNED = {
-    "dm-mappo": "DM-MAPPO, masked shared actor + centralised critic (needs checkpoint=, scenario=)",
-    "mappo": "MAPPO without the dynamic mask (needs checkpoint=, scenario=)",
-    "masac": "multi-agent discrete SAC with the mask (needs checkpoint=, scenario=)",
-    "masac-nomask": "multi-agent discrete SAC without the mask (needs checkpoint=, scenario=)",
-}
-
-
-def _learned(name: str) -> Callable[..., Policy]:
-    def factory(**kw: Any) -> Policy:
-        from agents.train import _factory
-
-        return _factory(name)(**kw)
-
-    return factory
-
-
 def policy_names() -> dict[str, str]:
     """name -> one-line description of every registered policy."""
     import agents.heuristics  # noqa: F401  (modules register their policies on import)
+    import agents.learned  # noqa: F401  (cheap: torch loads when a learned policy is made)
     import agents.oracle  # noqa: F401
 
-    for name, text in LEARNED.items():
-        _REGISTRY.setdefault(name, (_learned(name), text))
     return {k: v[1] for k, v in sorted(_REGISTRY.items())}
 
 

@@ -4,8 +4,7 @@ made). Each factory needs ``checkpoint=`` (a ``checkpoint.pt`` written by
 :func:`agents.train.train`) and ``scenario=`` (preset name, YAML path or Scenario) and raises a
 one-line ``TypeError`` without them, which ``make_policy`` reports as a ``KeyError``.
 
-Unlike the heuristics, these policies cannot be built without parameters, so this module is not
-imported by ``agents.base.policy_names()``; the composition root (the CLI) imports it.
+``agents.base.policy_names()`` imports it with the other policy modules.
 """
 
 from __future__ import annotations

@@ -56,7 +56,8 @@ def _simulate(scenario, policy, out: Path, quiet: bool, provenance: dict | None 
 
 
 def _make_policy(name: str, params: dict, scenario=None):
-    from agents.base import LEARNED, make_policy
+    from agents.base import make_policy
+    from agents.learned import LEARNED
 
     if name in LEARNED and scenario is not None:  # a checkpoint is read for this scenario
         params = {**params, "scenario": scenario}

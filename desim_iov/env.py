@@ -140,7 +140,12 @@ class DesimParallelEnv(ParallelEnv):
         for a in new:  # vehicles that start driving now: they join with no reward yet
             rewards[a], terminations[a], truncations[a] = 0.0, False, False
         obs = {a: self._encode(nxt[a]) if a in nxt else self._zero_obs() for a in acting + new}
-        infos = {a: {} for a in acting + new}
+        infos: dict[str, dict] = {a: {} for a in acting + new}
+        for r in rows:  # the slot's Eq. 13 latency, Eq. 8 load and Eq. 14 failure per agent
+            infos[agent_id(int(r["vehicle"]))] = {
+                "t_sum": float(r["t_sum"]), "load": float(r["load"]), "failed": bool(r["failed"]),
+                "migrated": bool(r["migrated"]),
+            }
         self.agents = [] if done else sorted(nxt, key=lambda a: int(a.rsplit("_", 1)[1]))
         return obs, rewards, terminations, truncations, infos
 

@@ -35,7 +35,7 @@ def test_observation_vector_is_eq19_without_the_satellite_distance():
 
 
 def test_registry_lists_the_paper_baselines():
-    from agents.base import LEARNED
+    from agents.learned import LEARNED
 
     assert {"random", "greedy", "least-loaded", "oracle", *LEARNED} <= set(policy_names())
     for name in set(policy_names()) - set(LEARNED):
