@@ -15,6 +15,7 @@ Lindley recursion) and a packet's completion time is known on arrival: the packe
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Sequence
@@ -302,12 +303,11 @@ class Simulation:
         import pandas as pd
 
         from desim_iov.config import ConfigError, resolve_path
-        from traces.pems import load_pems_d12, load_pems_npz
 
         bg = self.s.background
         src = resolve_path(bg.pems_source, self.s)
         try:
-            data = load_pems_npz(src) if src.suffix == ".npz" else load_pems_d12(src)
+            data = _read_pems(str(src.resolve()), src.stat().st_mtime if src.exists() else 0.0)
             start = pd.Timestamp(bg.pems_start)
         except ValueError as e:
             raise ConfigError(f"background.pems_source: {e}") from None
@@ -831,6 +831,18 @@ class Simulation:
         )
         self.writer.close(complete=True)
         self._finished = True
+
+
+@functools.lru_cache(maxsize=4)
+def _read_pems(path: str, mtime: float):
+    """PeMS flow, read once per process (``mtime`` invalidates a changed file)."""
+    from pathlib import Path
+
+    from traces.pems import load_pems_d12, load_pems_npz
+
+    data = load_pems_npz(path) if Path(path).suffix == ".npz" else load_pems_d12(path)
+    data.flow.flags.writeable = False
+    return data
 
 
 class SlotSimulation(Simulation):

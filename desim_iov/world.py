@@ -8,6 +8,8 @@ recorded traces are driven the same way.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -180,7 +182,6 @@ def trajectories_from_trace(s: Scenario) -> tuple[list[Trajectory], np.ndarray, 
 
     Raises ConfigError (one line) when the file is missing, unreadable or too small."""
     from desim_iov.config import ConfigError, resolve_path
-    from traces.detect import load_trajectories
     from traces.errors import TraceFormatError
 
     vs = s.vehicles
@@ -188,15 +189,15 @@ def trajectories_from_trace(s: Scenario) -> tuple[list[Trajectory], np.ndarray, 
     if not path.exists():
         raise ConfigError(f"vehicles.trace: {path}: no such file or directory")
     fmt = None if vs.trace_format == "auto" else vs.trace_format
+    options = json.dumps(vs.trace_options, sort_keys=True)
     try:
-        ts = load_trajectories(path, fmt, **vs.trace_options)
+        found, report = _read_trace(str(path.resolve()), path.stat().st_mtime, fmt, options,
+                                    s.area.origin_lon, s.area.origin_lat)
     except TraceFormatError as e:
         raise ConfigError(f"vehicles.trace: {e}") from None
     except (TypeError, ValueError) as e:
         raise ConfigError(f"vehicles.trace {path}: {e}") from None
-    if ts.crs == "lonlat":
-        ts = ts.to_xy(s.area.origin_lon, s.area.origin_lat)
-    found = sorted(ts.per_vehicle(), key=lambda item: _natural(item[0]))
+    found = list(found)
     if vs.trace_select == "most_fixes":  # stable: ties keep the natural id order
         found = sorted(found, key=lambda item: -len(item[1]))
     if len(found) < vs.count:
@@ -207,7 +208,24 @@ def trajectories_from_trace(s: Scenario) -> tuple[list[Trajectory], np.ndarray, 
     for _, t, xy in found[: vs.count]:
         xyz = xy if xy.shape[1] == 3 else np.column_stack([xy, np.zeros(len(t))])
         out.append(Trajectory(t, xyz))
-    return out, np.concatenate([xy[:, :2] for _, _, xy in found]), ts.report.summary()
+    return out, np.concatenate([xy[:, :2] for _, _, xy in found]), report
+
+
+@functools.lru_cache(maxsize=8)
+def _read_trace(path: str, mtime: float, fmt: str | None, options: str, lon0: float, lat0: float):
+    """(vehicles in natural id order as (id, t, coords), import report) of a trace file, read
+    once per process (RL training rebuilds the world every episode; the file is unchanged,
+    ``mtime`` says so)."""
+    from traces.detect import load_trajectories
+
+    ts = load_trajectories(path, fmt, **json.loads(options))
+    if ts.crs == "lonlat":
+        ts = ts.to_xy(lon0, lat0)
+    found = sorted(ts.per_vehicle(), key=lambda item: _natural(item[0]))
+    for _, t, xy in found:  # shared between worlds: never to be written
+        t.flags.writeable = False
+        xy.flags.writeable = False
+    return tuple(found), ts.report.summary()
 
 
 def build_world(
