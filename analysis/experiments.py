@@ -102,6 +102,9 @@ def run_experiment(name: str, out: Path, *, seeds: int = 3, updates: int = 200,
                    algorithms: list[str] | None = None, variants: list[str] | None = None,
                    overrides: list[str] | None = None, progress: bool = True,
                    on_row: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    import torch
+
+    torch.set_num_threads(1)  # small nets: more threads only oversubscribe the CPU
     exp = EXPERIMENTS[name]
     algs = list(algorithms or exp.algorithms)
     vars_ = list(variants or exp.variants)

@@ -173,9 +173,12 @@ def _scenario(args: argparse.Namespace, *first: str):
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
     from desim_iov.env import parallel_env
 
     learning = _learning()
+    torch.set_num_threads(args.threads)  # small nets: more threads only oversubscribe the CPU
     scenario = _scenario(args, f"fidelity={args.fidelity}")
     out = Path(args.out or f"runs/train-{args.agent}-{scenario.name}-seed{scenario.seed}")
     try:
@@ -268,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--fidelity", default="slot", choices=["slot", "packet"])
     tr.add_argument("--out", help="run directory (learning_curve.csv, checkpoint.pt)")
     tr.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    tr.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     tr.add_argument("--set", action="append", metavar="KEY=VALUE")
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(func=_cmd_train)
