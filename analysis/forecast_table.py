@@ -64,7 +64,7 @@ DEFAULT_NET = {"d_h": 32, "d_k": 64, "nhead": 4, "dim_feedforward": 128, "num_la
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="desim-iov forecast table", description=__doc__.split("\n")[0])
-    ap.add_argument("--epochs", type=int, default=12, help="max epochs (early stopping on val)")
+    ap.add_argument("--epochs", type=int, default=15, help="max epochs (early stopping on val)")
     ap.add_argument("--seeds", type=int, default=3, help="seeds per neural model (0..K-1)")
     ap.add_argument("--out", type=Path, default=Path("runs/forecast"), help="output directory")
     ap.add_argument("--data", type=Path, default=None,
@@ -77,7 +77,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                     help="training processes in parallel (each uses --threads)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
-    ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="mini-batch size (default 256 shared, 32 per-server: a per-server net "
+                         "has 1/81 of the samples and needs more, smaller steps)")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--patience", type=int, default=3)
     ap.add_argument("--samples-per-epoch", type=int, default=None,
@@ -86,6 +88,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a = ap.parse_args(argv)
     if a.epochs < 1 or a.seeds < 1 or a.jobs < 1 or a.threads < 1:
         ap.error("--epochs, --seeds, --jobs and --threads must be >= 1")
+    if a.batch_size is None:
+        a.batch_size = 256 if a.mode == "shared" else 32
     return a
 
 
@@ -158,8 +162,10 @@ def table_markdown(df: pd.DataFrame, models: list[str]) -> str:
 
 def plot_fig5(path: Path, flow: np.ndarray, observed: np.ndarray, timestamps: pd.DatetimeIndex,
               test_t: np.ndarray, preds: dict[str, np.ndarray], station_ids, stations: list[int],
-              day0: int, n_days: int = 2, steps_per_day: int = 288) -> None:
-    """Fig. 5 style: actual vs each model's one-step prediction, one panel per station."""
+              day0: int, n_days: int = 2, steps_per_day: int = 288,
+              zoom_hours: tuple[int, int] = (5, 10)) -> None:
+    """Fig. 5 style: actual vs each model's one-step prediction, one row per station; the
+    right column zooms on the first day's morning ramp, where the models differ most."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -167,20 +173,32 @@ def plot_fig5(path: Path, flow: np.ndarray, observed: np.ndarray, timestamps: pd
 
     t_lo = test_t[0] + day0 * steps_per_day
     sel = np.arange(t_lo, min(t_lo + n_days * steps_per_day, test_t[-1] + 1))
-    fig, axes = plt.subplots(len(stations), 1, figsize=(12, 3.2 * len(stations)), sharex=True)
-    axes = np.atleast_1d(axes)
-    x = timestamps[sel]
-    for ax, s in zip(axes, stations, strict=True):
-        y = flow[sel, s].astype(float)
-        ax.plot(x, np.where(observed[sel, s], y, np.nan), color="black", lw=2.2, label="actual")
-        for name, p in preds.items():
-            ax.plot(x, p[sel - test_t[0], s], lw=0.9, alpha=0.85, label=name)
-        ax.set_ylabel("vehicles / 5 min")
-        ax.set_title(f"station {station_ids[s]}", fontsize=10)
-        ax.grid(alpha=0.3)
-    axes[0].legend(ncol=5, fontsize=8, loc="upper left")
-    axes[-1].set_xlabel("time (test week)")
-    fig.suptitle("One-step workload prediction vs actual (twin-migration Fig. 5 style)")
+    per_hour = steps_per_day // 24
+    zoom = sel[zoom_hours[0] * per_hour: zoom_hours[1] * per_hour]
+    fig, axes = plt.subplots(len(stations), 2, figsize=(15, 3.3 * len(stations)),
+                             gridspec_kw={"width_ratios": [3, 1]}, squeeze=False)
+    for row, s in enumerate(stations):
+        for col, rows in enumerate((sel, zoom)):
+            ax = axes[row, col]
+            x = timestamps[rows]
+            y = flow[rows, s].astype(float)
+            ax.plot(x, np.where(observed[rows, s], y, np.nan), color="black", lw=2.2,
+                    label="actual")
+            for name, p in preds.items():
+                ax.plot(x, p[rows - test_t[0], s], lw=0.9 if col == 0 else 1.3, alpha=0.85,
+                        label=name)
+            ax.grid(alpha=0.3)
+            ax.tick_params(axis="x", labelsize=8)
+            if col == 0:
+                ax.set_ylabel("vehicles / 5 min")
+                ax.set_title(f"station {station_ids[s]}", fontsize=10)
+            else:
+                ax.set_title(f"zoom {x[0]:%a %H:%M}-{x[-1]:%H:%M}", fontsize=9)
+                ax.xaxis.set_major_formatter(matplotlib.dates.DateFormatter("%H:%M"))
+    axes[0, 0].legend(ncol=5, fontsize=8, loc="upper left")
+    axes[-1, 0].set_xlabel("time (test week)")
+    fig.suptitle("One-step workload prediction vs actual (twin-migration Fig. 5 style; "
+                 "neural models: seed 0)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -189,6 +207,7 @@ def plot_fig5(path: Path, flow: np.ndarray, observed: np.ndarray, timestamps: pd
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     t_start = time.perf_counter()
+    load_start = os.getloadavg()  # the machine may be shared: record how busy it was
     try:
         d = load_data(a.data)
     except ValueError as exc:
@@ -219,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     neural = [m for m in a.models if m in NEURAL_MODELS]
     tcfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, patience=a.patience,
                        samples_per_epoch=a.samples_per_epoch, lr_schedule="cosine")
-    jobs = [(name, seed) for seed in seeds for name in neural]
+    jobs = [(name, seed) for name in neural for seed in seeds]  # longest (transformer) first
     ids = [str(x) for x in d.station_ids]
     show_inner = not a.no_progress and a.jobs == 1
     results: dict[tuple[str, int], dict] = {}
@@ -265,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     header = (f"Test week {d.timestamps[split.test[0]]:%Y-%m-%d} .. "
               f"{d.timestamps[split.test[1] - 1]:%Y-%m-%d}, {int(score.sum())} scored cells "
               f"(imputed targets excluded), vehicles / 5 min; mode={a.mode}, epochs<={a.epochs}, "
+              f"batch {a.batch_size}, "
               f"seeds={a.seeds}, jobs={a.jobs} x {a.threads} thread(s), wall {wall:.0f} s")
     (out / "forecast_table.md").write_text(f"{header}\n\n{md}\n")
     print(header)
@@ -286,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         "train": tcfg.__dict__, "split": {k: list(getattr(split, k))
                                           for k in ("train", "val", "test")},
         "data": d.source, "torch": torch.__version__, "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
+        "cpu_count": os.cpu_count(), "loadavg_start": load_start,
+        "loadavg_end": os.getloadavg(), "batch_size": a.batch_size,
     })
     (out / "forecast_run.json").write_text(json.dumps(info, indent=1, default=float))
     print(f"wrote {out / 'forecast_table.csv'}, forecast_table.md, forecast_fig5.png "
