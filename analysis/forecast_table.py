@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[dict] = []
     preds: dict[str, np.ndarray] = {}  # seed-0 test predictions, (test steps, S)
-    info: dict = {"jobs": {}}
+    info: dict = {"train_jobs": {}}
     seeds = list(range(a.seeds))
     shape = (split.test[1] - split.test[0], n_s)
     for name in (m for m in a.models if m in BASELINE_MODELS):
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"model": name, "seed": seed, **all_metrics(r["pred"], y, score)})
         if seed == 0:
             preds[name] = r["pred"].reshape(shape)
-        info["jobs"][f"{name}_s{seed}"] = {k: r[k] for k in
+        info["train_jobs"][f"{name}_s{seed}"] = {k: r[k] for k in
                                            ("seconds", "epochs_run", "best_epoch", "params")
                                            } | {"best_val": r["best_val"][:3]}
 
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                   np.arange(*split.test), preds, d.station_ids, picks, day0)
     info.update({
         "wall_seconds": wall, "argv": sys.argv[1:] if argv is None else argv,
-        "mode": a.mode, "epochs": a.epochs, "seeds": a.seeds, "jobs": a.jobs,
+        "mode": a.mode, "epochs": a.epochs, "seeds": a.seeds, "workers": a.jobs,
         "threads": a.threads, "features": fcfg.to_dict(), "net": DEFAULT_NET,
         "train": tcfg.__dict__, "split": {k: list(getattr(split, k))
                                           for k in ("train", "val", "test")},
