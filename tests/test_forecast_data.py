@@ -37,16 +37,22 @@ def test_week_split_of_the_d12_layout():
         TimeSplit(train=(0, 10), val=(5, 12), test=(12, 20))
 
 
-def test_windows_never_read_rows_of_a_later_split():
+@pytest.mark.parametrize("lead", [0, 1, 3])
+def test_windows_never_read_rows_of_a_later_split(lead):
     flow = _series()
     obs = np.ones_like(flow, bool)
     sp = week_split(len(flow), steps_per_day=SPD)
-    cfg = FeatureConfig(window=6, seasonal_lags=(7 * SPD, SPD))
+    cfg = FeatureConfig(window=6, seasonal_lags=(7 * SPD, SPD), seasonal_lead=lead)
     data = make_window_data(flow, obs, sp, cfg)
     assert len(data.train_idx[0]) > 0 and len(data.val_idx[0]) > 0
     assert rows_touched(data.train_idx[0], cfg).max() < sp.train[1]
     assert rows_touched(data.val_idx[0], cfg).max() < sp.val[1]
     assert rows_touched(data.train_idx[0], cfg).min() >= 0
+    for t in data.train_idx[0][::97]:  # every input row of a sample precedes its target
+        rows = rows_touched(np.array([t]), cfg)
+        assert rows.max() == t and (rows[:-1] < t).all()
+    with pytest.raises(ValueError, match="must exceed seasonal_lead"):
+        FeatureConfig(seasonal_lags=(SPD,), seasonal_lead=SPD)
 
 
 def test_scaler_and_training_inputs_ignore_validation_and_test_rows():
@@ -88,16 +94,19 @@ def test_imputed_targets_are_not_samples_except_for_never_observed_series():
     assert t.min() >= cfg.window
 
 
-def test_seasonal_feature_at_last_position_is_the_targets_value_one_period_earlier():
+@pytest.mark.parametrize("lead", [0, 1])
+def test_seasonal_feature_at_last_position_is_one_period_before_target_plus_lead(lead):
     flow = _series()
-    cfg = FeatureConfig(window=6, seasonal_lags=(7 * SPD, SPD))
+    cfg = FeatureConfig(window=6, seasonal_lags=(7 * SPD, SPD), seasonal_lead=lead)
     f = build_features(flow, cfg)
     t = np.array([200, 500]), np.array([0, 2])
     x = gather_windows(torch.as_tensor(f), torch.as_tensor(t[0]), torch.as_tensor(t[1]), 6)
     np.testing.assert_array_equal(x[:, -1, 0].numpy(), flow[t[0] - 1, t[1]])
-    np.testing.assert_array_equal(x[:, -1, 1].numpy(), flow[t[0] - 7 * SPD, t[1]])
-    np.testing.assert_array_equal(x[:, -1, 2].numpy(), flow[t[0] - SPD, t[1]])
-    assert cfg.history_needed == 6 + 7 * SPD - 1
+    np.testing.assert_array_equal(x[:, -1, 1].numpy(), flow[t[0] - 7 * SPD + lead, t[1]])
+    np.testing.assert_array_equal(x[:, -1, 2].numpy(), flow[t[0] - SPD + lead, t[1]])
+    np.testing.assert_array_equal(x[:, 0, 1].numpy(), flow[t[0] - 7 * SPD + lead - 5, t[1]])
+    assert cfg.history_needed == 6 + 7 * SPD - 1 - lead
+    assert rows_touched(t[0][:1], cfg).min() == t[0][0] - cfg.history_needed
 
 
 def test_time_features_describe_the_next_step():

@@ -71,14 +71,14 @@ def test_neural_predictor_from_checkpoint_matches_batch_evaluation(tmp_path):
     path = fc.save(tmp_path / "lt.pt")
 
     p = make_predictor("lstm_transformer", checkpoint=path)
-    assert isinstance(p, WorkloadPredictor) and p.history_needed == 6 + 7 * SPD - 1
+    assert isinstance(p, WorkloadPredictor) and p.history_needed == 6 + 7 * SPD - 2
     t = split.test[0] + 5
     out = p.predict_next(flow[:t])  # longer history than needed is fine
     assert out.shape == (3,)
     s = np.arange(3)
     np.testing.assert_allclose(out, fc.predict(data.features, np.full(3, t), s), rtol=1e-5)
 
-    with pytest.raises(ValueError, match="needs at least 173 steps"):
+    with pytest.raises(ValueError, match="needs at least 172 steps"):
         p.predict_next(flow[:100])
     with pytest.raises(ValueError, match="trained for 3 series, history has 2"):
         p.predict_next(flow[:t, :2])

@@ -54,6 +54,7 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path, mode):
     path = fc.save(tmp_path / "ck.pt")
     raw = torch.load(path, weights_only=True)  # plain tensors and primitives only
     assert raw["model"] == "cnn_lstm" and raw["mode"] == mode
+    assert raw["train"]["epochs_run"] == [1] * len(raw["state_dicts"])
     assert len(raw["state_dicts"]) == (1 if mode == "shared" else 3)
     back = NeuralForecaster.load(path)
     assert back.station_ids == ["a", "b", "c"] and back.feature_cfg == CFG

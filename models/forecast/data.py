@@ -5,9 +5,11 @@ Alg. 1 turns each server's series into samples ``S_m(t-T), ..., S_m(t-1) -> S_m(
 ``(T, F)`` slice ``features[t-T:t, s]`` of a per-step feature array:
 
 - feature 0: the scaled flow at step ``tau``;
-- one feature per seasonal lag ``P`` (default one week): the scaled flow at ``tau + 1 - P``, so
-  the window's last position carries ``x[t - P]``, the value at the target's time one period
-  earlier (what seasonal-naive predicts);
+- one feature per seasonal lag ``P`` (one week and one day): the scaled flow at
+  ``tau + 1 - P + lead``, so the window's last position carries ``x[t - P + lead]``; with
+  ``lead = 0`` that is the target's value one period earlier (what seasonal naive predicts),
+  with ``lead = 1`` (default) the window spans ``x[t-P-4 .. t-P+1]``, i.e. it also shows what
+  happened *next* one period earlier (still strictly before ``t`` since ``lead < P``);
 - optionally time features of step ``tau + 1`` (time-of-day sin/cos, weekend flag).
 
 Every input of a sample lies strictly before its target ``t``. Splits are by target time:
@@ -96,8 +98,16 @@ class FeatureConfig:
     """What a window holds. ``window`` is Alg. 1's ``T``."""
 
     window: int = 6
-    seasonal_lags: tuple[int, ...] = (STEPS_PER_WEEK,)
+    seasonal_lags: tuple[int, ...] = (STEPS_PER_WEEK, STEPS_PER_DAY)
+    seasonal_lead: int = 1
     time_features: bool = False
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ValueError(f"window must be >= 1, got {self.window}")
+        if any(p <= self.seasonal_lead for p in self.seasonal_lags) or self.seasonal_lead < 0:
+            raise ValueError(f"seasonal lags {self.seasonal_lags} must exceed seasonal_lead "
+                             f"{self.seasonal_lead} >= 0 (inputs must precede the target)")
 
     @property
     def n_features(self) -> int:
@@ -106,16 +116,18 @@ class FeatureConfig:
     @property
     def history_needed(self) -> int:
         """Steps of history a one-step prediction needs (``window`` plus the longest lag)."""
-        return self.window + max(self.seasonal_lags, default=1) - 1
+        if not self.seasonal_lags:
+            return self.window
+        return max(self.window, self.window + max(self.seasonal_lags) - 1 - self.seasonal_lead)
 
     def to_dict(self) -> dict:
         return {"window": self.window, "seasonal_lags": list(self.seasonal_lags),
-                "time_features": self.time_features}
+                "seasonal_lead": self.seasonal_lead, "time_features": self.time_features}
 
     @classmethod
     def from_dict(cls, d: dict) -> FeatureConfig:
         return cls(window=int(d["window"]), seasonal_lags=tuple(int(x) for x in d["seasonal_lags"]),
-                   time_features=bool(d["time_features"]))
+                   seasonal_lead=int(d["seasonal_lead"]), time_features=bool(d["time_features"]))
 
 
 def time_features(timestamps: pd.DatetimeIndex) -> np.ndarray:
@@ -141,7 +153,7 @@ def build_features(scaled: np.ndarray, cfg: FeatureConfig,
     feats = [scaled]
     for p in cfg.seasonal_lags:
         shifted = np.full_like(scaled, np.nan)
-        k = p - 1  # feature at tau = x[tau + 1 - p]
+        k = p - 1 - cfg.seasonal_lead  # feature at tau = x[tau + 1 - p + lead]
         if k < n:
             shifted[k:] = scaled[: n - k] if k > 0 else scaled
         feats.append(shifted)
@@ -185,7 +197,7 @@ def rows_touched(t: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     for j in range(1, cfg.window + 1):
         rows.append(t - j)
         for p in cfg.seasonal_lags:
-            rows.append(t - j + 1 - p)
+            rows.append(t - j + 1 - p + cfg.seasonal_lead)
     return np.unique(np.concatenate(rows))
 
 

@@ -93,6 +93,8 @@ def train_net(net: torch.nn.Module, features: torch.Tensor, target: torch.Tensor
     its scale squared so the loss is the MSE in flow units."""
     if len(train_idx[0]) == 0:
         raise ValueError(f"{desc}: no training samples")
+    if cfg.lr_schedule not in ("cosine", "none"):
+        raise ValueError(f"lr_schedule must be 'cosine' or 'none', got {cfg.lr_schedule!r}")
     gen = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     t_tr, s_tr = torch.as_tensor(train_idx[0]), torch.as_tensor(train_idx[1])
@@ -168,6 +170,7 @@ class NeuralForecaster:
         self.scaler, self.feature_cfg, self.net_kwargs = scaler, feature_cfg, dict(net_kwargs)
         self.station_ids = list(station_ids) if station_ids is not None else None
         self.results: list[TrainResult] = []
+        self.train_config: dict = {}
 
     @property
     def n_series(self) -> int:
@@ -187,6 +190,7 @@ class NeuralForecaster:
 
     def fit(self, data: WindowData, cfg: TrainConfig) -> list[TrainResult]:
         """Train (Alg. 1 Phase 2). Per-server nets see only their own series' samples."""
+        self.train_config = asdict(cfg)
         feats, target = torch.as_tensor(data.features), torch.as_tensor(data.target)
         w = data.cfg.window
         if self.mode == "shared":
@@ -252,6 +256,12 @@ class NeuralForecaster:
             "scaler_std": torch.as_tensor(self.scaler.std),
             "station_ids": self.station_ids,
             "state_dicts": [n.state_dict() for n in self.nets],
+            # provenance only (one entry per net): how training went
+            "train": {"epochs_run": [r.epochs_run for r in self.results],
+                      "best_epoch": [r.best_epoch for r in self.results],
+                      "best_val_mse": [r.best_val for r in self.results],
+                      "seconds": [r.seconds for r in self.results],
+                      "config": self.train_config},
         }
         tmp = p.with_name(p.name + ".tmp")
         torch.save(ckpt, tmp)
@@ -282,7 +292,3 @@ class NeuralForecaster:
             net.eval()
             nets.append(net)
         return cls(name, mode, nets, scaler, fcfg, kw, ckpt.get("station_ids"))
-
-
-def train_config_dict(cfg: TrainConfig) -> dict:
-    return asdict(cfg)
