@@ -211,6 +211,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    from analysis.forecast_table import main as table_main
+
+    try:
+        return int(table_main(args.rest))
+    except ValueError as e:  # missing or malformed PeMS data
+        raise CliError(str(e)) from None
+
+
 def _cmd_scenarios(args: argparse.Namespace) -> int:
     for name in preset_names():
         print(f"{name:<20} {load_scenario(name).description}")
@@ -297,6 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--set", action="append", metavar="KEY=VALUE")
     ex.add_argument("--quiet", action="store_true")
     ex.set_defaults(func=_cmd_experiment)
+
+    fc = sub.add_parser(
+        "forecast",
+        help="workload forecasting: `forecast table [--epochs N] [--seeds K] [--out DIR]` "
+        "regenerates Table II (see `desim-iov forecast table --help`)",
+    )
+    fc.add_argument("what", choices=["table"])
+    fc.add_argument("rest", nargs=argparse.REMAINDER, help="options of the table command")
+    fc.set_defaults(func=_cmd_forecast)
 
     s = sub.add_parser("scenarios", help="list the preset scenarios")
     s.set_defaults(func=_cmd_scenarios)

@@ -69,3 +69,30 @@ def test_bad_predictor_settings_are_refused(root):
         Simulation(scenario(root, "predictor.name=lstm_transformer"), make_policy("greedy"))
     with pytest.raises(ConfigError, match="steps of history"):
         Simulation(scenario(root, "predictor.name=seasonal_day"), make_policy("greedy"))
+
+
+def test_a_neural_checkpoint_drives_the_predictions(root, tmp_path):
+    """A (tiny) LSTM-based Transformer trained on the synthetic flow, saved, then loaded by
+    the kernel from predictor.checkpoint with weights_only=True."""
+    from models.forecast.data import FeatureConfig
+    from models.forecast.predictor import NeuralPredictor
+    from models.forecast.train import TrainConfig
+
+    flow = np.load(root / "fake.npz")["data"][..., 0]
+    pred = NeuralPredictor("lstm_transformer", feature_cfg=FeatureConfig(seasonal_lags=()),
+                           train_cfg=TrainConfig(epochs=2, progress=False, batch_size=32))
+    pred.fit(flow[:24])  # the steps before the run's start (step 24)
+    ckpt = pred.forecaster.save(tmp_path / "lt.pt")
+    out = tmp_path / "n.h5"
+    sc = scenario(root, "predictor.name=lstm_transformer", f"predictor.checkpoint={ckpt}")
+    sim = Simulation(sc, make_policy("greedy"), trace_path=str(out))
+    sim.run()
+    d = open_trace(out).df("predictions")
+    assert len(d) > 0 and np.isfinite(d.predicted).all()
+    # the forecast is the model's: recompute the first step's from the same checkpoint
+    from models.forecast.predictor import make_predictor
+
+    again = make_predictor("lstm_transformer", ckpt).predict_next(flow[24 - 6 : 24])
+    first = d[d.time == 0.0]
+    station = sim._pems[2]  # server -> PeMS station
+    np.testing.assert_allclose(first.predicted, again[station[first.server]], rtol=1e-5)
