@@ -50,5 +50,7 @@ def make_policy(name: str, **params: Any) -> Policy:
     factory = _REGISTRY[name][0]
     try:
         return factory(**params)
-    except TypeError as e:
-        raise KeyError(f"policy {name!r}: bad parameters {params}: {e}") from None
+    except (TypeError, ValueError) as e:
+        # the user's parameters only (a Scenario object passed along would fill the line)
+        shown = {k: v for k, v in params.items() if k != "scenario"}
+        raise KeyError(f"policy {name!r}: bad parameters {shown}: {e}") from None

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from desim_iov.decisions import SATELLITE, Observation, vehicle_of
+from models.checkpoint_io import load_weights_only
 
 # ---------------------------------------------------------------------------- seeding
 
@@ -527,7 +528,7 @@ def save_checkpoint(path: str | Path, config: Mapping[str, Any], state: Mapping[
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(config, state) of a checkpoint written by :func:`save_checkpoint`."""
-    blob = torch.load(Path(path), map_location="cpu", weights_only=True)
+    blob = load_weights_only(path, "agent checkpoint")
     if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a desim_iov agent checkpoint (format {CHECKPOINT_FORMAT})")
     return json.loads(blob["config"]), blob["state"]

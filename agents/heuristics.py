@@ -57,8 +57,9 @@ class GreedyPolicy:
     name = "greedy"
 
     def __init__(self, epsilon: float = 0.1, use_mask: bool = True) -> None:
-        if not 0.0 <= epsilon <= 1.0:
-            raise TypeError(f"epsilon must be in [0, 1], got {epsilon}")
+        if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) \
+                or not 0.0 <= epsilon <= 1.0:
+            raise TypeError(f"epsilon must be a number in [0, 1], got {epsilon!r}")
         self.epsilon = float(epsilon)
         self.use_mask = bool(use_mask)
         self.rng = np.random.default_rng(0)

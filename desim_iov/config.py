@@ -10,6 +10,7 @@ source, the field, the value and what is allowed.
 from __future__ import annotations
 
 import json
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -45,13 +46,22 @@ def _q(dimension: str):
 def _positive(v: float) -> float:
     if not v > 0:
         raise ValueError("must be > 0")
+    if not math.isfinite(v):
+        raise ValueError("must be finite")
     return v
 
 
 def _non_negative(v: float) -> float:
     if v < 0:
         raise ValueError("must be >= 0")
+    if not math.isfinite(v):
+        raise ValueError("must be finite")
     return v
+
+
+# counts and switches refuse look-alikes (YAML `true` is not 1, `2.5` is not 2)
+Count = Annotated[int, Field(strict=True)]
+Switch = Annotated[bool, Field(strict=True)]
 
 
 Bits = Annotated[float, _q("bit"), AfterValidator(_positive)]
@@ -82,7 +92,10 @@ def _check_pathloss(name: str, params: dict[str, float], freq_hz: float) -> None
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # no inf/NaN anywhere (an infinite bandwidth or data rate would hang or poison the kernel)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
 
 
 class Area(Strict):
@@ -110,7 +123,7 @@ class Vehicles(Strict):
     trace — a T-Drive directory, SUMO FCD (.xml/.xml.gz) or CSV, detected from the content
     unless ``trace_format`` says; ``trace_options`` go to the reader (window, cleaning)."""
 
-    count: int = Field(5, ge=1, le=100_000)
+    count: Count = Field(5, ge=1, le=100_000)
     mobility: Literal["random_waypoint", "trace"] = "random_waypoint"
     trace: str | None = None
     trace_format: Literal["auto", "tdrive", "fcd", "csv"] = "auto"
@@ -167,7 +180,7 @@ class ServerClass(Strict):
     tx_power: Watts = 1.0
     bandwidth_up: Hertz = 300e6
     bandwidth_down: Hertz = 300e6
-    antennas: int = Field(1, ge=1, le=1024)
+    antennas: Count = Field(1, ge=1, le=1024)
     pathloss: str | None = None
     pathloss_params: dict[str, float] = {}
 
@@ -187,7 +200,7 @@ class RSUs(ServerClass):
     scattered on fixes, ``min_separation`` apart; traces.placement.along_density), at heights
     uniform in [height_min, height_max]."""
 
-    count: int = Field(80, ge=0, le=100_000)
+    count: Count = Field(80, ge=0, le=100_000)
     layout: Literal["grid", "scattered", "density_city", "density_rural"] = "grid"
     min_separation: MetersNN = 0.0
     cell: Meters | None = None
@@ -208,7 +221,7 @@ class UAVs(ServerClass):
     over a square of side ``extent`` (default: the area), altitudes in [altitude,
     altitude_max] and speeds in [speed, speed_max]."""
 
-    count: int = Field(10, ge=0, le=10_000)
+    count: Count = Field(10, ge=0, le=10_000)
     range: Meters = 1500.0
     mobility: Literal["patrol", "random_waypoint"] = "patrol"
     altitude: MetersNN = 50.0
@@ -216,7 +229,7 @@ class UAVs(ServerClass):
     speed: Speed = 3.7
     speed_max: Speed | None = None
     extent: Meters | None = None
-    route_length: int = Field(4, ge=1)
+    route_length: Count = Field(4, ge=1)
 
     @model_validator(mode="after")
     def _ranges(self) -> UAVs:
@@ -230,7 +243,7 @@ class UAVs(ServerClass):
 class Satellite(Strict):
     """One LEO satellite, always reachable at a fixed rate R_SAT (twin-migration Eq. 6–7)."""
 
-    enabled: bool = True
+    enabled: Switch = True
     rate: BitRate = 100e6
     cpu: Hertz = 80e9
     cache: Bits = 2.4e9
@@ -254,7 +267,7 @@ class Channel(Strict):
     noise_figure: Decibels = 7.0
 
     rate: Literal["shannon", "fbl"] = "shannon"
-    blocklength: int = Field(100, ge=1)
+    blocklength: Count = Field(100, ge=1)
     error_prob: float = Field(1e-6, gt=0.0, lt=1.0)
     noise_power: Watts | None = None
 
@@ -327,7 +340,7 @@ class TraceConfig(Strict):
 
     sample_interval: Seconds = 5.0
     flush_interval: Seconds = 5.0
-    chunk_rows: int = Field(8192, ge=64)
+    chunk_rows: Count = Field(8192, ge=64)
 
 
 class Scenario(Strict):
@@ -337,7 +350,7 @@ class Scenario(Strict):
     name: str = "custom"
     description: str = ""
     data_dir: str | None = None
-    seed: int = Field(0, ge=0)
+    seed: Count = Field(0, ge=0)
     duration: Seconds = 600.0
     fidelity: Literal["packet", "slot"] = "packet"
     slot: Seconds = 30.0
@@ -522,7 +535,7 @@ def load_scenario(ref: str = "twin-city", overrides: list[str] | None = None) ->
     data, source = _load_raw(ref)
     data = apply_overrides(data, overrides or [])
     if overrides:
-        source += " (with --set)"
+        source += " (with overrides)"
     return scenario_from_dict(data, source)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from desim_iov import __version__
 from desim_iov.config import Scenario
 from desim_iov.decisions import (
     Observation,
@@ -120,7 +121,9 @@ class Simulation:
         e_v = s.vehicles.cycles_per_bit
         self.mu_arr = service_rate_bps(w.cpu_hz, e_v)
         self.mu = self.mu_arr.tolist()
+        self.cache_arr = w.cache_bits
         self.cache = w.cache_bits.tolist()
+        self.bg_dropped = np.zeros(self.M)  # background bits refused by full caches
         ch = s.channel
         # the satellite's link is a fixed rate R_SAT: its radio columns are placeholders
         is_sat = w.kinds == SAT
@@ -202,6 +205,8 @@ class Simulation:
                 "end_time": np.float64(np.nan),
                 "packets_generated": np.int64(-1),
                 "migrations_refused": np.int64(-1),
+                "background_dropped_bits": np.float64(np.nan),
+                "desim_iov_version": __version__,
                 "vehicle_trace_report": w.import_report,
             }
             attrs.update(provenance or {})
@@ -414,6 +419,12 @@ class Simulation:
         else:  # the sum of n Exp(1) batches: Gamma(n, 1), scaled to the mean
             factor = rng.gamma(self._n_sub, 1.0, self.M) / self._n_sub
         load = self.loads(t) + rate * dt * factor
+        # the cache holds at most L_max (Eq. 14): background work that does not fit is
+        # refused by the server and counted, per server, in /server_load
+        excess = load - self.cache_arr
+        if (excess > 0.0).any():
+            self.bg_dropped += np.maximum(excess, 0.0)
+            load = np.minimum(load, self.cache_arr)
         self.backlog = load.tolist()
         self.backlog_t = [t] * self.M
 
@@ -727,6 +738,7 @@ class Simulation:
         rows = np.zeros(self.M, DTYPES["server_load"])
         rows["time"], rows["server"], rows["load"] = t, np.arange(self.M), loads
         rows["background_rate"] = self.bg_rate
+        rows["background_dropped"] = self.bg_dropped
         self.writer.append_many("server_load", rows)
         n_uav = len(self.world.uav_routes)
         pos = np.zeros(self.V + n_uav, DTYPES["positions"])
@@ -828,6 +840,7 @@ class Simulation:
             end_time=now,
             packets_generated=int(sum(self.stats.generated)),
             migrations_refused=self.stats.migrations_refused,
+            background_dropped_bits=float(self.bg_dropped.sum()),
         )
         self.writer.close(complete=True)
         self._finished = True

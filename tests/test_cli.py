@@ -45,9 +45,17 @@ def test_listings(capsys):
         (["--set", "rsus.bandwidth_down=0"], "rsus.bandwidth_down"),
         (["--set", "unknown.key=1"], "unknown key"),
         (["--duration", "soon"], "duration"),
+        (["--set", "rsus.bandwidth_up=.inf"], "finite"),
+        (["--policy", "masac", "--set", "policy.params.checkpoint=/nonexistent.pt"],
+         "/nonexistent.pt: no such agent checkpoint file"),
+        (["--policy", "dm-mappo", "--set", "policy.params.checkpoint=GARBAGE"],
+         "not a loadable agent checkpoint"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, args, expect):
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a torch file")
+    args = [a.replace("GARBAGE", str(garbage)) for a in args]
     proc = subprocess.run(
         [sys.executable, "-m", "desim_iov.cli", "run", "--out", str(tmp_path / "x.h5"), *args],
         capture_output=True,

@@ -99,6 +99,13 @@ def test_scenario_json_round_trips():
         (["rsus.count=0", "uavs.count=0", "satellite.enabled=false"], "no edge server"),
         (["fidelity=fluid"], "field 'fidelity'"),
         (["duration"], "expected key=value"),
+        (["rsus.bandwidth_up=.inf"], "field 'rsus.bandwidth_up': Input should be a finite number"),
+        (["vehicles.traffic.data_rate=.inf"], "field 'vehicles.traffic.data_rate'"),
+        (["vehicles.twin_size=inf MB"], "field 'vehicles.twin_size'"),
+        (["channel.noise_figure=.nan"], "field 'channel.noise_figure'"),
+        (["vehicles.count=true"], "field 'vehicles.count': Input should be a valid integer"),
+        (["vehicles.count=2.5"], "field 'vehicles.count'"),
+        (["satellite.enabled=1"], "field 'satellite.enabled': Input should be a valid boolean"),
     ],
 )
 def test_bad_values_give_one_line_naming_field_and_value(overrides, expect):

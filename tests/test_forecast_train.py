@@ -68,5 +68,12 @@ def test_loading_a_non_checkpoint_fails_with_a_clear_message(tmp_path):
     torch.save({"hello": torch.zeros(1)}, p)
     with pytest.raises(ValueError, match="junk.pt: not a desim_iov.forecast/1 checkpoint"):
         NeuralForecaster.load(p)
-    with pytest.raises(ValueError, match="not found"):
+    with pytest.raises(ValueError, match="missing.pt: no such forecaster checkpoint file"):
         NeuralForecaster.load(tmp_path / "missing.pt")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a torch file")
+    with pytest.raises(ValueError) as e:
+        NeuralForecaster.load(garbage)
+    msg = str(e.value)  # one line, and never the advice to load with weights_only=False
+    assert "garbage.pt: not a loadable forecaster checkpoint" in msg
+    assert "\n" not in msg and "weights_only" not in msg

@@ -103,3 +103,40 @@ def test_a_swmr_reader_follows_a_live_run(tmp_path):
     assert seen[0] > 0 and seen[0] < seen[1] < seen[2]
     sim._finish()
     assert int(h5py.File(path).attrs["complete"]) == 1
+
+
+_KILLED_RUN = """
+import os, sys
+from agents.base import make_policy
+from desim_iov.config import load_scenario
+from desim_iov.sim import Simulation
+sc = load_scenario("twin-city", ["duration=300", "trace.chunk_rows=256"])
+sim = Simulation(sc, make_policy("greedy"), trace_path=sys.argv[1])
+sim.start()
+sim.env.run(until=100)
+sim.writer.flush()
+os._exit(9)  # as SIGKILL: no close, no atexit, the file stays marked open for writing
+"""
+
+
+def test_a_killed_run_leaves_a_readable_incomplete_trace(tmp_path):
+    """DESIGN Sec. 5: a run that dies leaves a readable file marked incomplete — also when the
+    process is killed outright and the HDF5 file is never closed."""
+    import subprocess
+    import sys
+    import warnings
+
+    from traces.reader import IncompleteTraceWarning
+
+    path = tmp_path / "killed.h5"
+    proc = subprocess.run([sys.executable, "-c", _KILLED_RUN, str(path)], timeout=120)
+    assert proc.returncode == 9
+    with pytest.raises(OSError):  # a plain read-only open refuses the file ...
+        h5py.File(path, "r")
+    with warnings.catch_warnings(record=True) as caught:  # ... the reader does not
+        warnings.simplefilter("always")
+        tr = open_trace(path)
+    assert any(issubclass(w.category, IncompleteTraceWarning) for w in caught)
+    assert not tr.complete
+    packets = tr.df("packets")
+    assert len(packets) > 0 and packets["created"].max() < 100.0 + 1e-9

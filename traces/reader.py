@@ -31,7 +31,7 @@ class Trace:
         if not self.path.is_file():
             raise TraceError(f"{self.path}: no such trace file")
         try:
-            with h5py.File(self.path, "r") as f:
+            with _open(self.path) as f:
                 self.attrs: dict[str, Any] = {k: _plain(v) for k, v in f.attrs.items()}
                 self.datasets = sorted(f.keys())
         except OSError as e:
@@ -61,15 +61,27 @@ class Trace:
     def array(self, name: str) -> np.ndarray:
         if name not in self.datasets:
             raise TraceError(f"{self.path}: no dataset '/{name}' (has {', '.join(self.datasets)})")
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             return f[name][()]
 
     def dataset_attrs(self, name: str) -> dict[str, Any]:
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             return {k: _plain(v) for k, v in f[name].attrs.items()}
 
     def df(self, name: str) -> pd.DataFrame:
         return pd.DataFrame(self.array(name))
+
+
+def _open(path: Path) -> h5py.File:
+    """Open read-only. A writer killed without closing (SIGKILL, power loss) leaves the file
+    marked as open for SWMR writing, which a plain open refuses; a SWMR read still works and
+    sees everything flushed before the crash (``complete`` stays 0)."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        if "already open for write" not in str(e):
+            raise  # truncated, empty, not HDF5: refused by the caller
+        return h5py.File(path, "r", swmr=True)
 
 
 def _plain(v: Any) -> Any:

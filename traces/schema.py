@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SCHEMA_VERSION = "1.1"  # 1.1: /predictions
+SCHEMA_VERSION = "1.2"  # 1.1: /predictions; 1.2: /server_load.background_dropped
 
 #: packet terminal states; 0 is delivered, every other code is a drop reason
 OUTCOMES: dict[int, str] = {
@@ -67,7 +67,13 @@ DTYPES: dict[str, np.dtype] = {
         ]
     ),
     "server_load": np.dtype(
-        [("time", "<f8"), ("server", "<i4"), ("load", "<f8"), ("background_rate", "<f8")]
+        [
+            ("time", "<f8"),
+            ("server", "<i4"),
+            ("load", "<f8"),
+            ("background_rate", "<f8"),
+            ("background_dropped", "<f8"),
+        ]
     ),
     "positions": np.dtype(
         [
@@ -119,7 +125,9 @@ UNITS: dict[str, dict[str, str]] = {
         "t_mig": "s",
         "t_sum": "s",
     },
-    "server_load": {"time": "s", "load": "bit", "background_rate": "bit/s"},
+    "server_load": {
+        "time": "s", "load": "bit", "background_rate": "bit/s", "background_dropped": "bit"
+    },
     "positions": {"time": "s", "x": "m", "y": "m", "z": "m"},
     "servers": {"x": "m", "y": "m", "z": "m", "range": "m", "cpu": "Hz", "cache": "bit"},
     "predictions": {"time": "s", "predicted": "vehicles/5 min", "actual": "vehicles/5 min",

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from models.checkpoint_io import load_weights_only
 from models.forecast.data import FeatureConfig, Scaler, WindowData
 from models.forecast.registry import build_net, check_name
 
@@ -272,12 +273,7 @@ class NeuralForecaster:
     def load(cls, path: str | os.PathLike) -> NeuralForecaster:
         """Rebuild from :meth:`save` output with ``torch.load(..., weights_only=True)``."""
         p = Path(path)
-        if not p.is_file():
-            raise ValueError(f"{p}: checkpoint not found")
-        try:
-            ckpt = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - torch raises many kinds here
-            raise ValueError(f"{p}: not a loadable forecaster checkpoint ({exc})") from None
+        ckpt = load_weights_only(p, "forecaster checkpoint")
         if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{p}: not a {CHECKPOINT_FORMAT} checkpoint")
         fcfg = FeatureConfig.from_dict(ckpt["features"])
