@@ -85,6 +85,34 @@ def test_each_twin_is_on_one_server_or_in_flight(city_trace):
             expect = done.dst.iloc[-1] if len(done) else first[row.id]
             assert row.twin_host == expect
     assert tr.df("slots").migrated.sum() == len(mig)
+    # every packet: sent to the host of its vehicle's twin at its creation instant — the
+    # chain's current server, or the destination while a migration is in flight (hold)
+    pk = tr.df("packets")
+    pk = pk[pk.overflowed == 0]
+    assert len(pk) > 0
+    for v, p in pk.groupby("vehicle"):
+        m = mig[mig.vehicle == v]
+        hosts = np.concatenate([[first[v]], m.dst.to_numpy()])
+        k = np.searchsorted(m.start.to_numpy(), p.created.to_numpy(), side="right")
+        np.testing.assert_array_equal(p.server.to_numpy(), hosts[k], err_msg=f"vehicle {v}")
+
+
+def test_background_work_never_fills_a_cache_beyond_l_max(tmp_path):
+    """Eq. 14: the cache holds at most L_max; background work that does not fit is refused and
+    counted per server (/server_load.background_dropped, cumulative) and in total."""
+    path = tmp_path / "full.h5"
+    sc = tiny("twin-city", "background.utilisation=0.95", "rsus.cache=20 MB", "uavs.cache=20 MB",
+              "duration=300")
+    run(sc, "greedy", path)
+    tr = open_trace(path)
+    load = tr.df("server_load")
+    cache = tr.df("servers").set_index("server").cache
+    assert (load.load.to_numpy() <= cache[load.server].to_numpy() * (1 + 1e-12)).all()
+    last = load[load.time == load.time.max()]
+    assert last.background_dropped.sum() > 0
+    # the total at the end includes what was refused after the last sample
+    assert tr.attrs["background_dropped_bits"] >= last.background_dropped.sum()
+    assert (load.groupby("server").background_dropped.diff().dropna() >= 0).all()  # cumulative
 
 
 def test_same_scenario_and_seed_give_identical_datasets(tmp_path):
