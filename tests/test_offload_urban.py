@@ -48,6 +48,26 @@ def test_geometry_follows_the_simulation_section(sim):
         assert np.all(np.abs(p[:, :2]) <= 1250) and np.all((p[:, 2] >= 0) & (p[:, 2] <= 20))
 
 
+def test_uavs_fly_random_waypoint_not_a_shared_patrol(sim):
+    """Sec. VI / Table II: each UAV draws its own 3-D waypoints in [-1500, 1500]^2 x [30, 75] m
+    and its own leg speeds in [10, 50] m/s (a patrol would put them all at 30 m and 10 m/s)."""
+    assert sim.s.uavs.mobility == "random_waypoint"
+    routes = sim.world.uav_routes
+    assert len(routes) == 10
+    start = np.array([tr.positions[0] for tr in routes])
+    assert len(np.unique(np.round(start, 3), axis=0)) == 10  # ten distinct starting points
+    xy_spread = start[:, :2].max(axis=0) - start[:, :2].min(axis=0)
+    assert np.all(xy_spread > 1000.0)  # spread over the 3 km box, not clustered on 4 BSs
+    z = np.concatenate([tr.positions[:, 2] for tr in routes])
+    assert z.min() >= 30 and z.max() <= 75 and z.max() - z.min() > 20.0
+    assert np.std(z) > 5.0
+    speeds = np.array(
+        [np.linalg.norm(tr.positions[1] - tr.positions[0]) / (tr.times[1] - tr.times[0]) for tr in routes]
+    )
+    assert np.all((speeds >= 10 - 1e-9) & (speeds <= 50 + 1e-9))
+    assert speeds.max() - speeds.min() > 15.0 and len(np.unique(np.round(speeds, 6))) == 10
+
+
 def test_cpu_deviation_is_drawn_per_server_within_table_two(sim):
     cpu = sim.world.cpu_hz
     # f_cpu = f_max (1 - |U(-0.015, 0.015)|): up to 0.15 GHz below 10 GHz (Eq. 4, C7)
