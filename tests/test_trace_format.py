@@ -140,3 +140,22 @@ def test_a_killed_run_leaves_a_readable_incomplete_trace(tmp_path):
     assert not tr.complete
     packets = tr.df("packets")
     assert len(packets) > 0 and packets["created"].max() < 100.0 + 1e-9
+
+
+def test_damaged_dataset_and_directory_give_one_line_errors(tmp_path, trace_path):
+    """Zeroed bytes inside a dataset's stored chunk: the file opens, reading that dataset gives
+    a one-line TraceError naming the file and the dataset (not h5py's OSError)."""
+    with h5py.File(trace_path) as f:
+        info = f["packets"].id.get_chunk_info(0)
+    data = bytearray(trace_path.read_bytes())
+    data[info.byte_offset:info.byte_offset + info.size] = bytes(info.size)
+    bad = tmp_path / "zeroed.h5"
+    bad.write_bytes(bytes(data))
+    tr = open_trace(bad)
+    assert len(tr.df("servers")) > 0  # the undamaged datasets still read
+    with pytest.raises(TraceError) as err:
+        tr.df("packets")
+    msg = str(err.value)
+    assert "\n" not in msg and str(bad) in msg and "'/packets'" in msg and "damaged" in msg
+    with pytest.raises(TraceError, match="is a directory"):
+        open_trace(tmp_path)

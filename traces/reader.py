@@ -28,13 +28,15 @@ class Trace:
 
     def __init__(self, path: str | Path, allow_incomplete: bool = True) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise TraceError(f"{self.path}: is a directory, expected an HDF5 trace file")
         if not self.path.is_file():
             raise TraceError(f"{self.path}: no such trace file")
         try:
             with _open(self.path) as f:
                 self.attrs: dict[str, Any] = {k: _plain(v) for k, v in f.attrs.items()}
                 self.datasets = sorted(f.keys())
-        except OSError as e:
+        except (OSError, KeyError, RuntimeError) as e:
             raise TraceError(f"{self.path}: not a readable HDF5 file ({e.__class__.__name__})") from None
         version = self.attrs.get("schema_version")
         if version is None or "scenario" not in self.attrs:
@@ -59,14 +61,31 @@ class Trace:
         return json.loads(self.attrs["scenario"])
 
     def array(self, name: str) -> np.ndarray:
-        if name not in self.datasets:
-            raise TraceError(f"{self.path}: no dataset '/{name}' (has {', '.join(self.datasets)})")
-        with _open(self.path) as f:
-            return f[name][()]
+        """Dataset ``/name`` as a structured array; a damaged file gives a one-line TraceError."""
+        self._require(name)
+        try:
+            with _open(self.path) as f:
+                return f[name][()]
+        except (OSError, KeyError, RuntimeError, ValueError) as e:
+            raise self._damaged(name, e) from None
 
     def dataset_attrs(self, name: str) -> dict[str, Any]:
-        with _open(self.path) as f:
-            return {k: _plain(v) for k, v in f[name].attrs.items()}
+        self._require(name)
+        try:
+            with _open(self.path) as f:
+                return {k: _plain(v) for k, v in f[name].attrs.items()}
+        except (OSError, KeyError, RuntimeError, ValueError) as e:
+            raise self._damaged(name, e) from None
+
+    def _require(self, name: str) -> None:
+        if name not in self.datasets:
+            raise TraceError(f"{self.path}: no dataset '/{name}' (has {', '.join(self.datasets)})")
+
+    def _damaged(self, name: str, e: Exception) -> TraceError:
+        """h5py's message (e.g. 'filter returned failure during read'), on one line."""
+        why = " ".join(str(e).split()) or e.__class__.__name__
+        return TraceError(f"{self.path}: dataset '/{name}' cannot be read, the file is "
+                          f"damaged or truncated ({why})")
 
     def df(self, name: str) -> pd.DataFrame:
         return pd.DataFrame(self.array(name))
