@@ -26,8 +26,9 @@ class Observation:
     """What one vehicle's agent sees at a decision epoch.
 
     ``distances`` (M,) metres to every server (the satellite's entry is its slant range; Eq. 19
-    leaves it out, :meth:`vector` does too); ``workloads`` (M,) bits, S^pre_m(t) (the
-    predicted workload, or the measured one without a predictor); ``mask`` (M,) int8, 1 where
+    leaves it out, :meth:`vector` does too); ``workloads`` (M,) bits, S^o_m(t): data in the
+    cache + the predicted background (with a predictor) + the slot data S_v of the driving
+    vehicles whose twins m hosts (Eq. 8), the same for every vehicle; ``mask`` (M,) int8, 1 where
     the server is a feasible twin host (Eq. 23); ``current`` the server hosting (or receiving)
     the twin; ``kinds`` (M,) server kind codes (0 RSU, 1 UAV, 2 satellite)."""
 
@@ -56,10 +57,14 @@ def feasibility_mask(
     task_bits: np.ndarray,
 ) -> np.ndarray:
     """K_{v,m} (twin-migration Eq. 23, Fig. 4): 1 unless server m is out of range
-    (D_{v,m} > D_max, Eq. 14) or would overflow (predicted workload + data already in the cache
-    + the vehicle's data for the slot > L_max). Arrays broadcast as (V, M); returns int8."""
+    (D_{v,m} > D_max, Eq. 14) or would overflow (observed workload S^o_m + the vehicle's data
+    for the slot > L_max). ``task_bits`` is per vehicle (V,) or per vehicle and server (V, M)
+    (0 where the twin already is: S^o counts it there). Arrays broadcast as (V, M); int8."""
     in_range = (distance_m <= max_range_m) | always_reachable
-    fits = predicted_load_bits + np.asarray(task_bits)[..., None] <= cache_bits
+    task = np.asarray(task_bits)
+    if task.ndim < 2:
+        task = task[..., None]
+    fits = predicted_load_bits + task <= cache_bits
     return (in_range & fits).astype(np.int8)
 
 

@@ -621,14 +621,20 @@ class Simulation:
         if not active:
             self._epoch = None
             return {}
-        # Fig. 4: predicted workload + data already in the cache (+ the vehicle's task below)
-        seen = loads + self.predicted_work(t, slot)
-        task = np.full(self.V, self.slot_bits)
+        current = {v: self.mig_dst[v] if self.in_flight[v] else self.host[v] for v in active}
+        # S^o_m(t), shared by all vehicles (Eq. 19): predicted workload + data already in the
+        # cache (Fig. 4) + the slot data S_v of every driving vehicle whose twin m hosts
+        # (Eq. 8, Alg. 1 line 16: S'_m = S_m + S_v for m = m_v^t)
+        hosted = np.bincount(list(current.values()), minlength=self.M) * self.slot_bits
+        seen = loads + self.predicted_work(t, slot) + hosted
+        # Eq. 23: moving to m adds this vehicle's S_v there; its current host already counts it
+        task = np.full((self.V, self.M), self.slot_bits)
+        for v, cur in current.items():
+            task[v, cur] = 0.0
         mask = feasibility_mask(
             self.dist, w.range_m, self.always_reachable, seen[None, :], w.cache_bits, task
         )
         obs: dict[str, Observation] = {}
-        current = {v: self.mig_dst[v] if self.in_flight[v] else self.host[v] for v in active}
         mig_rates = self._migration_rates(np.array([current[v] for v in active]))
         mask[active] &= (mig_rates > 0).astype(np.int8)  # a twin cannot move over a dead link
         mig_rate = dict(zip(active, mig_rates, strict=True))

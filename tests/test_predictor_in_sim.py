@@ -47,17 +47,38 @@ def test_oracle_and_naive_forecasts_are_recorded_with_their_errors(root, tmp_pat
         np.testing.assert_allclose(pred.error, pred.predicted - pred.actual)
 
 
-def test_prediction_enters_observations_and_mask(root):
-    sim = Simulation(scenario(root, "predictor.name=oracle"), None)
+def _first_epoch(root, *more):
+    sim = Simulation(scenario(root, *more), None)
     obs = sim.advance()
-    o = next(iter(obs.values()))
-    extra = o.workloads - sim.loads(0.0)
+    sim.close()
+    return sim, obs
+
+
+def test_prediction_enters_observations_and_mask(root):
+    """S^o = cache + S^pre + the slot data of the twins each server hosts (Eq. 8, 19); the mask
+    (Eq. 23, Fig. 4) refuses servers where S^o + the vehicle's S_v would exceed L_max."""
+    cache = ["rsus.cache=70 MB", "uavs.cache=70 MB"]  # S_v = 60 MB fits, S_v + S^pre does not
+    sim, obs = _first_epoch(root, "predictor.name=oracle", *cache)
     s = sim.s
     flow_mean = np.arange(100).mean() + 1.0
-    expect = s.background.utilisation * 25.0 / flow_mean * sim.mu_arr * s.slot  # step 24: flow 25
-    np.testing.assert_allclose(extra[sim._bg_on], expect[sim._bg_on])
-    assert (extra[~sim._bg_on] == 0).all()
-    sim.close()
+    pre = s.background.utilisation * 25.0 / flow_mean * sim.mu_arr * s.slot  # step 24: flow 25
+    pre = np.where(sim._bg_on, pre, 0.0)
+    hosted = np.zeros(sim.M)
+    for o in obs.values():
+        hosted[o.current] += sim.slot_bits
+    assert hosted.sum() == len(obs) * 60e6 * 8
+    loads = sim.loads(0.0)
+    for o in obs.values():
+        np.testing.assert_allclose(o.workloads, loads + pre + hosted)  # shared by all vehicles
+        task = np.where(np.arange(sim.M) == o.current, 0.0, sim.slot_bits)
+        in_range = (sim.dist[o.vehicle] <= sim.world.range_m) | sim.always_reachable
+        expect = in_range & (loads + pre + hosted + task <= sim.world.cache_bits)
+        np.testing.assert_array_equal(o.mask.astype(bool), expect)
+    # the forecast is what closes servers: without a predictor they stay open
+    _, obs_none = _first_epoch(root, "predictor.name=none", *cache)
+    n_oracle = sum(int(o.mask[:-1].sum()) for o in obs.values())
+    n_none = sum(int(o.mask[:-1].sum()) for o in obs_none.values())
+    assert n_none > n_oracle >= 0
 
 
 def test_bad_predictor_settings_are_refused(root):
