@@ -13,12 +13,10 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from models._checks import FloatArray, nonneg, positive
+from models._checks import FloatArray, as_float, nonneg, positive
 
 SPEED_OF_LIGHT_MPS = 3.0e8
 """Speed of light as used by both papers (twin-migration Eq. 3, quantum-DRL Table II), m/s."""
-
-
 
 
 def free_space_gain(distance_m: ArrayLike, freq_hz: ArrayLike, coefficient: float = 1.0) -> FloatArray:
@@ -32,7 +30,7 @@ def free_space_gain(distance_m: ArrayLike, freq_hz: ArrayLike, coefficient: floa
     if not coefficient > 0:
         raise ValueError(f"coefficient must be positive, got {coefficient}")
     with np.errstate(divide="ignore"):
-        return coefficient * (SPEED_OF_LIGHT_MPS / (4.0 * np.pi * f * d)) ** 2
+        return _out(coefficient * (SPEED_OF_LIGHT_MPS / (4.0 * np.pi * f * d)) ** 2)
 
 
 def free_space(distance_m: ArrayLike, freq_hz: ArrayLike, *, coefficient: float = 1.0) -> FloatArray:
@@ -45,12 +43,22 @@ def free_space(distance_m: ArrayLike, freq_hz: ArrayLike, *, coefficient: float 
     if not coefficient > 0:
         raise ValueError(f"coefficient must be positive, got {coefficient}")
     with np.errstate(divide="ignore"):
-        return 20.0 * np.log10(4.0 * np.pi * f * d / SPEED_OF_LIGHT_MPS) - 10.0 * np.log10(coefficient)
+        return _out(20.0 * np.log10(4.0 * np.pi * f * d / SPEED_OF_LIGHT_MPS) - 10.0 * np.log10(coefficient))
 
 
 def _check_strict(strict: bool, ok: NDArray[np.bool_] | bool, what: str) -> None:
     if strict and not np.all(ok):
         raise ValueError(f"outside the model's validity range: {what}")
+
+
+def _first(a: FloatArray) -> FloatArray:
+    """A few values of ``a`` for an error message."""
+    return np.ravel(a)[:3]
+
+
+def _out(a: ArrayLike) -> FloatArray:
+    """float64 result: a NumPy scalar (``np.float64``) for scalar input, else the array."""
+    return np.asarray(a, dtype=np.float64)[()]
 
 
 def log_distance(
@@ -65,85 +73,82 @@ def log_distance(
 
     Eq. 26 in linear form is ``PL0 (d/d0)^-alpha``.  ``pl0_db`` defaults to the Friis loss at
     the reference distance ``d0_m`` (m) and ``freq_hz`` (Hz); ``exponent`` is alpha_PL (Table II:
-    2.25-2.75).  Distances below d0 are held at d0.
+    2.25-2.75), dimensionless.  Distances below d0 are held at d0.
     """
     d = nonneg(distance_m, "distance_m")
     f = positive(freq_hz, "freq_hz")
-    if not d0_m > 0:
-        raise ValueError(f"d0_m must be positive, got {d0_m}")
-    if not exponent > 0:
-        raise ValueError(f"exponent must be positive, got {exponent}")
-    pl0 = free_space(d0_m, f) if pl0_db is None else np.asarray(pl0_db, dtype=np.float64)
-    return pl0 + 10.0 * exponent * np.log10(np.maximum(d, d0_m) / d0_m)
+    d0 = positive(d0_m, "d0_m")
+    alpha = positive(exponent, "exponent")
+    pl0 = free_space(d0, f) if pl0_db is None else as_float(pl0_db, "pl0_db")
+    return _out(pl0 + 10.0 * alpha * np.log10(np.maximum(d, d0) / d0))
 
 
 def okumura_hata(
     distance_m: ArrayLike,
     freq_hz: ArrayLike,
     *,
-    h_bs: float = 30.0,
-    h_ut: float = 1.5,
+    h_bs: ArrayLike = 30.0,
+    h_ut: ArrayLike = 1.5,
     city: str = "medium",
     strict: bool = False,
 ) -> FloatArray:
     """Okumura-Hata urban path loss in dB (quantum-DRL Eq. 15).
 
     ``69.55 + 26.16 log f - 13.82 log h_bs - a(h_ut) + (44.9 - 6.55 log h_bs) log d`` with f in
-    MHz and d in km (converted from ``freq_hz`` and ``distance_m``), antenna heights in m.
-    ``city="medium"`` uses Eq. 15's small/medium-city ``a(h) = (1.1 log f - 0.7) h -
-    (1.56 log f - 0.8)``; ``"large"`` the large-city form (``8.29 (log 1.54h)^2 - 1.1`` below
-    300 MHz, ``3.2 (log 11.75h)^2 - 4.97`` above).  Hata's validity: 150-1500 MHz, h_bs 30-200 m,
-    h_ut 1-10 m, d 1-20 km.  Outside it the formula is extrapolated unchanged (``strict=True``
-    raises instead); distances below 1 m are held at 1 m.
+    MHz and d in km (converted from ``freq_hz`` and ``distance_m``), antenna heights in m
+    (arrays broadcast with the distance).  ``city="medium"`` uses Eq. 15's small/medium-city
+    ``a(h) = (1.1 log f - 0.7) h - (1.56 log f - 0.8)``; ``"large"`` the large-city form
+    (``8.29 (log 1.54h)^2 - 1.1`` below 300 MHz, ``3.2 (log 11.75h)^2 - 4.97`` above).  Hata's
+    validity: 150-1500 MHz, h_bs 30-200 m, h_ut 1-10 m, d 1-20 km.  Outside it the formula is
+    extrapolated unchanged (``strict=True`` raises instead); distances below 1 m are held at 1 m.
     """
     d = nonneg(distance_m, "distance_m")
     f = positive(freq_hz, "freq_hz")
-    if not (h_bs > 0 and h_ut > 0):
-        raise ValueError(f"h_bs and h_ut must be positive, got h_bs={h_bs}, h_ut={h_ut}")
+    hb = positive(h_bs, "h_bs")
+    hu = positive(h_ut, "h_ut")
+    if city not in ("medium", "large"):
+        raise ValueError(f"unknown city size {city!r}; allowed: large, medium")
     f_mhz = f / 1e6
     d_km = np.maximum(d, 1.0) / 1e3
-    _check_strict(strict, (f_mhz >= 150) & (f_mhz <= 1500), f"frequency {np.ravel(f_mhz)[:3]} MHz not in 150-1500 MHz")
-    _check_strict(strict, 30 <= h_bs <= 200, f"h_bs={h_bs} m not in 30-200 m")
-    _check_strict(strict, 1 <= h_ut <= 10, f"h_ut={h_ut} m not in 1-10 m")
+    _check_strict(strict, (f_mhz >= 150) & (f_mhz <= 1500), f"frequency {_first(f_mhz)} MHz not in 150-1500 MHz")
+    _check_strict(strict, (hb >= 30) & (hb <= 200), f"h_bs={_first(hb)} m not in 30-200 m")
+    _check_strict(strict, (hu >= 1) & (hu <= 10), f"h_ut={_first(hu)} m not in 1-10 m")
     _check_strict(strict, (d_km >= 1) & (d_km <= 20), "distance not in 1-20 km")
     lf = np.log10(f_mhz)
     if city == "medium":
-        a_h = (1.1 * lf - 0.7) * h_ut - (1.56 * lf - 0.8)
-    elif city == "large":
+        a_h = (1.1 * lf - 0.7) * hu - (1.56 * lf - 0.8)
+    else:
         a_h = np.where(
             f_mhz < 300.0,
-            8.29 * np.log10(1.54 * h_ut) ** 2 - 1.1,
-            3.2 * np.log10(11.75 * h_ut) ** 2 - 4.97,
+            8.29 * np.log10(1.54 * hu) ** 2 - 1.1,
+            3.2 * np.log10(11.75 * hu) ** 2 - 4.97,
         )
-    else:
-        raise ValueError(f"unknown city size {city!r}; allowed: large, medium")
-    return (
-        69.55
-        + 26.16 * lf
-        - 13.82 * np.log10(h_bs)
-        - a_h
-        + (44.9 - 6.55 * np.log10(h_bs)) * np.log10(d_km)
-    )
+    lhb = np.log10(hb)
+    return _out(69.55 + 26.16 * lf - 13.82 * lhb - a_h + (44.9 - 6.55 * lhb) * np.log10(d_km))
 
 
-def uma_breakpoint_m(freq_hz: ArrayLike, h_bs: float = 25.0, h_ut: float = 1.5, h_e: float = 1.0) -> FloatArray:
+def uma_breakpoint_m(
+    freq_hz: ArrayLike, h_bs: ArrayLike = 25.0, h_ut: ArrayLike = 1.5, h_e: ArrayLike = 1.0
+) -> FloatArray:
     """3GPP UMa breakpoint distance ``d'_BP = 4 h'_BS h'_UT f_c / c`` in m (TR 38.901 Table 7.4.1-1 note 1).
 
     Effective heights ``h' = h - h_E``; ``h_E = 1 m`` (the UMa value with probability 1 for
-    h_UT < 13 m).  ``freq_hz`` in Hz, heights in m.
+    h_UT < 13 m).  ``freq_hz`` in Hz, heights in m; all broadcast element-wise.
     """
     f = positive(freq_hz, "freq_hz")
-    if not (h_bs > h_e and h_ut > h_e):
-        raise ValueError(f"h_bs and h_ut must exceed h_e={h_e} m, got h_bs={h_bs}, h_ut={h_ut}")
-    return 4.0 * (h_bs - h_e) * (h_ut - h_e) * f / SPEED_OF_LIGHT_MPS
+    hb = as_float(h_bs, "h_bs")
+    hu = as_float(h_ut, "h_ut")
+    he = as_float(h_e, "h_e")
+    if not ((hb > he) & (hu > he)).all():
+        raise ValueError(f"h_bs and h_ut must exceed h_e={_first(he)} m, got h_bs={_first(hb)}, h_ut={_first(hu)}")
+    return _out(4.0 * (hb - he) * (hu - he) * f / SPEED_OF_LIGHT_MPS)
 
 
-def _uma_geometry(distance_m: ArrayLike, h_bs: float, h_ut: float) -> tuple[FloatArray, FloatArray]:
-    """(d2D, d3D) with d2D held at >= 10 m, from a 3-D distance in m."""
+def _uma_geometry(distance_m: ArrayLike, h_bs: ArrayLike, h_ut: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """(d2D, d3D) in m with d2D held at >= 10 m, from a 3-D distance and heights in m (broadcast)."""
     d3 = nonneg(distance_m, "distance_m")
-    dh2 = (h_bs - h_ut) ** 2
-    d2 = np.sqrt(np.maximum(d3**2 - dh2, 0.0))
-    d2 = np.maximum(d2, 10.0)
+    dh2 = (positive(h_bs, "h_bs") - positive(h_ut, "h_ut")) ** 2
+    d2 = np.maximum(np.sqrt(np.maximum(d3**2 - dh2, 0.0)), 10.0)
     return d2, np.sqrt(d2**2 + dh2)
 
 
@@ -151,149 +156,180 @@ def uma_los(
     distance_m: ArrayLike,
     freq_hz: ArrayLike,
     *,
-    h_bs: float = 25.0,
-    h_ut: float = 1.5,
-    h_e: float = 1.0,
-    breakpoint_m: float | None = None,
+    h_bs: ArrayLike = 25.0,
+    h_ut: ArrayLike = 1.5,
+    h_e: ArrayLike = 1.0,
+    breakpoint_m: ArrayLike | None = None,
     strict: bool = False,
 ) -> FloatArray:
     """3GPP TR 38.901 UMa LOS path loss in dB (quantum-DRL Eq. 16-18).
 
     ``PL1 = 28 + 22 log d3D + 20 log fc`` for 10 m <= d2D <= d'_BP, ``PL2 = 28 + 40 log d3D +
-    20 log fc - 9 log(d'_BP^2 + (h_BS - h_UT)^2)`` beyond; fc in GHz, distances in m.
-    ``distance_m`` is the 3-D distance; d2D follows from the heights.  ``breakpoint_m``
-    overrides d'_BP (the paper's Table III uses 100 m).  Below d2D = 10 m the loss is held at
-    its 10 m value; beyond 5 km it is extrapolated (``strict=True`` raises).
+    20 log fc - 9 log(d'_BP^2 + (h_BS - h_UT)^2)`` beyond; fc in GHz, distances and heights in
+    m (heights broadcast with the distance).  ``distance_m`` is the 3-D distance; d2D follows
+    from the heights.  ``breakpoint_m`` overrides d'_BP (the paper's Table III uses 100 m).
+    Below d2D = 10 m the loss is held at its 10 m value; beyond 5 km it is extrapolated
+    (``strict=True`` raises).
     """
     f = positive(freq_hz, "freq_hz")
-    d2, d3 = _uma_geometry(distance_m, h_bs, h_ut)
+    hb = positive(h_bs, "h_bs")
+    hu = positive(h_ut, "h_ut")
+    d2, d3 = _uma_geometry(distance_m, hb, hu)
     _check_strict(strict, d2 <= 5000.0, "d2D above 5 km")
-    dbp = uma_breakpoint_m(f, h_bs, h_ut, h_e) if breakpoint_m is None else np.asarray(breakpoint_m, dtype=np.float64)
-    fc = f / 1e9
-    pl1 = 28.0 + 22.0 * np.log10(d3) + 20.0 * np.log10(fc)
-    pl2 = 28.0 + 40.0 * np.log10(d3) + 20.0 * np.log10(fc) - 9.0 * np.log10(dbp**2 + (h_bs - h_ut) ** 2)
-    return np.where(d2 <= dbp, pl1, pl2)
+    dbp = uma_breakpoint_m(f, hb, hu, h_e) if breakpoint_m is None else positive(breakpoint_m, "breakpoint_m")
+    fc_db = 20.0 * np.log10(f / 1e9)
+    pl1 = 28.0 + 22.0 * np.log10(d3) + fc_db
+    pl2 = 28.0 + 40.0 * np.log10(d3) + fc_db - 9.0 * np.log10(dbp**2 + (hb - hu) ** 2)
+    return _out(np.where(d2 <= dbp, pl1, pl2))
 
 
 def uma_nlos(
     distance_m: ArrayLike,
     freq_hz: ArrayLike,
     *,
-    h_bs: float = 25.0,
-    h_ut: float = 1.5,
-    h_e: float = 1.0,
-    breakpoint_m: float | None = None,
+    h_bs: ArrayLike = 25.0,
+    h_ut: ArrayLike = 1.5,
+    h_e: ArrayLike = 1.0,
+    breakpoint_m: ArrayLike | None = None,
     strict: bool = False,
 ) -> FloatArray:
     """3GPP TR 38.901 UMa NLOS path loss ``max(PL_LOS, PL'_NLOS)`` in dB (quantum-DRL Eq. 19-20).
 
     ``PL'_NLOS = 13.54 + 39.08 log d3D + 20 log fc - 0.6 (h_UT - 1.5)``, fc in GHz, d3D in m
-    (``distance_m``); other parameters as :func:`uma_los`.
+    (``distance_m``), heights in m (broadcast); other parameters as :func:`uma_los`.
     """
     f = positive(freq_hz, "freq_hz")
-    _, d3 = _uma_geometry(distance_m, h_bs, h_ut)
-    los = uma_los(distance_m, f, h_bs=h_bs, h_ut=h_ut, h_e=h_e, breakpoint_m=breakpoint_m, strict=strict)
-    nlos = 13.54 + 39.08 * np.log10(d3) + 20.0 * np.log10(f / 1e9) - 0.6 * (h_ut - 1.5)
-    return np.maximum(los, nlos)
+    hu = positive(h_ut, "h_ut")
+    _, d3 = _uma_geometry(distance_m, h_bs, hu)
+    los = uma_los(distance_m, f, h_bs=h_bs, h_ut=hu, h_e=h_e, breakpoint_m=breakpoint_m, strict=strict)
+    nlos = 13.54 + 39.08 * np.log10(d3) + 20.0 * np.log10(f / 1e9) - 0.6 * (hu - 1.5)
+    return _out(np.maximum(los, nlos))
+
+
+def _uav_height(h_uav: ArrayLike, strict: bool, top_m: float) -> FloatArray:
+    h = positive(h_uav, "h_uav")
+    _check_strict(strict, (h > 22.5) & (h <= top_m), f"h_uav={_first(h)} m not in (22.5, {top_m:g}] m")
+    return h
 
 
 def uav_los(
     distance_m: ArrayLike,
     freq_hz: ArrayLike,
     *,
-    h_uav: float = 50.0,
+    h_uav: ArrayLike = 50.0,
     strict: bool = False,
 ) -> FloatArray:
     """3GPP air-to-ground LOS path loss ``28 + 22 log d3D + 20 log fc`` in dB (quantum-DRL Eq. 27).
 
-    TR 36.777 Table B-2, UMa-AV LOS for 22.5 m < h_UAV <= 300 m; d3D in m, fc in GHz.  Heights
-    outside that range are extrapolated (``strict=True`` raises); distances below 1 m are held at 1 m.
+    TR 36.777 Table B-2, UMa-AV LOS for 22.5 m < h_UAV <= 300 m; d3D in m, fc in GHz, h_uav in
+    m (only checked; broadcasts).  Heights outside that range are extrapolated
+    (``strict=True`` raises); distances below 1 m are held at 1 m.
     """
     d = np.maximum(nonneg(distance_m, "distance_m"), 1.0)
     f = positive(freq_hz, "freq_hz")
-    _check_strict(strict, 22.5 < h_uav <= 300.0, f"h_uav={h_uav} m not in (22.5, 300] m")
-    return 28.0 + 22.0 * np.log10(d) + 20.0 * np.log10(f / 1e9)
+    h = _uav_height(h_uav, strict, 300.0)
+    pl = 28.0 + 22.0 * np.log10(d) + 20.0 * np.log10(f / 1e9)
+    return _out(pl + np.zeros_like(h))  # the result has the broadcast shape of d, f and h_uav
 
 
 def uav_nlos(
     distance_m: ArrayLike,
     freq_hz: ArrayLike,
     *,
-    h_uav: float = 50.0,
+    h_uav: ArrayLike = 50.0,
     strict: bool = False,
 ) -> FloatArray:
     """3GPP air-to-ground NLOS path loss in dB (quantum-DRL Eq. 28, completed from TR 36.777).
 
     ``-17.5 + (46 - 7 log h_UAV) log d3D + 20 log(40 pi fc / 3)`` (TR 36.777 Table B-2,
-    UMa-AV NLOS, 22.5 m < h_UAV <= 100 m), d3D and h_UAV in m, fc in GHz.  The extracted Eq. 28
-    lacks the frequency term; the standard's is used.  Out-of-range heights are extrapolated
-    (``strict=True`` raises); distances below 1 m are held at 1 m.
+    UMa-AV NLOS, 22.5 m < h_UAV <= 100 m), d3D and h_UAV in m (broadcast), fc in GHz.  The
+    extracted Eq. 28 lacks the frequency term; the standard's is used.  Out-of-range heights are
+    extrapolated (``strict=True`` raises); distances below 1 m are held at 1 m.
     """
     d = np.maximum(nonneg(distance_m, "distance_m"), 1.0)
     f = positive(freq_hz, "freq_hz")
-    if not h_uav > 0:
-        raise ValueError(f"h_uav must be positive, got {h_uav}")
-    _check_strict(strict, 22.5 < h_uav <= 100.0, f"h_uav={h_uav} m not in (22.5, 100] m")
-    return -17.5 + (46.0 - 7.0 * np.log10(h_uav)) * np.log10(d) + 20.0 * np.log10(40.0 * np.pi * (f / 1e9) / 3.0)
+    h = _uav_height(h_uav, strict, 100.0)
+    return _out(-17.5 + (46.0 - 7.0 * np.log10(h)) * np.log10(d) + 20.0 * np.log10(40.0 * np.pi * (f / 1e9) / 3.0))
+
+
+def _eq29(d: FloatArray, d1: FloatArray, p1: FloatArray) -> FloatArray:
+    """``1`` for d <= d1, else ``d1/d + (1 - d1/d) exp(-d/p1)`` (quantum-DRL Eq. 29)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(d > 0, d1 / np.where(d > 0, d, 1.0), 1.0)
+        p = ratio + (1.0 - ratio) * np.exp(-d / p1)
+    return np.where(d <= d1, 1.0, p)
+
+
+def uma_los_probability(distance_2d_m: ArrayLike, h_ut: ArrayLike = 1.5) -> FloatArray:
+    """TR 38.901 UMa LOS probability (Table 7.4.2-1), dimensionless in [0, 1].
+
+    ``1`` for d2D <= 18 m, else ``[18/d + exp(-d/63) (1 - 18/d)] (1 + C'(h_UT) 5/4 (d/100)^3
+    exp(-d/150))`` with ``C'(h) = 0`` for h <= 13 m and ``((h - 13)/10)^1.5`` for 13 < h <= 23 m.
+    ``distance_2d_m`` horizontal distance in m, ``h_ut`` terminal height in m (<= 23 m; both
+    broadcast).  For 18 < d2D < ~18.5 m and h_UT near 23 m the published product slightly
+    exceeds 1; it is clipped to 1.
+    """
+    d = nonneg(distance_2d_m, "distance_2d_m")
+    h = positive(h_ut, "h_ut")
+    if (h > 23.0).any():
+        raise ValueError(f"h_ut must be <= 23 m for TR 38.901 UMa LOS probability, got {_first(h[h > 23.0])}")
+    c = np.where(h > 13.0, (np.maximum(h - 13.0, 0.0) / 10.0) ** 1.5, 0.0)
+    base = _eq29(d, np.asarray(18.0), np.asarray(63.0))
+    boost = 1.0 + c * 1.25 * (d / 100.0) ** 3 * np.exp(-d / 150.0)
+    return _out(np.where(d <= 18.0, 1.0, np.minimum(base * boost, 1.0)))
 
 
 def los_probability(
     distance_2d_m: ArrayLike,
     *,
-    h_uav: float | None = None,
-    d1_m: float | None = None,
-    p1_m: float | None = None,
+    h_uav: ArrayLike | None = None,
+    d1_m: ArrayLike | None = None,
+    p1_m: ArrayLike | None = None,
 ) -> FloatArray:
     """Probability of line of sight (quantum-DRL Eq. 29), dimensionless in [0, 1].
 
     ``1`` for ``d <= d1``, else ``d1/d + (1 - d1/d) exp(-d / p1)``, d the horizontal distance in m.
-    Give ``d1_m`` and ``p1_m`` (m) explicitly (the paper takes p1 = 63 m), or ``h_uav`` (m) for
-    TR 36.777 Table B-1 UMa-AV: for 22.5 < h <= 100 m, ``p1 = 4300 log h - 3800``,
-    ``d1 = max(460 log h - 700, 18)``; above 100 m always LOS; at or below 22.5 m the TR 38.901
-    UMa terrestrial values d1 = 18 m, p1 = 63 m.
+    Give ``d1_m`` and ``p1_m`` (m) explicitly (the paper takes p1 = 63 m), or ``h_uav`` (m,
+    broadcasts with d) for TR 36.777 Table B-1 UMa-AV: for 22.5 < h <= 100 m,
+    ``p1 = 4300 log h - 3800``, ``d1 = max(460 log h - 700, 18)``; above 100 m always LOS; at or
+    below 22.5 m the TR 38.901 UMa LOS probability with h_UT = h (:func:`uma_los_probability`,
+    d1 = 18 m, p1 = 63 m and the C'(h_UT) factor above 13 m).
     """
     d = nonneg(distance_2d_m, "distance_2d_m")
     if d1_m is not None or p1_m is not None:
         if d1_m is None or p1_m is None:
             raise ValueError("give both d1_m and p1_m, or neither (then h_uav)")
-        if not (d1_m >= 0 and p1_m > 0):
-            raise ValueError(f"need d1_m >= 0 and p1_m > 0, got d1_m={d1_m}, p1_m={p1_m}")
-        d1, p1 = float(d1_m), float(p1_m)
-    elif h_uav is None:
+        d1 = nonneg(d1_m, "d1_m")
+        p1 = positive(p1_m, "p1_m")
+        return _out(_eq29(d, d1, p1))
+    if h_uav is None:
         raise ValueError("give h_uav, or both d1_m and p1_m")
-    elif h_uav > 100.0:
-        return np.ones_like(d)
-    elif h_uav > 22.5:
-        p1 = 4300.0 * np.log10(h_uav) - 3800.0
-        d1 = max(460.0 * np.log10(h_uav) - 700.0, 18.0)
-    elif h_uav > 0:
-        d1, p1 = 18.0, 63.0
-    else:
-        raise ValueError(f"h_uav must be positive, got {h_uav}")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(d > 0, d1 / d, 1.0)
-        p = ratio + (1.0 - ratio) * np.exp(-d / p1)
-    return np.where(d <= d1, 1.0, p)
+    h = positive(h_uav, "h_uav")
+    lh = np.log10(h)
+    p_av = _eq29(d, np.maximum(460.0 * lh - 700.0, 18.0), np.maximum(4300.0 * lh - 3800.0, 1.0))
+    p_ter = uma_los_probability(d, np.minimum(h, 22.5))
+    return _out(np.where(h > 100.0, 1.0, np.where(h > 22.5, p_av, p_ter)))
 
 
 def uav_mixed(
     distance_m: ArrayLike,
     freq_hz: ArrayLike,
     *,
-    h_uav: float = 50.0,
-    h_ut: float = 1.5,
-    d1_m: float | None = None,
-    p1_m: float | None = None,
+    h_uav: ArrayLike = 50.0,
+    h_ut: ArrayLike = 1.5,
+    d1_m: ArrayLike | None = None,
+    p1_m: ArrayLike | None = None,
 ) -> FloatArray:
     """LoS-probability-weighted air-to-ground loss ``P PL_LOS + (1 - P) PL_NLOS`` in dB (quantum-DRL Eq. 27-29).
 
     ``distance_m`` is the 3-D distance (m); the horizontal distance for Eq. 29 follows from
-    ``h_uav - h_ut``.  ``d1_m``/``p1_m`` as in :func:`los_probability`.
+    ``h_uav - h_ut`` (m, broadcast).  ``d1_m``/``p1_m`` as in :func:`los_probability`.
     """
     d3 = nonneg(distance_m, "distance_m")
-    d2 = np.sqrt(np.maximum(d3**2 - (h_uav - h_ut) ** 2, 0.0))
-    p = los_probability(d2, h_uav=h_uav, d1_m=d1_m, p1_m=p1_m)
-    return p * uav_los(d3, freq_hz, h_uav=h_uav) + (1.0 - p) * uav_nlos(d3, freq_hz, h_uav=h_uav)
+    hv = positive(h_uav, "h_uav")
+    d2 = np.sqrt(np.maximum(d3**2 - (hv - positive(h_ut, "h_ut")) ** 2, 0.0))
+    p = los_probability(d2, h_uav=hv, d1_m=d1_m, p1_m=p1_m)
+    return _out(p * uav_los(d3, freq_hz, h_uav=hv) + (1.0 - p) * uav_nlos(d3, freq_hz, h_uav=hv))
 
 
 MODELS: dict[str, Callable[..., FloatArray]] = {
@@ -327,7 +363,7 @@ def gain_from_path_loss_db(pl_db: ArrayLike) -> FloatArray:
     here is negative (recorded in docs/MODEL.md).
     """
     pl = np.asarray(pl_db, dtype=np.float64)
-    return 10.0 ** (-pl / 10.0)
+    return _out(10.0 ** (-pl / 10.0))
 
 
 def gain(model: str, distance_m: ArrayLike, freq_hz: ArrayLike, **params: float) -> FloatArray:

@@ -234,3 +234,99 @@ def test_every_registered_model_is_monotone_in_distance_and_broadcasts():
         pl = path_loss_db(name, d, f)
         assert pl.shape == (40, 2), name
         assert (np.diff(pl, axis=0) >= -1e-9).all(), name
+
+
+# --- TR 38.901 UMa LOS probability with C'(h_UT) (Table 7.4.2-1), used by TR 36.777 B-1 ---------
+# P = [18/d + exp(-d/63)(1 - 18/d)] (1 + C'(h) 5/4 (d/100)^3 exp(-d/150)),
+# C'(h) = 0 (h <= 13 m), ((h - 13)/10)^1.5 (13 < h <= 23 m). Hand values:
+#   d = 100, h = 18: C' = 0.5^1.5 = 0.35355; base = 0.18 + 0.82 e^-1.5873 = 0.34767;
+#     boost = 1 + 0.35355 * 1.25 * 1 * e^-0.6667 = 1.22690 -> 0.42656
+#   d = 200, h = 23: C' = 1; base = 0.09 + 0.91 e^-3.1746 = 0.12805; boost = 1 + 10 e^-1.3333 = 3.63597
+#     -> 0.46558
+#   d = 300, h = 20: C' = 0.7^1.5 = 0.58566; base = 0.06 + 0.94 e^-4.7619 = 0.06803;
+#     boost = 1 + 0.58566 * 1.25 * 27 e^-2 = 3.67543 -> 0.25004
+UMA_LOS_PROB = [  # (d2D m, h_UT m, P)
+    (100.0, 1.5, 0.34767), (100.0, 13.0, 0.34767), (100.0, 18.0, 0.42656),
+    (200.0, 23.0, 0.46558), (300.0, 20.0, 0.25004), (10.0, 20.0, 1.0), (18.0, 23.0, 1.0),
+]
+
+
+@pytest.mark.parametrize(("d", "h", "p"), UMA_LOS_PROB)
+def test_uma_los_probability_hand_values_with_c_prime(d, h, p):
+    from models.pathloss import uma_los_probability
+
+    assert uma_los_probability(d, h) == pytest.approx(p, abs=2e-5)
+
+
+def test_uma_los_probability_vectorised_clipped_and_validated():
+    from models.pathloss import uma_los_probability
+
+    d = np.array([[100.0], [200.0], [300.0]])
+    h = np.array([1.5, 18.0, 23.0])
+    p = uma_los_probability(d, h)
+    assert p.shape == (3, 3)
+    assert p[0, 1] == pytest.approx(0.42656, abs=2e-5) and p[1, 2] == pytest.approx(0.46558, abs=2e-5)
+    # just past d = 18 m the published product is 1.0052 at h = 23 m: a probability, clipped
+    assert uma_los_probability(18.1, 23.0) == 1.0
+    assert (uma_los_probability(np.linspace(0, 3000, 301), 23.0) <= 1.0).all()
+    with pytest.raises(ValueError, match="23 m"):
+        uma_los_probability(100.0, 30.0)
+
+
+def test_tr36777_low_uav_uses_tr38901_uma_with_c_prime():
+    from models.pathloss import los_probability
+
+    # TR 36.777 Table B-1: h <= 22.5 m -> TR 38.901 UMa, so C'(18 m) applies
+    assert los_probability(100.0, h_uav=18.0) == pytest.approx(0.42656, abs=2e-5)
+    assert los_probability(300.0, h_uav=20.0) == pytest.approx(0.25004, abs=2e-5)
+
+
+# --- heights as arrays broadcast like distance and frequency -------------------------------
+
+HEIGHT_CASES = [  # (model, {param: heights}, fixed params)
+    ("okumura_hata", {"h_bs": [30.0, 45.0, 60.0], "h_ut": [1.0, 1.5, 3.0]}, {}),
+    ("uma_los", {"h_bs": [20.0, 25.0, 35.0], "h_ut": [1.5, 5.0, 12.0]}, {}),
+    ("uma_nlos", {"h_bs": [20.0, 25.0, 35.0], "h_ut": [1.5, 5.0, 12.0]}, {}),
+    ("uav_los", {"h_uav": [30.0, 60.0, 120.0]}, {}),
+    ("uav_nlos", {"h_uav": [30.0, 60.0, 90.0]}, {}),
+    ("uav_mixed", {"h_uav": [15.0, 40.0, 90.0], "h_ut": [1.5, 10.0, 20.0]}, {}),
+    ("uav_mixed", {"h_uav": [15.0, 40.0, 90.0]}, {"d1_m": 100.0, "p1_m": 63.0}),
+]
+
+
+@pytest.mark.parametrize(("name", "heights", "fixed"), HEIGHT_CASES)
+def test_array_heights_match_scalar_calls(name, heights, fixed):
+    d = np.array([[150.0], [800.0], [3000.0]])  # (3, 1) distances x (3,) heights -> (3, 3)
+    pl = path_loss_db(name, d, 2e9, **{k: np.array(v) for k, v in heights.items()}, **fixed)
+    assert pl.shape == (3, 3)
+    for i in range(3):
+        for j in range(3):
+            one = path_loss_db(name, float(d[i, 0]), 2e9, **{k: v[j] for k, v in heights.items()}, **fixed)
+            assert pl[i, j] == pytest.approx(float(one), abs=1e-9), (name, i, j)
+
+
+def test_array_heights_in_breakpoint_and_los_probability():
+    from models.pathloss import los_probability, uma_breakpoint_m
+
+    h_ut = np.array([1.5, 2.0, 11.0])
+    np.testing.assert_allclose(uma_breakpoint_m(3.5e9, 25.0, h_ut), 4 * 24 * (h_ut - 1) * 3.5e9 / 3e8)
+    h = np.array([10.0, 18.0, 50.0, 150.0])
+    p = los_probability(np.array([[100.0], [1000.0]]), h_uav=h)
+    assert p.shape == (2, 4)
+    for i, d in enumerate((100.0, 1000.0)):
+        for j in range(4):
+            assert p[i, j] == pytest.approx(float(los_probability(d, h_uav=h[j])))
+    with pytest.raises(ValueError, match="h_ut"):
+        path_loss_db("uma_los", 100.0, 3.5e9, h_ut=np.array([1.5, -1.0]))
+    with pytest.raises(ValueError, match="h_e"):
+        uma_breakpoint_m(3.5e9, 25.0, np.array([1.5, 0.5]))
+    with pytest.raises(ValueError, match="h_bs"):
+        path_loss_db("okumura_hata", 2000.0, 900e6, h_bs=np.array([25.0, 40.0]), strict=True)
+
+
+def test_every_model_returns_float64_scalar_for_scalars_and_arrays_for_arrays():
+    for name in MODELS:
+        r = path_loss_db(name, 300.0, 2e9)
+        assert type(r) is np.float64, (name, type(r))
+        a = path_loss_db(name, np.array([300.0]), 2e9)
+        assert isinstance(a, np.ndarray) and a.dtype == np.float64 and a.shape == (1,), name
