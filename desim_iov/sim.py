@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -332,6 +333,8 @@ class Simulation:
 
     def _make_predictor(self):
         """The scenario's workload predictor (models.forecast), checked against the data."""
+        import pandas as pd
+
         from desim_iov.config import ConfigError
 
         pr = self.s.predictor
@@ -355,6 +358,27 @@ class Simulation:
                 f"predictor {pr.name} needs {pred.history_needed} steps of history before "
                 f"background.pems_start; {self.s.background.pems_start} has {i0}"
             )
+        fc = getattr(pred, "forecaster", None)
+        if fc is not None:  # a checkpoint belongs to the stations it was trained on
+            if fc.n_series != data.n_stations:
+                raise ConfigError(
+                    f"predictor.checkpoint {pr.checkpoint}: trained on {fc.n_series} series, "
+                    f"{self.s.background.pems_source} has {data.n_stations} stations"
+                )
+            ids = [str(x) for x in data.station_ids]
+            if fc.station_ids is not None and list(fc.station_ids) != ids:
+                raise ConfigError(
+                    f"predictor.checkpoint {pr.checkpoint}: trained on other stations than "
+                    f"{self.s.background.pems_source} (first ids {fc.station_ids[:3]} vs {ids[:3]})"
+                )
+            until = getattr(fc, "fitted_until", None)
+            if until is not None and data.timestamps[i0] <= pd.Timestamp(until):
+                warnings.warn(
+                    f"predictor.checkpoint {pr.checkpoint} was trained on data up to {until}; "
+                    f"background.pems_start {self.s.background.pems_start} is not after it, so "
+                    "it forecasts flow it was trained on",
+                    stacklevel=2,
+                )
         return pred
 
     def predicted_work(self, t: float, slot: int) -> np.ndarray:

@@ -117,3 +117,31 @@ def test_a_neural_checkpoint_drives_the_predictions(root, tmp_path):
     first = d[d.time == 0.0]
     station = sim._pems[2]  # server -> PeMS station
     np.testing.assert_allclose(first.predicted, again[station[first.server]], rtol=1e-5)
+
+
+def _tiny_checkpoint(flow, path, timestamps=None):
+    from models.forecast.data import FeatureConfig
+    from models.forecast.predictor import NeuralPredictor
+    from models.forecast.train import TrainConfig
+
+    pred = NeuralPredictor("lstm", feature_cfg=FeatureConfig(seasonal_lags=()),
+                           train_cfg=TrainConfig(epochs=1, progress=False, batch_size=32))
+    pred.fit(flow, timestamps=timestamps)
+    return pred.forecaster.save(path)
+
+
+def test_a_checkpoint_of_other_stations_or_of_the_run_period_is_caught(root, tmp_path):
+    import pandas as pd
+
+    flow = np.load(root / "fake.npz")["data"][..., 0]
+    # trained on 3 series: refused when the run is built, not with a traceback mid-run
+    few = _tiny_checkpoint(flow[:24, :3], tmp_path / "few.pt")
+    with pytest.raises(ConfigError, match=r"trained on 3 series, .* has \d+ stations"):
+        Simulation(scenario(root, "predictor.name=lstm", f"predictor.checkpoint={few}"),
+                   make_policy("greedy"))
+    # trained on steps the run then replays (start 02:00 = step 24; trained up to step 29)
+    ts = pd.date_range("1970-01-01", periods=30, freq="5min")
+    late = _tiny_checkpoint(flow[:30], tmp_path / "late.pt", timestamps=ts)
+    with pytest.warns(UserWarning, match="trained on data up to 1970-01-01 02:25"):
+        Simulation(scenario(root, "predictor.name=lstm", f"predictor.checkpoint={late}"),
+                   make_policy("greedy")).close()

@@ -239,4 +239,6 @@ def make_window_data(flow: np.ndarray, observed: np.ndarray, split: TimeSplit,
         split=split,
         train_idx=valid_targets(split.train, cfg, tmask),
         val_idx=valid_targets(split.val, cfg, tmask),
+        # provenance for checkpoints: the last step any training or validation target reads
+        extra={} if timestamps is None else {"fitted_until": str(timestamps[split.val[1] - 1])},
     )

@@ -163,13 +163,16 @@ class NeuralForecaster:
 
     def __init__(self, name: str, mode: str, nets: list[torch.nn.Module], scaler: Scaler,
                  feature_cfg: FeatureConfig, net_kwargs: dict,
-                 station_ids: list[str] | None = None) -> None:
+                 station_ids: list[str] | None = None, fitted_until: str | None = None) -> None:
         check_name(name)
         if mode not in ("shared", "per_server"):
             raise ValueError(f"mode must be 'shared' or 'per_server', got {mode!r}")
         self.name, self.mode, self.nets = name, mode, nets
         self.scaler, self.feature_cfg, self.net_kwargs = scaler, feature_cfg, dict(net_kwargs)
         self.station_ids = list(station_ids) if station_ids is not None else None
+        # timestamp of the last step training/validation saw (None: unknown), so a user of
+        # the checkpoint can tell forecasts of unseen data from forecasts of its training data
+        self.fitted_until = fitted_until
         self.results: list[TrainResult] = []
         self.train_config: dict = {}
 
@@ -187,7 +190,8 @@ class NeuralForecaster:
             nets = [build_net(name, n_feat, n_stations=n_series, **kw)]
         else:
             nets = [build_net(name, n_feat, n_stations=0, **kw) for _ in range(n_series)]
-        return cls(name, mode, nets, data.scaler, data.cfg, kw, station_ids)
+        return cls(name, mode, nets, data.scaler, data.cfg, kw, station_ids,
+                   data.extra.get("fitted_until"))
 
     def fit(self, data: WindowData, cfg: TrainConfig) -> list[TrainResult]:
         """Train (Alg. 1 Phase 2). Per-server nets see only their own series' samples."""
@@ -256,6 +260,7 @@ class NeuralForecaster:
             "scaler_mean": torch.as_tensor(self.scaler.mean),
             "scaler_std": torch.as_tensor(self.scaler.std),
             "station_ids": self.station_ids,
+            "fitted_until": self.fitted_until,
             "state_dicts": [n.state_dict() for n in self.nets],
             # provenance only (one entry per net): how training went
             "train": {"epochs_run": [r.epochs_run for r in self.results],
@@ -287,4 +292,5 @@ class NeuralForecaster:
             net.load_state_dict(sd)
             net.eval()
             nets.append(net)
-        return cls(name, mode, nets, scaler, fcfg, kw, ckpt.get("station_ids"))
+        return cls(name, mode, nets, scaler, fcfg, kw, ckpt.get("station_ids"),
+                   ckpt.get("fitted_until"))
