@@ -19,6 +19,18 @@ L_max) replace the running Z-scores. It is solved exactly by a MILP (HiGHS throu
 ``scipy.optimize.milp``); the per-server cost g_m(n) need not be convex (overflow to the faster
 satellite CPU), which rules out a plain assignment. It is the optimum of each slot in
 hindsight, not of the whole episode: a learner that plans migrations ahead can beat it.
+
+Hard constraints (twin-migration Eq. 16d-16e), so the oracle plays by the learners' rules:
+
+- vehicle v may only pick a server m with K_vm = 1 (the kernel's Eq. 23 mask in its
+  observation) that stays within range over the whole slot (xi^range_vm = 0);
+- S_m(t) + n_m S_v <= L_max for every server that hosts twins (Eq. 8/16e, with the unfinished
+  work S_m(t) the kernel's xi of Eq. 14 is judged on).
+
+Fallbacks, only where these admit nothing: a vehicle with no such server (no mask entry in
+range all slot, e.g. no satellite) gets the soft version for itself alone (any server with a
+live migration link, charged w_d xi^range_vm in c_vm); if the capacity rows then make the
+joint problem infeasible, they become the soft w_d 1(S' > L_max) term of g_m(n) again.
 """
 
 from __future__ import annotations
@@ -73,12 +85,17 @@ class OraclePolicy:
     def act(self, observations: Mapping[str, Observation]) -> dict[str, int]:
         agents, cur, cand, c, g = self.costs(observations)
         choice = solve_assignment(c[:, cand], g[cand])
+        if choice is None:  # the capacity rows admit nothing: soft Eq. 16e (the w_d term in g)
+            agents, cur, cand, c, g = self.costs(observations, hard_capacity=False)
+            choice = solve_assignment(c[:, cand], g[cand])
         if choice is None:  # cannot happen (staying put is always allowed): stay
             return {a: int(o) for a, o in zip(agents, cur, strict=True)}
         return {a: int(cand[m]) for a, m in zip(agents, choice, strict=True)}
 
-    def costs(self, observations: Mapping[str, Observation]):
-        """(agents, current hosts, candidate servers, c (A, M), g (M, A + 1)) of the epoch."""
+    def costs(self, observations: Mapping[str, Observation], hard_capacity: bool = True):
+        """(agents, current hosts, candidate servers, c (A, M), g (M, A + 1)) of the epoch;
+        inf marks what the hard constraints forbid (module docstring). ``hard_capacity``
+        False leaves Eq. 16e to the soft w_d term of g."""
         if self.sim is None:
             raise RuntimeError("the oracle must be bound to a Simulation (Simulation calls bind)")
         sim, w = self.sim, self.sim.world
@@ -104,6 +121,10 @@ class OraclePolicy:
         c = rw.w_latency * latency / tau + rw.w_failure * (~reach)
         # a twin in flight cannot move again; a dead inter-server link cannot carry it
         allowed = (mig > 0) & ~(in_flight[:, None] & (np.arange(n_m)[None] != cur[:, None]))
+        # Eq. 16d and the Eq. 23 mask as hard constraints, per vehicle, where they admit a host
+        mask = np.stack([np.asarray(observations[a].mask, bool) for a in agents])
+        hard = allowed & mask & reach
+        allowed = np.where(hard.any(axis=1, keepdims=True), hard, allowed)
         c = np.where(allowed, c, np.inf)
 
         # per (server, n): computing, load, overflow (Eq. 8-9, 14)
@@ -118,6 +139,9 @@ class OraclePolicy:
         over = load > w.cache_bits[:, None]
         g = n[None, :] * (rw.w_latency * np.minimum(t_cul, rw.latency_cap) / tau
                           + rw.w_load * load / w.cache_bits[:, None] + rw.w_failure * over)
+        if hard_capacity:  # Eq. 16e: S_m(t) + n S_v <= L_max wherever twins are placed (n >= 1)
+            full = (sim.loads(t)[:, None] + n[None, :] * s_v > w.cache_bits[:, None]) & (n[None, :] > 0)
+            g = np.where(full, np.inf, g)
 
         cand = np.flatnonzero(np.isfinite(c).any(axis=0))  # servers some vehicle may use
         return agents, cur, cand, c, g
@@ -125,12 +149,14 @@ class OraclePolicy:
 
 def solve_assignment(c: np.ndarray, g: np.ndarray) -> np.ndarray | None:
     """Exact minimiser of sum_v c[v, m_v] + sum_m g[m, n_m] over host choices m_v (n_m the
-    number of vehicles on m), by MILP. ``c`` (A, K), inf where forbidden; ``g`` (K, A + 1).
-    Returns the chosen column per row, or None if nothing is feasible."""
+    number of vehicles on m), by MILP. ``c`` (A, K), inf where a host is forbidden; ``g``
+    (K, A + 1), inf where a count is forbidden. Returns the chosen column per row, or None if
+    nothing is feasible."""
     n_a, k = c.shape
     n_x, n_y = n_a * k, k * (n_a + 1)
     allowed = np.isfinite(c)
-    cost = np.concatenate([np.where(allowed, c, 0.0).ravel(), g.ravel()])
+    count_ok = np.isfinite(g)
+    cost = np.concatenate([np.where(allowed, c, 0.0).ravel(), np.where(count_ok, g, 0.0).ravel()])
     a = np.zeros((n_a + 2 * k, n_x + n_y))
     for i in range(n_a):  # each vehicle exactly one host
         a[i, i * k : (i + 1) * k] = 1
@@ -140,7 +166,7 @@ def solve_assignment(c: np.ndarray, g: np.ndarray) -> np.ndarray | None:
         a[n_a + k + j, j:n_x:k] = 1  # ... equal to the vehicles placed there
         a[n_a + k + j, y] = -np.arange(n_a + 1)
     lo = hi = np.concatenate([np.ones(n_a + k), np.zeros(k)])
-    upper = np.concatenate([allowed.ravel(), np.ones(n_y, bool)]).astype(float)  # forbidden: 0
+    upper = np.concatenate([allowed.ravel(), count_ok.ravel()]).astype(float)  # forbidden: 0
     res = milp(cost, constraints=LinearConstraint(a, lo, hi), integrality=np.ones(n_x + n_y),
                bounds=Bounds(0, upper))
     if res.x is None:
