@@ -35,9 +35,11 @@ def _simulate(scenario, policy, out: Path, quiet: bool, provenance: dict | None 
     """Run one simulation into ``out`` with a progress bar over simulated time."""
     from tqdm import tqdm
 
+    from desim_iov.provenance import input_digests
     from desim_iov.sim import make_simulation
 
-    prov = {"desim_iov_version": __version__, "git_sha": _git_sha()}
+    prov = {"desim_iov_version": __version__, "git_sha": _git_sha(),
+            "inputs": input_digests(scenario)}
     prov.update(provenance or {})
     try:
         sim = make_simulation(scenario, policy, trace_path=str(out), provenance=prov)
@@ -92,6 +94,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from analysis.summary import summarize
+    from desim_iov.provenance import changed_inputs
     from desim_iov.replay import (
         RecordedPolicy,
         check_replayable,
@@ -105,6 +108,13 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     trace = open_trace(src, allow_incomplete=False)
     check_replayable(trace)
     scenario = scenario_of(trace)
+    if args.data is not None:
+        scenario = scenario.model_copy(update={"data_dir": str(Path(args.data).resolve())})
+    if "inputs" in trace.attrs:  # the same exogenous inputs, or no replay
+        changed = changed_inputs(trace.attrs["inputs"], scenario)
+        if changed:
+            raise CliError(f"{src}: the run's input files changed ({'; '.join(changed)}); "
+                           "point --data at the original data")
     if args.policy is None:  # exact replay of the recorded decisions
         out = Path(args.out) if args.out else default_replay_path(src, "replay")
         _simulate(scenario, RecordedPolicy(trace), out, args.quiet, {"replay_of": str(src)})
@@ -113,11 +123,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             print(line)
         print(f"trace: {out}")
         return 0 if cmp.identical else 1
-    # what-if: the same exogenous inputs under another policy
-    policy = _make_policy(args.policy, {})
+    # what-if: the same exogenous inputs under another policy (a learned one: --checkpoint)
+    params = {"checkpoint": args.checkpoint} if args.checkpoint else {}
+    policy = _make_policy(args.policy, params, scenario)
     out = Path(args.out) if args.out else default_replay_path(src, args.policy)
     scenario = scenario.model_copy(update={"policy": scenario.policy.model_copy(
-        update={"name": args.policy, "params": {}})})
+        update={"name": args.policy, "params": params})})
     _simulate(scenario, policy, out, args.quiet, {"what_if_of": str(src)})
     before, after = summarize(trace).total, summarize(out).total
     name_a = trace.attrs.get("policy", "recorded")
@@ -142,9 +153,12 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     from analysis.experiments import run_experiment, summarise
 
     try:
+        overrides = list(args.set or [])
+        if args.data is not None:
+            overrides.append(f"data_dir={Path(args.data).resolve()}")
         df = run_experiment(args.experiment, Path(args.out), seeds=args.seeds, updates=args.updates,
                             algorithms=args.algorithms, variants=args.variants,
-                            overrides=args.set or [], progress=not args.quiet)
+                            overrides=overrides, progress=not args.quiet)
     except (KeyError, RuntimeError) as e:
         raise CliError(str(e).strip("\"'")) from None
     print(summarise(df).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
@@ -169,7 +183,12 @@ def _scenario(args: argparse.Namespace, *first: str):
             overrides.append(f"{key}={getattr(args, opt)}")
     if getattr(args, "data", None) is not None:
         overrides.append(f"data_dir={Path(args.data).resolve()}")
-    return load_scenario(args.scenario, overrides)
+    scenario = load_scenario(args.scenario, overrides)
+    if scenario.data_dir is None:  # record where 'data:' paths resolved, for replay
+        from desim_iov.config import data_root
+
+        scenario = scenario.model_copy(update={"data_dir": str(data_root(scenario).resolve())})
+    return scenario
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -202,7 +221,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     try:
         policy = learning.load_policy(args.agent, args.checkpoint, scenario)
     except (KeyError, ValueError) as e:
-        raise CliError(f"{args.checkpoint}: {e}") from None
+        msg = str(e).strip("\"'")
+        raise CliError(msg if args.checkpoint in msg else f"{args.checkpoint}: {msg}") from None
     out = Path(args.out or f"runs/eval-{args.agent}-{scenario.name}-seed{scenario.seed}.h5")
     _simulate(scenario, policy, out, args.quiet, {"checkpoint": str(args.checkpoint)})
     if not args.quiet:
@@ -234,6 +254,9 @@ def _cmd_policies(args: argparse.Namespace) -> int:
     return 0
 
 
+DATA_HELP = "data directory for 'data:' paths (default $DESIM_IOV_DATA, else ../shared/data)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="desim-iov", description="Packet-level simulator of 6G vehicular edge networks."
@@ -250,9 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="override a scenario field"
     )
-    r.add_argument(
-        "--data", help="data directory for 'data:' paths (default $DESIM_IOV_DATA or ../shared/data)"
-    )
+    r.add_argument("--data", help=DATA_HELP)
     r.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     r.set_defaults(func=_cmd_run)
 
@@ -263,7 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("trace", help="a trace written by `desim-iov run`")
     rp.add_argument("--policy", help="what-if: this policy instead of the recorded decisions")
+    rp.add_argument("--checkpoint", help="with --policy NAME of a learned agent: its checkpoint")
     rp.add_argument("--out", help="new trace (default TRACE.replay.h5 or TRACE.<policy>.h5)")
+    rp.add_argument("--data", help=DATA_HELP)
     rp.add_argument("--quiet", action="store_true", help="no progress bar")
     rp.set_defaults(func=_cmd_replay)
 
@@ -282,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
     tr.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     tr.add_argument("--set", action="append", metavar="KEY=VALUE")
+    tr.add_argument("--data", help=DATA_HELP)
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(func=_cmd_train)
 
@@ -293,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int)
     ev.add_argument("--out", help="trace file")
     ev.add_argument("--set", action="append", metavar="KEY=VALUE")
+    ev.add_argument("--data", help=DATA_HELP)
     ev.add_argument("--quiet", action="store_true")
     ev.set_defaults(func=_cmd_eval)
 
@@ -304,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--algorithms", nargs="*")
     ex.add_argument("--variants", nargs="*")
     ex.add_argument("--set", action="append", metavar="KEY=VALUE")
+    ex.add_argument("--data", help=DATA_HELP)
     ex.add_argument("--quiet", action="store_true")
     ex.set_defaults(func=_cmd_experiment)
 

@@ -84,15 +84,27 @@ def compare_traces(a: Trace, b: Trace, datasets: tuple[str, ...] = DATASETS) -> 
             x, y = np.sort(x, order="packet_id"), np.sort(y, order="packet_id")
         n = max(len(x), len(y))
         total[name] = n
-        if x.dtype != y.dtype:
-            matched[name] = 0
-            continue
+        if x.dtype != y.dtype:  # another schema version: compare the columns both have
+            common = [f for f in x.dtype.names if f in (y.dtype.names or ())
+                      and x.dtype[f] == y.dtype[f]]
+            if not common:
+                matched[name] = 0
+                continue
+            x, y = _columns(x, common), _columns(y, common)
         k = min(len(x), len(y))
         width = x.dtype.itemsize
         xb = np.frombuffer(x[:k].tobytes(), dtype=np.uint8).reshape(k, width)
         yb = np.frombuffer(y[:k].tobytes(), dtype=np.uint8).reshape(k, width)
         matched[name] = int(np.all(xb == yb, axis=1).sum())
     return Comparison(matched, total)
+
+
+def _columns(a: np.ndarray, names: list[str]) -> np.ndarray:
+    """A packed copy of the structured array ``a`` with only the fields ``names``."""
+    out = np.empty(len(a), dtype=[(n, a.dtype[n]) for n in names])
+    for n in names:
+        out[n] = a[n]
+    return out
 
 
 def default_replay_path(path: Path, suffix: str) -> Path:

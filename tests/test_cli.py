@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from desim_iov.cli import main
+from traces.reader import open_trace
 
 TINY = ["--duration", "40", "--set", "vehicles.traffic.packet_size=800 kB", "--quiet"]
 
@@ -82,3 +83,12 @@ def test_train_eval_and_run_a_learned_policy(tmp_path):
                  "--out", str(out), "--quiet"]) == 0
     assert len(pd.read_hdf(out, "decisions")) == 2 * 2
     assert main(["eval", "--agent", "dm-mappo", "--checkpoint", str(tmp_path / "none.pt"), "--quiet"]) == 2
+    # what-if replay of a heuristic's run under the learned policy (same inputs)
+    base = tmp_path / "greedy.h5"
+    assert main(["run", "--scenario", "twin-city", "--set", "duration=60", "--set",
+                 "vehicles.count=2", "--out", str(base), "--quiet"]) == 0
+    what_if = tmp_path / "what_if.h5"
+    assert main(["replay", str(base), "--policy", "dm-mappo", "--checkpoint",
+                 str(run / "checkpoint.pt"), "--out", str(what_if), "--quiet"]) == 0
+    assert open_trace(what_if).attrs["policy"] == "dm-mappo"
+    assert main(["replay", str(base), "--policy", "dm-mappo", "--quiet"]) == 2  # no checkpoint
