@@ -26,9 +26,9 @@ def _cn(rng: np.random.Generator, shape: tuple[int, ...], variance: float = 1.0)
 
 
 def rayleigh(rng: np.random.Generator, size: Shape) -> ComplexArray:
-    """Rayleigh-fading coefficients ``h ~ CN(0, 1)`` (quantum-DRL Sec. II-D1), unit mean power.
+    """Rayleigh-fading coefficients ``h ~ CN(0, 1)`` (quantum-DRL Sec. II-D1), complex, dimensionless.
 
-    ``|h|`` is Rayleigh with scale 1/sqrt(2); ``|h|^2`` is Exp(1).
+    Unit mean power: ``|h|`` is Rayleigh with scale 1/sqrt(2); ``|h|^2`` is Exp(1).
     """
     return _cn(rng, _shape(size))
 
@@ -45,7 +45,8 @@ def rician(
 ) -> ComplexArray:
     """Rician coefficients ``sqrt(K/(K+1)) e^{j phi} e^{j 2 pi f_d tau} + sqrt(1/(K+1)) h_NLoS`` (quantum-DRL Eq. 24-25).
 
-    Unit mean power.  ``k_factor`` K (linear; the paper uses 6).  ``h_LoS = e^{j phi}`` with
+    Complex, dimensionless, unit mean power.  ``k_factor`` K (linear ratio of LoS to scattered
+    power, dimensionless; the paper uses 6).  ``h_LoS = e^{j phi}`` with
     phi uniform on [0, 2 pi) unless ``los_phase_rad`` is given.  ``h_NLoS = N^{-1/2} sum_i
     e^{j theta_i}`` over ``n_paths`` = N uniform phases (Eq. 25); ``None`` takes the
     N -> infinity limit CN(0, 1).  The Doppler rotation (Hz, over ``tau_s`` s) multiplies the
@@ -74,7 +75,8 @@ def steering_vector(
 ) -> ComplexArray:
     """ULA steering vector ``[1, e^{j 2 pi delta sin(theta)/lambda}, ..., e^{j 2 pi delta (M-1) sin(theta)/lambda}]`` (quantum-DRL Eq. 14).
 
-    ``aoa_rad`` any shape; returns ``aoa.shape + (M,)``, unit-modulus entries (||a||^2 = M).
+    ``aoa_rad`` (rad) any shape; returns ``aoa.shape + (M,)`` complex, dimensionless,
+    unit-modulus entries (||a||^2 = M).
     Spacing delta and wavelength lambda in m (Table II: 0.005 m and 0.009 m).
     """
     if int(n_antennas) < 1:
@@ -97,7 +99,7 @@ def doppler_shift_hz(speed_mps: ArrayLike, angle_rad: ArrayLike, wavelength_m: f
 
 
 def draw_doppler_angle(rng: np.random.Generator, size: Shape) -> FloatArray:
-    """Angle of motion relative to the LoS, ``phi ~ U(-90 deg, +90 deg)`` in rad (quantum-DRL Eq. 21)."""
+    """Angle of motion relative to the LoS, ``phi ~ U(-90 deg, +90 deg)``, in rad (quantum-DRL Eq. 21)."""
     return rng.uniform(-np.pi / 2.0, np.pi / 2.0, _shape(size))
 
 
@@ -110,6 +112,8 @@ def bounded_csi_error(
     bound: float | None = None,
 ) -> ComplexArray:
     """Bounded CSI error vectors ``eps`` with ``||eps|| <= tau`` (quantum-DRL Eq. 12), shape ``size + (M,)``.
+
+    Complex and dimensionless, on the scale of the unit-modulus steering vector it perturbs.
 
     Drawn uniformly in the ball of radius tau of C^M (= R^{2M}): zero mean, uncorrelated entries of
     variance ``E|eps_i|^2 = tau^2 / (M + 1)``.  By default tau = sqrt((M + 1) variance) so the
@@ -148,7 +152,9 @@ def simo_channel(
 
     Returns ``(h_true, h_est)``, each ``broadcast(gain, aoa, doppler).shape + (M,)``: the estimate
     is ``sqrt(PL) e^{...} a(theta)`` (Eq. 13), the true channel adds the bounded error of Eq. 12.
-    ``gain_linear`` is the linear path gain (``10^(-PL_dB/10)``).
+    ``gain_linear`` is the linear path gain (``10^(-PL_dB/10)``, dimensionless); the returned
+    amplitudes are complex and dimensionless (their squared modulus is a power gain).  Angles in
+    rad, spacing and wavelength in m, Doppler in Hz, ``tau_s`` in s.
     """
     g = np.asarray(gain_linear, dtype=np.float64)
     if (g < 0).any():
@@ -168,6 +174,7 @@ def simo_channel(
 def mrc_gain(h: ArrayLike, h_est: ArrayLike | None = None) -> FloatArray:
     """Effective power gain of maximum-ratio combining / transmission over the last axis (quantum-DRL Eq. 22, 34, 36).
 
+    Dimensionless (linear).
     Perfect CSI: ``||h||^2`` (SIMO MRC and MISO MRT alike).  With a mismatched estimate the
     weights ``w = h_est / ||h_est||`` give ``|h_est^H h|^2 / ||h_est||^2 <= ||h||^2``.
     """
@@ -182,7 +189,74 @@ def mrc_gain(h: ArrayLike, h_est: ArrayLike | None = None) -> FloatArray:
 
 
 def shadowing_db(rng: np.random.Generator, sigma_db: float, size: Shape) -> FloatArray:
-    """Log-normal shadow fading in dB, ``N(0, sigma^2)`` (TR 38.901 Table 7.4.1-1: 4 dB UMa LOS, 6 dB NLOS)."""
+    """Log-normal shadow fading in dB, ``N(0, sigma^2)`` (TR 38.901 Table 7.4.1-1: 4 dB UMa LOS, 6 dB NLOS).
+
+    ``sigma_db`` in dB; the result is in dB (add it to a path loss in dB).
+    """
     if not sigma_db >= 0:
         raise ValueError(f"sigma_db must be non-negative, got {sigma_db}")
     return sigma_db * rng.standard_normal(_shape(size))
+
+
+FADING_MODELS: tuple[str, ...] = ("none", "rayleigh", "rician")
+"""Names accepted by :func:`small_scale_gain` (the scenario key ``channel.fading``)."""
+
+
+def small_scale_gain(
+    model: str,
+    rng: np.random.Generator,
+    shape: Shape,
+    *,
+    k_factor: ArrayLike = 6.0,
+    antennas: ArrayLike = 1,
+) -> FloatArray:
+    """Small-scale power gain of every link, dimensionless (linear), shape ``shape``.
+
+    One i.i.d. draw per link and antenna, for the kernel to redraw each mobility step and
+    multiply into the large-scale gain.  Per antenna the coefficient has unit mean power:
+    ``"rayleigh"`` ``h ~ CN(0, 1)`` (Sec. II-D1), ``"rician"`` ``sqrt(K/(K+1)) e^{j phi} +
+    sqrt(1/(K+1)) CN(0, 1)`` (quantum-DRL Eq. 24-25, N -> infinity scatterers; the power depends
+    only on the scattered term's phase relative to the LoS and Doppler phases, so only that is drawn).  With ``antennas`` = M the gain is the
+    maximum-ratio combining/transmission gain with perfect CSI, ``sum_i |h_i|^2`` (Eq. 22, 34, 36),
+    mean M, i.i.d. antennas.  ``"none"`` returns M (the array gain alone) and draws nothing.
+
+    ``k_factor`` K (linear, >= 0) and ``antennas`` (integers >= 1) broadcast to ``shape``
+    (e.g. ``(M_servers,)`` for a ``(V, M_servers)`` link matrix).  Common random numbers: for a
+    given shape and antenna configuration ``"rayleigh"`` and ``"rician"`` consume exactly
+    ``2 * prod(shape) * max(antennas)`` uniform doubles (``rng.random``), whatever K or the
+    values drawn, and use them identically (K = 0 Rician equals Rayleigh draw for draw):
+    ``|h_NLoS|^2 = -ln(1 - u1)`` (Exp(1)) and its phase ``2 pi u2``.
+    """
+    if model not in FADING_MODELS:
+        raise ValueError(f"unknown fading model {model!r}; allowed: {', '.join(FADING_MODELS)}")
+    shp = _shape(shape)
+    m = np.asarray(antennas)
+    if m.dtype == np.bool_ or not np.issubdtype(m.dtype, np.number):
+        raise ValueError(f"antennas must be integers >= 1, got {antennas!r}")
+    if not ((m >= 1) & (m == np.floor(m))).all():
+        raise ValueError(f"antennas must be integers >= 1, got {np.ravel(m)[:3]}")
+    try:
+        m = np.broadcast_to(m, shp)
+    except ValueError:
+        raise ValueError(f"antennas of shape {m.shape} do not broadcast to the link shape {shp}") from None
+    k = np.asarray(k_factor, dtype=np.float64)
+    if not (np.isfinite(k) & (k >= 0)).all():
+        raise ValueError(f"k_factor must be finite and >= 0, got {np.ravel(k)[:3]}")
+    try:
+        k = np.broadcast_to(k, shp)[..., None]
+    except ValueError:
+        raise ValueError(f"k_factor of shape {k.shape} does not broadcast to the link shape {shp}") from None
+    if model == "none":
+        return m.astype(np.float64)
+    n_ant = int(m.max()) if m.size else 1
+    u = rng.random(shp + (n_ant, 2))  # exactly two doubles per link and antenna
+    scatter = -np.log1p(-u[..., 0])  # |CN(0, 1)|^2 ~ Exp(1) by inversion
+    if model == "rician":
+        # |sqrt(K) + sqrt(E) e^{j theta}|^2 / (K + 1), theta the scattered term's phase
+        cos = np.cos(2.0 * np.pi * u[..., 1])
+        per_antenna = (k + scatter + 2.0 * np.sqrt(k * scatter) * cos) / (k + 1.0)
+    else:
+        per_antenna = scatter
+    if n_ant > 1:
+        per_antenna = np.where(np.arange(n_ant) < m[..., None], per_antenna, 0.0)
+    return per_antenna.sum(axis=-1)

@@ -153,3 +153,104 @@ def test_shadowing_standard_deviation():
     s = shadowing_db(np.random.default_rng(13), 4.0, N)
     # sample sd of a normal: standard error sigma / sqrt(2 n)
     assert abs(s.std() - 4.0) < Z * 4.0 / math.sqrt(2 * N)
+
+
+# --- small_scale_gain: per-link power gains for the kernel (Eq. 22, 24-25, 34, 36) -----------
+# References: |CN(0,1)|^2 ~ Exp(1); a sum of M i.i.d. ones ~ Gamma(M, 1); a unit-mean Rician
+# power with factor K is ncx2(df=2, nc=2K) / (2(K+1)), and a sum of M i.i.d. ones
+# ncx2(df=2M, nc=2MK) / (2(K+1)).
+
+
+def _ncx2(m, k):
+    return stats.ncx2(df=2 * m, nc=2 * m * k, scale=1 / (2 * (k + 1)))
+
+
+def test_small_scale_gain_rayleigh_single_antenna_is_exp1():
+    from models.fading import small_scale_gain
+
+    g = small_scale_gain("rayleigh", np.random.default_rng(20), N)
+    assert g.shape == (N,) and g.dtype == np.float64
+    assert abs(g.mean() - 1.0) < Z / math.sqrt(N)
+    assert stats.kstest(g, stats.expon.cdf).statistic < KS_CRIT
+
+
+def test_small_scale_gain_rayleigh_mrc_four_antennas_is_gamma4():
+    from models.fading import small_scale_gain
+
+    g = small_scale_gain("rayleigh", np.random.default_rng(21), (N,), antennas=4)
+    assert abs(g.mean() - 4.0) < Z * 2.0 / math.sqrt(N)  # sd of Gamma(4, 1) is 2
+    assert stats.kstest(g, stats.gamma(4).cdf).statistic < KS_CRIT
+
+
+def test_small_scale_gain_rician_k6_distribution_and_k_factor():
+    from models.fading import small_scale_gain
+
+    k = 6.0
+    g = small_scale_gain("rician", np.random.default_rng(22), N)  # K = 6 by default (Table II)
+    sd = math.sqrt((2 * k + 1) / (k + 1) ** 2)
+    assert abs(g.mean() - 1.0) < Z * sd / math.sqrt(N)
+    assert stats.kstest(g, _ncx2(1, k).cdf).statistic < KS_CRIT
+    # K from the moments: Var/mean^2 = (2K + 1)/(K + 1)^2 -> K = (1 - r + sqrt(1 - r)) / r
+    r = g.var() / g.mean() ** 2
+    k_hat = (1 - r + math.sqrt(1 - r)) / r
+    assert abs(k_hat - k) < 0.3  # ~10 standard errors at N = 40,000
+    # against a different K the KS test rejects: the test can fail
+    assert stats.kstest(g, _ncx2(1, 3.0).cdf).statistic > KS_CRIT
+
+
+def test_small_scale_gain_per_server_antennas_on_a_link_matrix():
+    from models.fading import small_scale_gain
+
+    n_v = N // 2
+    ant = np.array([4, 1])  # a BS with M = 4, a single-antenna UAV
+    g = small_scale_gain("rician", np.random.default_rng(23), (n_v, 2), k_factor=6.0, antennas=ant)
+    assert g.shape == (n_v, 2)
+    crit = 1.949 / math.sqrt(n_v)
+    assert stats.kstest(g[:, 0], _ncx2(4, 6.0).cdf).statistic < crit
+    assert stats.kstest(g[:, 1], _ncx2(1, 6.0).cdf).statistic < crit
+    assert abs(g[:, 0].mean() - 4.0) < Z * math.sqrt(4 * 13 / 49) / math.sqrt(n_v)
+
+
+def test_small_scale_gain_draws_a_fixed_number_of_uniforms():
+    from models.fading import small_scale_gain
+
+    shape, ant = (3, 5), np.array([4, 4, 1, 1, 1])
+    ref = np.random.default_rng(24)
+    ref.random(2 * 15 * 4)
+    expect = ref.bit_generator.state
+    for model, k in (("rayleigh", 6.0), ("rician", 0.0), ("rician", 6.0), ("rician", np.arange(5.0) * 100)):
+        rng = np.random.default_rng(24)
+        small_scale_gain(model, rng, shape, k_factor=k, antennas=ant)
+        assert rng.bit_generator.state == expect, (model, k)
+    rng = np.random.default_rng(24)
+    before = rng.bit_generator.state
+    np.testing.assert_array_equal(small_scale_gain("none", rng, shape, antennas=ant), np.broadcast_to(ant, shape))
+    assert rng.bit_generator.state == before  # "none" draws nothing
+
+
+def test_small_scale_gain_rician_k0_equals_rayleigh_draw_for_draw_and_large_k_is_flat():
+    from models.fading import small_scale_gain
+
+    a = small_scale_gain("rayleigh", np.random.default_rng(25), (50, 4), antennas=[1, 2, 3, 4])
+    b = small_scale_gain("rician", np.random.default_rng(25), (50, 4), k_factor=0.0, antennas=[1, 2, 3, 4])
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    flat = small_scale_gain("rician", np.random.default_rng(25), (50, 4), k_factor=1e12, antennas=[1, 2, 3, 4])
+    np.testing.assert_allclose(flat, np.broadcast_to([1.0, 2.0, 3.0, 4.0], (50, 4)), rtol=1e-5)
+
+
+def test_small_scale_gain_rejects_bad_input_in_one_line():
+    from models.fading import FADING_MODELS, small_scale_gain
+
+    assert FADING_MODELS == ("none", "rayleigh", "rician")
+    rng = np.random.default_rng(26)
+    with pytest.raises(ValueError, match="allowed: none, rayleigh, rician"):
+        small_scale_gain("nakagami", rng, 3)
+    for bad in (0, 1.5, -2, True):
+        with pytest.raises(ValueError, match="antennas"):
+            small_scale_gain("rayleigh", rng, 3, antennas=bad)
+    with pytest.raises(ValueError, match="broadcast"):
+        small_scale_gain("rayleigh", rng, (3, 2), antennas=[1, 2, 3])
+    with pytest.raises(ValueError, match="k_factor"):
+        small_scale_gain("rician", rng, 3, k_factor=-1.0)
+    with pytest.raises(ValueError, match="k_factor"):
+        small_scale_gain("rician", rng, 3, k_factor=float("nan"))
