@@ -76,7 +76,12 @@ def parse_quantity(value: object, dimension: str) -> float:
         raise UnitError(f"cannot read {value!r} as '<number> <unit>'")
     number, unit = float(m.group(1)), m.group(2)
     if dimension == "W" and unit in ("dBm", "dBW"):
-        return 10.0 ** ((number - (30.0 if unit == "dBm" else 0.0)) / 10.0)
+        from models.rate import dbm_to_w  # the one dBm -> W converter
+
+        out = float(dbm_to_w(number if unit == "dBm" else number + 30.0))
+        if not math.isfinite(out):
+            raise UnitError(f"{value!r} is not finite")
+        return out
     table = UNITS.get(dimension)
     if table is None:
         raise KeyError(f"unknown dimension {dimension!r}")

@@ -59,10 +59,12 @@ def qos_normalised(
     w_e: float = 0.3,
     clip: bool = False,
 ) -> FloatArray:
-    """Normalised QoS ``100 (Q - Q_min) / (Q_max - Q_min) + Q_min`` (quantum-DRL Eq. 93).
+    """Normalised QoS ``100 (Q - Q_min) / (Q_max - Q_min) + Q_min`` (quantum-DRL Eq. 93), dimensionless score.
 
-    Q from :func:`qos` (Eq. 48); Q_min from Table II (60); Q_max is not given by the paper and must
-    be passed.  ``clip=True`` limits the result to [0, 100] (Fig. 6 plots QoS on that scale).
+    Latency in s, energy in J, weights dimensionless; Q from :func:`qos` (Eq. 48); ``q_min``
+    (Table II: 60) and ``q_max`` in Q's units (1/s and J mixed as Eq. 48 does); Q_max is not given
+    by the paper and must be passed.  ``clip=True`` limits the result to [0, 100] (Fig. 6 plots
+    QoS on that scale).
     """
     if not q_max > q_min:
         raise ValueError(f"q_max must exceed q_min, got q_max={q_max}, q_min={q_min}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import ndtri
 
 from models._checks import FloatArray
 from models._checks import nonneg as _nonneg
@@ -16,7 +15,6 @@ from models._checks import nonneg as _nonneg
 
 def _f(x: ArrayLike) -> FloatArray:
     return np.asarray(x, dtype=np.float64)
-
 
 
 def db_to_linear(x: ArrayLike) -> FloatArray:
@@ -32,8 +30,9 @@ def linear_to_db(x: ArrayLike) -> FloatArray:
 
 
 def dbm_to_w(x: ArrayLike) -> FloatArray:
-    """Power in dBm to W: ``10^((x - 30)/10)``."""
-    return 10.0 ** ((_f(x) - 30.0) / 10.0)
+    """Power in dBm to W: ``10^((x - 30)/10)`` (overflow gives ``inf``, silently)."""
+    with np.errstate(over="ignore"):
+        return 10.0 ** ((_f(x) - 30.0) / 10.0)
 
 
 def w_to_dbm(x: ArrayLike) -> FloatArray:
@@ -120,6 +119,8 @@ def fbl_rate_bps(
         raise ValueError(f"blocklength must be positive, got {np.ravel(n)[:3]}")
     if not ((eps > 0) & (eps < 1)).all():
         raise ValueError(f"error_prob must lie in (0, 1), got {np.ravel(eps)[:3]}")
+    from scipy.special import ndtri  # here, not at the top: desim_iov.units imports this module
+
     q_inv = -ndtri(eps)  # Q^-1(eps) = Phi^-1(1 - eps)
     v = 1.0 - (1.0 + g) ** -2.0
     per_hz = np.log2(1.0 + g) - np.sqrt(v / n) * q_inv / np.log(2.0)

@@ -42,6 +42,18 @@ def test_unit_conversions_known_points():
     assert w_to_dbm(0.0) == -math.inf
 
 
+def test_scenario_units_use_the_same_dbm_converter():
+    from desim_iov.units import UnitError, parse_quantity
+
+    # 23 dBm = 10^(-0.7) W = 0.19953 W; -10 dBW = 0.1 W; -90 dBm = 1e-12 W
+    assert parse_quantity("23 dBm", "W") == pytest.approx(0.199526, rel=1e-5)
+    assert parse_quantity("-10 dBW", "W") == pytest.approx(0.1)
+    assert parse_quantity("-90 dBm", "W") == pytest.approx(1e-12)
+    assert dbm_to_w(1e300) == math.inf  # overflow is inf, without a warning
+    with pytest.raises(UnitError, match="not finite"):
+        parse_quantity("1e300 dBm", "W")
+
+
 def test_thermal_noise_matches_kT_and_minus_114_dbm_per_mhz():
     k_b, t0 = 1.380649e-23, 290.0  # Boltzmann constant (J/K), reference temperature (K)
     assert thermal_noise_w(1.0) == pytest.approx(k_b * t0, rel=1e-3)  # -174 dBm/Hz ~ kT0
