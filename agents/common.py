@@ -399,6 +399,22 @@ def collect_episodes(env: Any, act_fn: ActFn, seeds: list[int], latency_cap: flo
     )
 
 
+def random_rollout_observations(env: Any, seeds: list[int], *, use_mask: bool,
+                                rng: np.random.Generator) -> np.ndarray:
+    """Observations (N, D) of every decision in one episode per seed played by uniformly
+    random actions (among the mask's allowed servers when ``use_mask``, else among all M):
+    the input statistics a fresh, near-uniform actor will meet (normaliser warm start)."""
+
+    def act(obs: np.ndarray, mask: np.ndarray, state: np.ndarray, ids: np.ndarray):
+        ok = mask if use_mask else np.ones_like(mask)
+        ok = ok | ~ok.any(axis=1, keepdims=True)  # nothing allowed: any server
+        keys = np.where(ok, rng.random(ok.shape), -1.0)
+        return keys.argmax(axis=1), {}
+
+    batch = collect_episodes(env, act, seeds)
+    return batch.obs[batch.active]
+
+
 def episode_metrics(batch: EpisodeBatch) -> dict[str, float]:
     """Learning-curve numbers of a batch of episodes: mean per-agent episode return (sum of
     Eq. 22 rewards), mean T^sum per decision (capped), failure rate xi per decision, share of

@@ -30,6 +30,7 @@ from agents.common import (
     episode_metrics,
     latency_cap_of,
     mlp,
+    random_rollout_observations,
 )
 
 
@@ -86,7 +87,6 @@ class Learner:
         self.env_steps = 0
         self.agent_steps = 0
         self.latency_cap = latency_cap_of(env)
-        self._warm_start_normalisers()
 
     # -------------------------------------------------------------- helpers
 
@@ -95,10 +95,13 @@ class Learner:
         return 1_000_000 * (self.seed + 1) + k
 
     def _warm_start_normalisers(self) -> None:
-        """Input scales from the first training episode's initial observations, so the first
-        rollout already sees normalised inputs."""
-        obs, _ = self.env.reset(seed=self.episode_seed(0))
-        x = np.stack([o["observation"] for o in obs.values()])
+        """Input scales from one episode of uniformly random actions on the first training
+        episode's seed, before the first rollout (whose actions and log-probs then already use
+        normalised inputs). Reset observations alone would not do: caches start empty, so the
+        workload entries have almost no variance and were scaled by ~1e4 and clipped. Its own
+        generator: the actor's and the minibatches' streams are untouched."""
+        x = random_rollout_observations(self.env, [self.episode_seed(0)], use_mask=self.cfg.use_mask,
+                                        rng=np.random.default_rng([self.seed, 1]))
         for f in (self.actor.features, self.critic.features):
             f.update(x)
 
@@ -116,6 +119,8 @@ class Learner:
     def update(self) -> dict[str, float]:
         cfg = self.cfg
         t0 = time.perf_counter()
+        if self.episodes == 0:  # first update of a fresh run (a resumed run has its scales)
+            self._warm_start_normalisers()
         # 1. rollout with pi_theta_old (Alg. 2 lines 6–14)
         seeds = [self.episode_seed(self.episodes + k) for k in range(cfg.episodes_per_update)]
         batch = collect_episodes(self.env, self._act, seeds, self.latency_cap)

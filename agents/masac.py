@@ -33,6 +33,7 @@ from agents.common import (
     collect_episodes,
     episode_metrics,
     latency_cap_of,
+    random_rollout_observations,
 )
 
 
@@ -94,7 +95,6 @@ class Learner:
         self.rng = np.random.default_rng(seed)
         self.episodes = self.env_steps = self.agent_steps = 0
         self.latency_cap = latency_cap_of(env)
-        self._warm_start_normalisers()
 
     def episode_seed(self, k: int) -> int:
         """Training episodes use seeds 1e6 * (seed + 1) + k: never the small evaluation seeds."""
@@ -104,8 +104,10 @@ class Learner:
         return [self.actor, self.q1, self.q2, self.q1_targ, self.q2_targ]
 
     def _warm_start_normalisers(self) -> None:
-        obs, _ = self.env.reset(seed=self.episode_seed(0))
-        x = np.stack([o["observation"] for o in obs.values()])
+        """Input scales from one episode of uniformly random actions before the first
+        collection (as DM-MAPPO's: reset observations have near-constant workloads)."""
+        x = random_rollout_observations(self.env, [self.episode_seed(0)], use_mask=self.cfg.use_mask,
+                                        rng=np.random.default_rng([self.seed, 1]))
         for net in self._nets_with_features():
             net.features.update(x)
 
@@ -123,6 +125,8 @@ class Learner:
     def update(self) -> dict[str, float]:
         cfg = self.cfg
         t0 = time.perf_counter()
+        if self.episodes == 0:  # first update of a fresh run (a resumed run has its scales)
+            self._warm_start_normalisers()
         # 1. collect episodes with the stochastic actor, store them
         seeds = [self.episode_seed(self.episodes + k) for k in range(cfg.episodes_per_update)]
         batch = collect_episodes(self.env, self._act, seeds, self.latency_cap)

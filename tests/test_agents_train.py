@@ -159,3 +159,25 @@ def test_bad_hyperparameter_and_mismatched_scenario_are_clear_errors(tmp_path, t
         load_policy("dm-mappo", trained["dm-mappo"], make_scenario("twin-city", duration=120))
     with pytest.raises(ValueError, match="'dm-mappo' checkpoint"):
         load_policy("masac", trained["dm-mappo"], _scenario())
+
+
+@pytest.mark.parametrize("name", ["dm-mappo", "masac"])
+def test_normalisers_start_from_a_whole_random_episode(name):
+    """The input scales the first rollout uses come from every decision of one episode of
+    random actions, not from the reset observations alone (empty caches: workloads near 0)."""
+    from agents.common import random_rollout_observations
+    from agents.train import make_config
+
+    env = parallel_env("twin-city", duration=300, fidelity="slot", **{"vehicles.count": 3})
+    learner = AGENTS[name][0].Learner(env, make_config(name), seed=0)
+    rms = learner.actor.features.load_rms
+    assert rms.count.item() < 1  # nothing seen before the first update
+    learner._warm_start_normalisers()
+    ref = random_rollout_observations(env, [learner.episode_seed(0)], use_mask=True,
+                                      rng=np.random.default_rng(123))  # other random actions
+    m = env.n_servers
+    assert ref.shape[0] == 30  # 3 vehicles x 10 slots, more than the 3 at reset
+    assert rms.count.item() == pytest.approx(ref.shape[0] * m, abs=1e-3)
+    loads = ref[:, -m:]
+    assert 0.5 < rms.var.item() / loads.var() < 2.0
+    assert rms.mean.item() == pytest.approx(loads.mean(), rel=0.5)
