@@ -35,4 +35,18 @@ def test_table3_required_snr_inverts_the_rate():
 
 def test_benchmark_paths_agree_on_a_small_scenario():
     veh, srv = bench_models.scenario(seed=3)
-    np.testing.assert_allclose(bench_models.vectorised(veh[:6], srv[:4]), bench_models.per_pair(veh[:6], srv[:4]))
+    veh, srv = veh[:6], srv[:4]
+    ref = bench_models.vectorised(veh, srv)
+    np.testing.assert_allclose(bench_models.per_pair_library(veh, srv), ref)
+    np.testing.assert_allclose(np.array(bench_models.per_pair_plain(veh.tolist(), srv.tolist())), ref, rtol=1e-9)
+    # the plain path is an independent code path: one hand value, UMa NLOS at 3.5 GHz
+    # d2D = 200 m: PL'_NLOS = 13.54 + 39.08 log10(201.38) + 20 log10(3.5) = 114.5 dB > PL_LOS
+    d3 = math.hypot(200.0, 23.5)
+    pl = 13.54 + 39.08 * math.log10(d3) + 20 * math.log10(3.5)
+    snr = 0.2 * 10 ** (-pl / 10) / bench_models.NOISE_W
+    v = 1 - (1 + snr) ** -2
+    q = 4.753424  # Q^-1(1e-6)
+    expect = 10e6 * max(math.log2(1 + snr) - math.sqrt(v / 100) * q / math.log(2), 0.0)
+    assert pl == pytest.approx(114.5, abs=0.05) and expect > 1e6
+    got = bench_models.per_pair_plain([[0.0, 0.0, 1.5]], [[200.0, 0.0, 25.0]])[0][0]
+    assert got == pytest.approx(expect, rel=1e-6)
