@@ -45,8 +45,10 @@ def _simulate(scenario, policy, out: Path, quiet: bool, provenance: dict | None 
         sim = make_simulation(scenario, policy, trace_path=str(out), provenance=prov)
     except OSError as e:
         raise CliError(f"{out}: cannot write the trace: {e}") from None
-    if sim.world.import_report and not quiet:
-        print(f"vehicle trace: {sim.world.import_report}", file=sys.stderr)
+    report = sim.world.import_report
+    if report and (not quiet or "malformed" in report or "WARNING" in report):
+        # what the importer removed is shown even with --quiet when input lines were bad
+        print(f"vehicle trace: {report}", file=sys.stderr)
     with tqdm(
         total=scenario.duration,
         unit="sim-s",

@@ -128,7 +128,7 @@ class Vehicles(Strict):
     trace: str | None = None
     trace_format: Literal["auto", "tdrive", "fcd", "csv"] = "auto"
     trace_options: dict[str, Any] = {}
-    trace_select: Literal["first", "most_fixes"] = "first"
+    trace_select: Literal["first", "most_fixes", "most_covered"] = "first"
     speed_min: Speed = 8.0
     speed_max: Speed = 16.0
     pause: SecondsNN = 0.0

@@ -12,6 +12,7 @@ import functools
 import json
 import math
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -202,13 +203,72 @@ def trajectories_from_trace(s: Scenario) -> tuple[list[Trajectory], np.ndarray, 
         found = sorted(found, key=lambda item: -len(item[1]))
     if len(found) < vs.count:
         raise ConfigError(
-            f"vehicles.trace {path}: {len(found)} vehicles after cleaning, vehicles.count is {vs.count}"
+            f"vehicles.trace {path}: {len(found)} vehicles after cleaning, vehicles.count is "
+            f"{vs.count} (import: {report})"
         )
+    # most_covered: every candidate; build_world picks after placing the RSUs
+    keep = found if vs.trace_select == "most_covered" else found[: vs.count]
     out = []
-    for _, t, xy in found[: vs.count]:
+    for _, t, xy in keep:
         xyz = xy if xy.shape[1] == 3 else np.column_stack([xy, np.zeros(len(t))])
         out.append(Trajectory(t, xyz))
     return out, np.concatenate([xy[:, :2] for _, _, xy in found]), report
+
+
+def _slot_coverage(tr: Trajectory, rsu_xyz: np.ndarray, rsu_range_m: float,
+                   t: np.ndarray, slot_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(driving, covered, moving) at the slot starts ``t``: between the first and last fix,
+    within ``rsu_range_m`` of some RSU (ground distance), moving > 10 m by the next slot."""
+    p = tr.position(t)[:, :2]
+    nxt = tr.position(t + slot_s)[:, :2]
+    driving = (t >= tr.start) & (t < tr.end)
+    if len(rsu_xyz):
+        d = np.hypot(p[:, None, 0] - rsu_xyz[None, :, 0], p[:, None, 1] - rsu_xyz[None, :, 1])
+        covered = d.min(axis=1) <= rsu_range_m
+    else:
+        covered = np.zeros(len(t), bool)
+    return driving, covered, np.hypot(*(nxt - p).T) > 10.0
+
+
+def most_covered(candidates: Sequence[Trajectory], rsu_xyz: np.ndarray, rsu_range_m: float,
+                 duration_s: float, slot_s: float, count: int) -> list[Trajectory]:
+    """The ``count`` candidates that drive the most slots within an RSU's range during the run
+    (slots where the vehicle is driving, covered and moving; :func:`_slot_coverage`). Ties keep
+    the candidates' order. Recorded fleets hold many taxis that park, report late or drive
+    outside the covered district; a twin-migration run wants vehicles that move among the edge
+    servers."""
+    t = np.arange(0.0, duration_s, slot_s)
+    scores = [int(np.logical_and.reduce(_slot_coverage(tr, rsu_xyz, rsu_range_m, t, slot_s)).sum())
+              for tr in candidates]
+    order = sorted(range(len(candidates)), key=lambda i: -scores[i])  # stable
+    return [candidates[i] for i in order[:count]]
+
+
+def warn_if_uncovered(vehicles: Sequence[Trajectory], rsu_xyz: np.ndarray, rsu_range_m: float,
+                      duration_s: float, slot_s: float) -> None:
+    """Warn when recorded vehicles spend under half of their driving slots within reach of any
+    RSU: usually a trace in another city than ``area.origin_lat/lon`` (lon/lat input) or in
+    other local coordinates (metric input)."""
+    t = np.arange(0.0, duration_s, slot_s)
+    driving = covered = 0
+    for tr in vehicles:
+        d, c, _ = _slot_coverage(tr, rsu_xyz, rsu_range_m, t, slot_s)
+        driving += int(d.sum())
+        covered += int((d & c).sum())
+    if not driving:
+        first = min(tr.start for tr in vehicles)
+        warnings.warn(
+            f"vehicles.trace: no vehicle drives during the run (0 .. {duration_s:g} s); the "
+            f"first fix is at {first:g} s (narrow trace_options.window or lengthen duration)",
+            stacklevel=3,
+        )
+    elif covered < 0.5 * driving and len(rsu_xyz):
+        warnings.warn(
+            f"vehicles.trace: the vehicles are within reach of an RSU in only {covered} of "
+            f"their {driving} driving slots; check area.origin_lat/origin_lon (lon/lat traces) "
+            "or the trace's coordinates against the RSU layout",
+            stacklevel=3,
+        )
 
 
 @functools.lru_cache(maxsize=8)
@@ -278,6 +338,12 @@ def build_world(
     else:
         z = np.full(n, rs.height_min)
     rsu_xyz = np.column_stack([rsu_xy, z])
+    if s.vehicles.mobility == "trace" and s.vehicles.trace_select == "most_covered" \
+            and len(vehicle_trajectories) > s.vehicles.count:
+        vehicle_trajectories = most_covered(
+            vehicle_trajectories, rsu_xyz, s.rsus.range, s.duration, s.slot, s.vehicles.count)
+    if fixes is not None:  # recorded vehicles (not tests' hand-made trajectories)
+        warn_if_uncovered(vehicle_trajectories, rsu_xyz, s.rsus.range, s.duration, s.slot)
     uav_routes = _uav_routes(s, rsu_xyz, streams) if s.uavs.count else []
     sat_xyz = np.array([0.0, 0.0, s.satellite.altitude]) if s.satellite.enabled else None
 

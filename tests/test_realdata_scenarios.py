@@ -60,6 +60,23 @@ def test_real_data_preset_on_synthetic_files(tmp_path):
     np.testing.assert_allclose(rsu.background_rate, expect)
 
 
+def test_most_covered_picks_the_vehicles_that_drive_among_the_rsus():
+    """trace_select: most_covered ranks candidates by the slots they spend driving, moving and
+    within an RSU's range; a parked, a late and an out-of-coverage vehicle lose."""
+    from desim_iov.world import most_covered
+    from models.mobility import Trajectory
+
+    rsus = np.array([[0.0, 0.0, 0.0], [1000.0, 0.0, 0.0]])
+    t = np.array([0.0, 600.0])
+    drives = Trajectory(t, [[0, 0, 0], [1000, 0, 0]])
+    parked = Trajectory(t, [[10, 0, 0], [10, 0, 0]])
+    late = Trajectory([500.0, 600.0], [[0, 0, 0], [800, 0, 0]])
+    far = Trajectory(t, [[0, 5000, 0], [1000, 5000, 0]])
+    cands = [parked, late, far, drives]
+    got = most_covered(cands, rsus, 1200.0, 600.0, 30.0, 2)
+    assert got[0] is drives and got[1] is late
+
+
 def test_missing_data_exits_2_with_one_line(tmp_path, capsys):
     code = main(["run", "--scenario", "twin-city-tdrive", "--data", str(tmp_path / "none"),
                  "--out", str(tmp_path / "x.h5"), "--quiet"])
@@ -80,6 +97,12 @@ def test_real_data_presets_on_shared_data(tmp_path, scenario):
     tr = open_trace(out)
     pk = tr.df("packets")
     assert len(pk) > 0 and tr.complete
+    # most_covered: every one of the 5 taxis drives (sends packets, is decided for) from the
+    # first minutes, mostly with a terrestrial/aerial host in reach
+    assert sorted(pk.vehicle.unique()) == list(range(5))
+    assert pk.groupby("vehicle").created.min().max() < 600.0  # T-Drive fixes are ~5 min apart
+    dec = tr.df("decisions")
+    assert (dec.n_feasible > 1).mean() > 0.75
     bg = tr.df("server_load")
     rsu_rates = bg[bg.server < 5].groupby("server").background_rate.std()
     assert (rsu_rates > 0).all()  # real flow varies over the 5-minute steps
