@@ -19,3 +19,12 @@ class TraceFormatError(ValueError):
         self.message = " ".join(str(message).split())
         where = self.path if line is None else f"{self.path}:{line}"
         super().__init__(f"{where}: {self.message}")
+
+
+class CorruptGzipError(TraceFormatError):
+    """A gzip stream that ends early (``truncated``: the writer was killed, the copy was cut)
+    or whose compressed data is damaged. One line: ``path: truncated or corrupt gzip (...)``."""
+
+    def __init__(self, path: str | PathLike[str], truncated: bool, detail: str) -> None:
+        self.truncated = truncated
+        super().__init__(path, None, f"truncated or corrupt gzip ({detail})")

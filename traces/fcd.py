@@ -30,7 +30,7 @@ import pandas as pd
 
 from traces._clean import Collector, FixBuffer, finish_source
 from traces._textio import open_binary, require_file
-from traces.errors import TraceFormatError
+from traces.errors import CorruptGzipError, TraceFormatError
 from traces.trajectories import ImportReport, TrajectorySet
 
 _POSITION = re.compile(r":\s*line \d+, column \d+$")
@@ -53,11 +53,19 @@ def _parse_time(text: str | None) -> float | None:
     return v if np.isfinite(v) else None
 
 
+_GEO_OPTION = re.compile(r'<fcd-output\.geo\s+value="(true|1|yes|on)"', re.IGNORECASE)
+_MAX_DEG_PER_S = 0.05
+"""Median step speed (coordinate units per second) below which a file without ``speed`` is
+read as degrees: 0.05 deg/s is about 5.5 km/s, 0.05 m/s a crawl."""
+
+
 def _looks_geo(vid: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray,
                speed: np.ndarray) -> bool | None:
     """Whether x/y are lon/lat: ``False`` if outside [-180, 180] x [-90, 90]; else compare the
     displacement between consecutive fixes with ``speed * dt``: about 1 in metres, about 1e-5
-    in degrees. ``None`` when no moving vehicle allows the comparison."""
+    in degrees. Without ``speed`` (``--fcd-output.attributes x,y``) the median speed of the
+    moving steps decides: below :data:`_MAX_DEG_PER_S` units/s it is degrees (a car moves
+    ~1e-4 deg/s, ~10 m/s). ``None`` when no moving vehicle allows either comparison."""
     if len(x) == 0:
         return None
     if np.nanmax(np.abs(x)) > 180.0 or np.nanmax(np.abs(y)) > 90.0:
@@ -65,11 +73,16 @@ def _looks_geo(vid: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray,
     o = np.lexsort((t, vid))
     vid, t, x, y, speed = vid[o], t[o], x[o], y[o], speed[o]
     dt = np.diff(t)
-    use = (vid[1:] == vid[:-1]) & (dt > 0) & (speed[1:] > 1.0) & np.isfinite(speed[1:])
-    if not use.any():
+    step = np.hypot(np.diff(x), np.diff(y))
+    same = (vid[1:] == vid[:-1]) & (dt > 0)
+    use = same & (speed[1:] > 1.0) & np.isfinite(speed[1:])
+    if use.any():
+        ratio = step[use] / (speed[1:][use] * dt[use])
+        return bool(np.median(ratio) < 1e-2)
+    moving = same & ~np.isfinite(speed[1:]) & (step > 0)
+    if not moving.any():
         return None
-    ratio = np.hypot(np.diff(x), np.diff(y))[use] / (speed[1:][use] * dt[use])
-    return bool(np.median(ratio) < 1e-2)
+    return bool(np.median(step[moving] / dt[moving]) < _MAX_DEG_PER_S)
 
 
 class _Batch:
@@ -98,6 +111,11 @@ class _Batch:
         self.z.append(el.get("z"))
         self.speed.append(el.get("speed"))
         self.problem.append(problem)
+
+    def truncate(self, n: int) -> None:
+        """Drop every record after the first ``n``."""
+        for name in ("line", "time", "id", "x", "y", "z", "speed", "problem"):
+            del getattr(self, name)[n:]
 
 
 def _message(batch: _Batch, i: int, masks: dict[str, np.ndarray]) -> str:
@@ -172,11 +190,13 @@ def read_fcd(
     are ignored.
 
     Geo output: ``geo=True`` reads ``x`` as longitude and ``y`` as latitude (what
-    ``--fcd-output.geo`` writes), ``geo=False`` as metres. ``geo=None`` (default) decides from
-    the data: metres if any ``|x| > 180`` or ``|y| > 90``; otherwise the displacement between a
-    vehicle's consecutive fixes is compared with ``speed * dt`` (median ratio about 1 in metres,
-    about 1e-5 in degrees). If nothing moves the file is taken as metres and
-    ``report.notes`` says so.
+    ``--fcd-output.geo`` writes), ``geo=False`` as metres. ``geo=None`` (default) decides: lon/lat
+    when the configuration comment SUMO writes before the root sets ``fcd-output.geo`` (an
+    error if x/y then exceed lon/lat ranges); else from the data: metres if any ``|x| > 180``
+    or ``|y| > 90``; otherwise the displacement between a vehicle's consecutive fixes is
+    compared with ``speed * dt`` (median ratio about 1 in metres, about 1e-5 in degrees), or,
+    without a ``speed`` attribute (``--fcd-output.attributes x,y``), the median step speed
+    with 0.05 units/s. If nothing moves the file is taken as metres and ``report.notes`` says so.
 
     Streaming: the XML is fed to an ElementTree pull parser (the parser under ``iterparse``)
     one line at a time, so that each element's line number is known for error messages, and
@@ -185,7 +205,12 @@ def read_fcd(
     elements (no id, missing or non-numeric x/y, non-numeric z/speed) are counted as
     ``malformed`` with their line; ``on_error="raise"`` raises at the first. XML that is not
     well-formed, or whose root is not ``<fcd-export>``, always raises
-    :class:`TraceFormatError` with the line number.
+    :class:`TraceFormatError` with the line number, and a damaged gzip stream
+    :class:`~traces.errors.CorruptGzipError`. A file that merely ends too early (SUMO killed
+    mid-run: the XML, or the gzip stream, stops inside the data) is fatal with
+    ``on_error="raise"``; with ``"skip"`` the complete timesteps read so far are kept, the
+    records of the unfinished last timestep are counted as ``truncated`` and ``report.notes``
+    says where the file ends.
 
     ``window = (start, end)`` in simulation seconds, half-open; ``max_vehicles`` keeps the first
     vehicles in natural id order (``veh2`` before ``veh10``); ``min_points``, ``max_speed_mps``
@@ -203,11 +228,15 @@ def read_fcd(
     buf = FixBuffer(extra_names=("z", "speed"))
     codes: dict[str, int] = {}
     batch = _Batch()
-    parser = ET.XMLPullParser(events=("start", "end"))
+    parser = ET.XMLPullParser(events=("start", "end", "comment"))
     root: ET.Element | None = None
     depth = 0
     time: float | None = None
     time_text: str | None = None
+    step_start = 0  # batch index of the first record of the open <timestep>
+    steps_done = 0
+    geo_option = False  # SUMO's configuration comment says --fcd-output.geo
+    closing = False
     lineno, newlines = 0, 0
     try:
         with open_binary(path) as fh:
@@ -218,6 +247,10 @@ def read_fcd(
                 newlines += piece.count(b"\n")
                 parser.feed(piece)
                 for event, el in parser.read_events():
+                    if event == "comment":
+                        if root is None and _GEO_OPTION.search(el.text or ""):
+                            geo_option = True
+                        continue
                     if event == "start":
                         depth += 1
                         if depth == 1:
@@ -226,9 +259,11 @@ def read_fcd(
                                 raise TraceFormatError(
                                     path, lineno, f"root element is <{el.tag}>, expected "
                                     "<fcd-export> (SUMO --fcd-output)")
-                        elif depth == 2 and el.tag == "timestep":
-                            time_text = el.get("time")
-                            time = _parse_time(time_text)
+                        elif depth == 2:
+                            step_start = len(batch)
+                            if el.tag == "timestep":
+                                time_text = el.get("time")
+                                time = _parse_time(time_text)
                         continue
                     depth -= 1
                     if depth == 2:  # a child of <timestep> (or misplaced deeper)
@@ -245,24 +280,52 @@ def read_fcd(
                         if el.tag in ("vehicle", *_IGNORED):
                             report.lines_read += 1
                             batch.add(lineno, np.nan, el, f"<{el.tag}> outside a <timestep>")
-                        elif el.tag != "timestep":
+                        elif el.tag == "timestep":
+                            steps_done += 1
+                        else:
                             report.lines_read += 1
                             report.remove("other_element")
                         time = None
+                        step_start = len(batch)
                         root.clear()  # drop finished timesteps: memory stays flat
-                    if len(batch) >= chunksize:
-                        _flush(batch, path, codes, buf, report, on_error, win)
-                        batch = _Batch()
+                        # flushed between timesteps only, so that a truncated file's
+                        # incomplete last timestep can still be taken back
+                        if len(batch) >= chunksize:
+                            _flush(batch, path, codes, buf, report, on_error, win)
+                            batch, step_start = _Batch(), 0
+            closing = True  # expat reports data that ends too soon only here
             parser.close()
-    except ET.ParseError as err:
-        line = err.position[0] if err.position else lineno
-        raise TraceFormatError(path, line, f"malformed XML: {_POSITION.sub('', str(err))}") from None
+    except (ET.ParseError, CorruptGzipError) as err:
+        at_end = err.truncated if isinstance(err, CorruptGzipError) else closing
+        if on_error == "raise" or not at_end or root is None:
+            if isinstance(err, CorruptGzipError):
+                raise
+            line = err.position[0] if err.position else lineno
+            what = "file ends early (truncated?): " if at_end else ""
+            raise TraceFormatError(
+                path, line, f"malformed XML: {what}{_POSITION.sub('', str(err))}") from None
+        lost = len(batch) - step_start if depth >= 2 else 0
+        batch.truncate(len(batch) - lost)
+        report.remove("truncated", lost)
+        cut = "gzip stream" if isinstance(err, CorruptGzipError) else "XML"
+        tail = (f"; dropped the {lost:,} records of its incomplete last timestep"
+                f"{f' (time {time_text})' if time_text and depth >= 2 else ''}" if lost else "")
+        report.notes.append(
+            f"{path}: the {cut} ends early, in line {newlines + 1:,} (was SUMO stopped?): "
+            f"kept the {steps_done:,} complete timesteps{tail}.")
     if root is None:
         raise TraceFormatError(path, lineno or None, "no XML element found, expected <fcd-export>")
     _flush(batch, path, codes, buf, report, on_error, win)
     report.files_read = 1
 
     vid, t, x, y, extra = buf.arrays()
+    if geo is None and geo_option and len(x) and (np.abs(x).max() > 180 or np.abs(y).max() > 90):
+        raise TraceFormatError(path, None, "SUMO's configuration says --fcd-output.geo but x/y "
+                               "exceed lon/lat ranges; pass geo=False to read metres")
+    if geo is None and geo_option:
+        geo = True
+        report.notes.append("Read x/y as lon/lat: the file's SUMO configuration sets "
+                            "--fcd-output.geo.")
     if geo is None:
         guess = _looks_geo(vid, t, x, y, extra["speed"])
         if guess is None and len(x):
