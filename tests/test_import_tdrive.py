@@ -207,20 +207,61 @@ def test_real_tdrive_twenty_taxis_add_up() -> None:
     ts.check()
 
 
-def _sequential_reference(start, ts, x, y, vmax, gap):
-    """The rule as written: compare each fix with the previous kept one, one at a time."""
-    drop = np.zeros(len(ts), bool)
-    anchor = None
-    for i in range(len(ts)):
-        if start[i] or anchor is None:
-            anchor = i
+def _sequential_reference(start, ts, x, y, vmax, gap, candidates=4, lookahead=16):
+    """The rule as written, one fix at a time: compare each fix with the previous kept one; when
+    the jump follows a piece's first kept fix, keep instead the first fix (of the first
+    ``candidates``) from which this very rule keeps most of the piece's first ``lookahead``."""
+
+    def fits(a, b):
+        dt = ts[b] - ts[a]
+        return dt > gap or np.hypot(x[b] - x[a], y[b] - y[a]) <= vmax * dt
+
+    def chain(s, e):  # fixes kept in [s, e) from s, stopping at a gap
+        kept, a = 1, s
+        for j in range(s + 1, e):
+            if ts[j] - ts[a] > gap:
+                break
+            if fits(a, j):
+                kept, a = kept + 1, j
+        return kept
+
+    n = len(ts)
+    end_of = np.zeros(n, int)  # each row's vehicle end
+    for i in range(n - 1, -1, -1):
+        end_of[i] = i + 1 if i == n - 1 or start[i + 1] else end_of[i + 1]
+    drop = np.zeros(n, bool)
+    anchor, fresh, i = None, False, 0
+    while i < n:
+        if start[i] or anchor is None or ts[i] - ts[anchor] > gap:
+            anchor, fresh, i = i, True, i + 1  # a piece starts: its first fix is not judged yet
             continue
-        dt = ts[i] - ts[anchor]
-        if dt > gap or np.hypot(x[i] - x[anchor], y[i] - y[anchor]) <= vmax * dt:
-            anchor = i
-        else:
-            drop[i] = True
+        if fits(anchor, i):
+            anchor, fresh, i = i, False, i + 1
+            continue
+        if fresh:
+            e = min(anchor + lookahead, end_of[anchor])
+            lengths = [chain(s, e) for s in range(anchor, min(anchor + candidates, e))]
+            best = anchor + int(np.argmax(lengths))
+            drop[anchor:best] = True
+            anchor, fresh, i = best, False, best + 1
+            continue
+        drop[i] = True
+        i += 1
     return drop
+
+
+def test_bad_first_fix_of_a_piece_is_dropped_not_the_piece(tmp_path: Path) -> None:
+    """A cold-start fix 30 km away, then 29 good fixes a minute apart: the 29 stay."""
+    lines = ["5,2008-02-02 09:00:00,116.70000,39.90000"]  # 25 km east of the route
+    lines += [f"5,2008-02-02 09:{m:02d}:00,{116.40 + 0.002 * m:.5f},39.90000" for m in range(1, 30)]
+    ts = read_tdrive(write_log(tmp_path / "5.txt", lines))
+    assert len(ts) == 29 and ts.report.removed == {"speed_jump": 1}
+    assert ts.frame["lon"].iloc[0] == pytest.approx(116.402)
+    # a good first fix followed by a stuck run of three bad fixes keeps the good one
+    stuck = lines[1:2] + ["5,2008-02-02 09:02:00,116.70000,39.90000"] * 1 + [
+        f"5,2008-02-02 09:0{m}:00,116.70000,39.90000" for m in (3, 4)] + lines[5:]
+    ts = read_tdrive(write_log(tmp_path / "5.txt", stuck))
+    assert ts.report.removed == {"speed_jump": 3} and ts.frame["lon"].iloc[0] == pytest.approx(116.402)
 
 
 def test_vectorised_speed_filter_matches_the_sequential_rule() -> None:

@@ -10,7 +10,9 @@ vehicle's history:
    one, at the same position (``duplicate``) or at another one (``duplicate_time``); the first
    in file order is kept.
 2. ``speed_jump``: a fix whose implied speed from the previous *kept* fix of the same vehicle
-   exceeds ``max_speed_mps``. A time gap longer than ``split_gap_s`` resets the reference.
+   exceeds ``max_speed_mps``. A time gap longer than ``split_gap_s`` resets the reference. When
+   the jump follows a piece's first fix, the first fixes are judged by the ones after them
+   (:func:`speed_jumps`), so that one bad first fix does not drop the whole piece.
 3. splitting: a vehicle's log is cut at gaps longer than ``split_gap_s``; its pieces become
    vehicles ``<id>#<k>``, ``k`` the piece's index in time order (0-based).
 4. ``short_segment``: pieces with fewer than ``min_points`` fixes.
@@ -104,6 +106,39 @@ def _distance_m(c1a, c2a, c1b, c2b, geo: bool) -> np.ndarray:
     return np.hypot(np.subtract(c1b, c1a), np.subtract(c2b, c2a))
 
 
+START_CANDIDATES = 4
+"""Fixes at the start of a piece that may be dropped as a bad first fix (see :func:`speed_jumps`)."""
+LOOKAHEAD = 16
+"""Fixes of a piece over which the candidate first fixes are compared."""
+
+
+def _chain_length(s: int, e: int, ts: np.ndarray, c1: np.ndarray, c2: np.ndarray, *, geo: bool,
+                  max_speed_mps: float, gap_s: float) -> int:
+    """Fixes kept among rows ``[s, e)`` by the sequential rule started at ``s``."""
+    anchor, kept = s, 1
+    for j in range(s + 1, e):
+        dt = ts[j] - ts[anchor]
+        if dt > gap_s:
+            break
+        if _distance_m(c1[anchor], c2[anchor], c1[j], c2[j], geo) <= max_speed_mps * dt:
+            anchor, kept = j, kept + 1
+    return kept
+
+
+def _best_first(p: int, end: int, ts: np.ndarray, c1: np.ndarray, c2: np.ndarray,
+                **rule: float | bool) -> int:
+    """The first fix to keep of a piece starting at row ``p`` whose next fix is a jump: among
+    the first :data:`START_CANDIDATES` fixes, the one from which the sequential rule keeps the
+    most of the next :data:`LOOKAHEAD` fixes (ties: the earliest)."""
+    e = min(p + LOOKAHEAD, end)
+    best, best_len = p, 0
+    for s in range(p, min(p + START_CANDIDATES, e)):
+        n = _chain_length(s, e, ts, c1, c2, **rule)  # type: ignore[arg-type]
+        if n > best_len:
+            best, best_len = s, n
+    return best
+
+
 def speed_jumps(start: np.ndarray, ts: np.ndarray, c1: np.ndarray, c2: np.ndarray, *, geo: bool,
                 max_speed_mps: float, gap_s: float) -> np.ndarray:
     """Mask of fixes to drop because their speed from the previous kept fix exceeds the limit.
@@ -114,6 +149,11 @@ def speed_jumps(start: np.ndarray, ts: np.ndarray, c1: np.ndarray, c2: np.ndarra
     jump, not per row: consecutive speeds are checked at once, and after each violation the
     fixes following it are compared with the last kept fix in growing vectorised blocks until
     one is within the limit (or lies beyond a gap, or in another vehicle).
+
+    A piece's first fix has no earlier fix to be judged by: when the jump comes right after it
+    (a GPS cold start), keeping it as the reference would drop every later good fix. There,
+    the first fix kept is the one among the piece's first :data:`START_CANDIDATES` from which
+    the rule keeps the most of its first :data:`LOOKAHEAD` fixes; those before it are dropped.
     """
     n = len(ts)
     drop = np.zeros(n, dtype=bool)
@@ -125,11 +165,21 @@ def speed_jumps(start: np.ndarray, ts: np.ndarray, c1: np.ndarray, c2: np.ndarra
     if len(viol) == 0:
         return drop
     group_starts = np.r_[np.flatnonzero(start), n]
+    rule = {"geo": geo, "max_speed_mps": max_speed_mps, "gap_s": gap_s}
+    run_anchor: dict[int, int] = {}  # first kept row after a dropped run -> the kept row before
+    settled = -1  # a piece's chosen first fix: judged by the plain rule from then on
     k = 0
     while k < len(viol):
         i = int(viol[k])
         anchor = i - 1  # kept: all rows between the previous dropped run and i passed
         end = int(group_starts[np.searchsorted(group_starts, anchor, side="right")])
+        prev = run_anchor.get(anchor, anchor - 1)
+        if anchor != settled and (start[anchor] or ts[anchor] - ts[prev] > gap_s):
+            settled = _best_first(anchor, end, ts, c1, c2, **rule)
+            if settled > anchor:
+                drop[anchor:settled] = True
+                k = int(np.searchsorted(viol, settled, side="right"))
+                continue
         j, step = i, 16
         while j < end:
             hi = min(end, j + step)
@@ -141,6 +191,7 @@ def speed_jumps(start: np.ndarray, ts: np.ndarray, c1: np.ndarray, c2: np.ndarra
                 break
             j, step = hi, step * 4
         drop[i:j] = True
+        run_anchor[j] = anchor
         k = int(np.searchsorted(viol, j, side="right"))
     return drop
 
