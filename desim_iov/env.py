@@ -26,7 +26,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from desim_iov.config import Scenario, load_scenario, scenario_from_dict
-from desim_iov.decisions import SATELLITE, Observation, agent_id
+from desim_iov.decisions import SATELLITE, Observation, agent_id, vehicle_of
 from desim_iov.sim import Simulation, make_simulation
 from models.objectives import ShapedReward
 
@@ -135,8 +135,12 @@ class DesimParallelEnv(ParallelEnv):
         nxt = nxt or {}
         self._last_obs = nxt
         new = [a for a in nxt if a not in acting]
-        terminations = {a: (not done and a not in nxt) for a in acting}
-        truncations = {a: done for a in acting}
+        # an agent leaves when its vehicle reaches its destination (terminated); at the end of
+        # the run the vehicles still driving are cut off (truncated)
+        end = self.sim.s.duration
+        arrived = {a: self.sim.world.vehicles[vehicle_of(a)].end <= end for a in acting}
+        terminations = {a: (a not in nxt) if not done else arrived[a] for a in acting}
+        truncations = {a: done and not arrived[a] for a in acting}
         for a in new:  # vehicles that start driving now: they join with no reward yet
             rewards[a], terminations[a], truncations[a] = 0.0, False, False
         obs = {a: self._encode(nxt[a]) if a in nxt else self._zero_obs() for a in acting + new}

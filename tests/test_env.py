@@ -63,6 +63,26 @@ def test_agents_leave_when_their_vehicle_arrives(tmp_path):
     assert env.agents == ["vehicle_1"]
 
 
+def test_the_last_vehicle_to_arrive_terminates_and_is_not_truncated(tmp_path):
+    """Both vehicles reach their destination before the run's end: the episode ends with
+    terminated (not truncated) agents, and the Gym wrapper says terminated too."""
+    csv = tmp_path / "cars.csv"
+    csv.write_text("id,t,x,y\na,0,0,0\na,50,300,0\nb,0,100,100\nb,70,900,100\n")
+    over = {"vehicles.trace": str(csv), "vehicles.count": 2}
+    env = parallel_env("twin-city", duration=300, **over)
+    env.reset()
+    term = trunc = {}
+    while env.agents:
+        _, _, term, trunc, _ = env.step({a: 0 for a in env.agents})
+    assert term == {"vehicle_1": True} and trunc == {"vehicle_1": False}
+    genv = gym_env("twin-city", duration=300, **over)
+    genv.reset(seed=0)
+    done = (False, False)
+    while not any(done):
+        _, _, *done, _ = genv.step(genv.action_space.sample() * 0)
+    assert done == [True, False]
+
+
 def test_both_checkers_in_slot_fidelity():
     parallel_api_test(parallel_env("twin-city", fidelity="slot", duration=300), num_cycles=20)
     check_env(gym_env("twin-rural", fidelity="slot", duration=300), skip_render_check=True)
