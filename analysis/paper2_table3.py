@@ -14,6 +14,12 @@ or fixed term is included) with R = B * spectral efficiency, B = 10 MHz, and
 SNR = P * M * g / sigma^2 (M = MRC array gain of the 4-antenna BS, Eq. 14 and 22).  One link
 distance per link type (vehicle->BS, vehicle->UAV) is unknown and fitted (the two models of a
 link type share it), so each reading has one free distance to explain two columns.
+
+Row ratios are fixed by the reading alone (the rate does not depend on the size), so readings
+whose 1 MB/100 KB and 10 MB/1 MB ratios differ from the table's by more than ``RATIO_TOL`` are
+dropped before the fit: binary prefixes give 10.24 where the table's 4-digit columns give
+10.009 and 10.0003, a 2.3 % contradiction that the per-cell fit error (a factor ~1.7) would
+otherwise hide.
 """
 
 from __future__ import annotations
@@ -43,6 +49,10 @@ BANDWIDTH_HZ = 10e6  # Table II
 EPS = 1e-6  # Table II, epsilon_b
 H_BS, H_UT, D_BP = 25.0, 1.5, 100.0  # Sec. VI, for Table III
 H_UAV = 50.0  # inside the UAV altitude range 30-75 m (Sec. VI)
+
+RATIO_TOL = 0.005
+"""Largest relative row-ratio mismatch a reading may have: the table's own departure from exact
+decimal linearity is 0.09 % (Okumura 1 MB/100 KB = 10.009), its rounding allows 0.14 %."""
 
 D_BS = np.geomspace(10.0, 3000.0, 600)  # candidate vehicle->BS distances, m (3-D)
 D_UAV = np.geomspace(48.5, 3000.0, 600)  # vehicle->UAV 3-D distances, m (>= h_uav - h_ut)
@@ -108,6 +118,19 @@ def _latency(reading: Reading, pl_db: np.ndarray, array_gain: float | str) -> np
         return sizes[None, :] / rate[:, None]
 
 
+def row_ratios(reading: Reading) -> np.ndarray:
+    """The reading's latency ratios 1 MB/100 KB and 10 MB/1 MB (any link, any distance)."""
+    b = reading.size_bits()
+    return b[1:] / b[:-1]
+
+
+def row_ratio_mismatch(reading: Reading) -> float:
+    """Largest |log(ours/paper)| over the row ratios of the columns printed to 4 digits
+    (Okumura, 3GPP UMa); the UAV columns' 100 KB cells have only 2 digits."""
+    paper = PAPER[1:, :2] / PAPER[:-1, :2]
+    return float(np.abs(np.log(row_ratios(reading)[:, None] / paper)).max())
+
+
 def _bs_variants(f: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Okumura and 3GPP UMa curves over D_BS for each sub-reading."""
     out = {}
@@ -156,17 +179,30 @@ def _fit(reading: Reading, curves: dict, dist: np.ndarray, cols: slice, gains: t
     return best
 
 
-def evaluate_readings() -> list[tuple[float, Reading, tuple, tuple]]:
-    """Every reading with its fitted vehicle->BS and vehicle->UAV sub-readings, best first."""
+def all_readings() -> list[Reading]:
+    """The grid of readings (480)."""
     freqs = (3e8 / 0.009, 2e9, 3.5e9, 5.9e9, 28e9)  # Table II lambda = 0.009 m -> 33.3 GHz
+    return [
+        Reading(bits, binary, pw, nz, f, sign, rate)
+        for bits, binary, pw, nz, f, sign, rate in itertools.product(
+            (8.0, 1.0), (False, True), ("dBW", "dBm"), ("dBW", "dBm"), freqs, ("standard", "eq11"),
+            ("fbl1000", "fbl100", "shannon"),
+        )
+    ]
+
+
+def evaluate_readings() -> list[tuple[float, Reading, tuple, tuple]]:
+    """Every reading consistent with the table's row ratios, with its fitted vehicle->BS and
+    vehicle->UAV sub-readings, best first."""
     results = []
-    cache_bs = {f: _bs_variants(f) for f in freqs}
-    cache_uav = {f: _uav_variants(f) for f in freqs}
-    for bits, binary, pw, nz, f, sign, rate in itertools.product(
-        (8.0, 1.0), (False, True), ("dBW", "dBm"), ("dBW", "dBm"), freqs, ("standard", "eq11"),
-        ("fbl1000", "fbl100", "shannon"),
-    ):
-        r = Reading(bits, binary, pw, nz, f, sign, rate)
+    cache_bs: dict[float, dict] = {}
+    cache_uav: dict[float, dict] = {}
+    for r in all_readings():
+        if row_ratio_mismatch(r) > RATIO_TOL:
+            continue
+        f = r.freq_hz
+        if f not in cache_bs:
+            cache_bs[f], cache_uav[f] = _bs_variants(f), _uav_variants(f)
         bs = _fit(r, cache_bs[f], D_BS, slice(0, 2), (4.0, 1.0, "rayleigh4"))
         uav = _fit(r, cache_uav[f], D_UAV, slice(2, 4), (1.0,))
         results.append((max(bs[0], uav[0]), r, bs, uav))
@@ -215,12 +251,20 @@ def main() -> None:
     lat = np.concatenate([bs[4], uav[4]], axis=-1)
     print("quantum-DRL Table III: task latency (s) under different path loss models")
     print(f"B = 10 MHz, eps = 1e-6, h_BS = 25 m, h_UT = 1.5 m, d'_BP = 100 m, h_UAV = {H_UAV:g} m")
-    row = PAPER[1] / PAPER[0], PAPER[2] / PAPER[1]
+    row = PAPER[1:] / PAPER[:-1]
+    dec = row_ratios(Reading(8.0, False, "dBW", "dBW", 2e9, "standard", "shannon"))
+    binr = row_ratios(Reading(8.0, True, "dBW", "dBW", 2e9, "standard", "shannon"))
     print(
-        "paper's row ratios 1 MB/100 KB and 10 MB/1 MB (Okumura column): "
-        f"{row[0][0]:.4f}, {row[1][0]:.4f}  (decimal prefixes give 10, binary 10.24 and 10.24)"
+        "paper's row ratios 1 MB/100 KB and 10 MB/1 MB: Okumura "
+        f"{row[0, 0]:.4f}, {row[1, 0]:.4f}; 3GPP UMa {row[0, 1]:.4f}, {row[1, 1]:.4f} "
+        f"(decimal prefixes give {dec[0]:.4g} and {dec[1]:.4g}, binary {binr[0]:.4g} and {binr[1]:.4g})"
     )
-    print(f"{len(results)} readings evaluated; one distance fitted per link type (all rows)")
+    n_all = len(all_readings())
+    print(
+        f"{n_all} readings; {n_all - len(results)} dropped whose row ratios contradict the table by more "
+        f"than {RATIO_TOL:.1%} (all with binary prefixes); {len(results)} fitted, one distance per link "
+        "type (all rows)"
+    )
     print()
     print("Best reading:", r.describe())
     print(f"  vehicle->BS : {bs[1]}, array gain {bs[2]}, fitted distance {bs[3]:.1f} m")
@@ -231,7 +275,7 @@ def main() -> None:
     req = required_snr_db(r)
     print("SNR the paper's 10 MB cells need under this reading (dB): " + ", ".join(f"{c} {v:.1f}" for c, v in zip(COLUMNS, req, strict=True)))
     print()
-    print("Top readings (factor = worst ours/paper or paper/ours over the cells, BS | UAV):")
+    print("Top readings (factor = worst ours/paper or paper/ours over the cells, BS | UAV; sorted by the worse):")
     for _, r_i, bs_i, uav_i in results[:6]:
         print(f"  {np.exp(bs_i[0]):7.3f} | {np.exp(uav_i[0]):7.3f}  {r_i.describe()}; BS {bs_i[3]:.0f} m, UAV {uav_i[3]:.0f} m")
     print("Best readings for the vehicle->UAV columns alone:")

@@ -33,6 +33,18 @@ def test_table3_required_snr_inverts_the_rate():
     np.testing.assert_allclose(r.size_bits()[2] / rate, t3.PAPER[2], rtol=1e-6)
 
 
+def test_table3_row_ratios_drop_binary_prefixes():
+    dec = t3.Reading(1.0, False, "dBW", "dBm", 3.5e9, "standard", "shannon")
+    binr = t3.Reading(1.0, True, "dBW", "dBm", 3.5e9, "standard", "shannon")
+    np.testing.assert_allclose(t3.row_ratios(dec), [10.0, 10.0])
+    np.testing.assert_allclose(t3.row_ratios(binr), [10.24, 10.0])  # KB = 1024 B, MB = 1024^2 B
+    # the table: Okumura 0.010109 / 0.001010 = 10.0089 -> decimal is 0.09 % off, binary 2.3 %
+    assert t3.row_ratio_mismatch(dec) == pytest.approx(math.log(0.010109 / 0.001010 / 10.0), rel=1e-9)
+    assert t3.row_ratio_mismatch(dec) < t3.RATIO_TOL < t3.row_ratio_mismatch(binr)
+    assert t3.row_ratio_mismatch(binr) == pytest.approx(math.log(10.24 / 10.0003), abs=1e-4)
+    assert len(t3.all_readings()) == 480
+
+
 def test_benchmark_paths_agree_on_a_small_scenario():
     veh, srv = bench_models.scenario(seed=3)
     veh, srv = veh[:6], srv[:4]
