@@ -113,3 +113,48 @@ def test_trajectory_set_checks_its_invariants() -> None:
         TrajectorySet(frame(["a"], [0.0]), "lonlat")
     r = ImportReport(lines_read=3, rows_kept=1, removed={"malformed": 1})
     assert "do not add up" in r.summary() and not r.balanced
+
+
+def test_degrees_get_the_t_drive_cleaning(tmp_path: Path) -> None:
+    p = write(tmp_path / "ll.csv", "id,t,lat,lon\n"
+              "a,0,39.90,116.40\n"      # kept
+              "a,1,0,0\n"               # zero_coordinate: the receivers' null fix
+              "a,2,39.90,0.0\n"         # zero_coordinate
+              "a,3,68.09,145.01\n"      # kept, or out_of_region with a region
+              "a,4,39.91,116.41\n")     # kept
+    r = read_csvtraj(p).report
+    assert r.removed == {"zero_coordinate": 2} and r.rows_kept == 3 and r.balanced
+    r = read_csvtraj(p, region=(115.4, 39.4, 117.6, 41.1)).report
+    assert r.removed == {"zero_coordinate": 2, "out_of_region": 1} and r.rows_kept == 2
+    assert read_csvtraj(p, drop_zero=False).report.rows_kept == 5
+    xy = write(tmp_path / "xy.csv", "id,t,x,y\na,0,0,0\na,1,0,5\n")  # metres: 0 is a place
+    assert read_csvtraj(xy).report.rows_kept == 2
+    with pytest.raises(ValueError, match="region"):
+        read_csvtraj(p, region=(117.6, 39.4, 115.4, 41.1))
+
+
+def test_non_utf8_id_is_malformed(tmp_path: Path) -> None:
+    p = tmp_path / "bad.csv"
+    p.write_bytes(b"id,t,x,y\n\xff\xfe,1,2,3\na,1,2,3\n")
+    ts = read_csvtraj(p)
+    assert ts.vehicles() == ["a"] and ts.report.removed == {"malformed": 1}
+    assert ts.report.examples[0].startswith(f"{p}:2: bytes that are not UTF-8 in id")
+    with pytest.raises(TraceFormatError, match=":2: bytes that are not UTF-8"):
+        read_csvtraj(p, on_error="raise")
+
+
+def test_truncated_gzip_is_one_line_error(tmp_path: Path) -> None:
+    import gzip
+
+    from traces.detect import load_trajectories
+    from traces.errors import CorruptGzipError
+
+    rows = "".join(f"v{i % 7},{i},{i * 3.5:.1f},{i % 11}.0\n" for i in range(40_000))
+    data = gzip.compress(("id,t,x,y\n" + rows).encode())
+    p = tmp_path / "cut.csv.gz"
+    p.write_bytes(data[: len(data) // 2])
+    for read in (read_csvtraj, load_trajectories):
+        with pytest.raises(CorruptGzipError) as err:
+            read(p)
+        assert str(err.value) == f"{p}: truncated or corrupt gzip (Compressed file ended " \
+                                 "before the end-of-stream marker was reached)"

@@ -70,3 +70,16 @@ def test_unknown_content_names_file_and_expectation(tmp_path: Path) -> None:
     (tmp_path / "nothing").mkdir()
     with pytest.raises(TraceFormatError, match="no <id>.txt files"):
         detect_format(tmp_path / "nothing")
+
+
+def test_missing_file_and_directory_are_one_line_format_errors(tmp_path: Path) -> None:
+    from traces.csvtraj import read_csvtraj
+    from traces.fcd import read_fcd
+
+    for read in (read_fcd, read_csvtraj):
+        with pytest.raises(TraceFormatError, match="is a directory, expected a"):
+            read(tmp_path)
+        with pytest.raises(TraceFormatError, match="gone.xml: no such file"):
+            read(tmp_path / "gone.xml")
+    with pytest.raises(TraceFormatError, match="no such file or directory"):
+        detect_format(tmp_path / "gone.xml")

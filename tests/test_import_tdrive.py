@@ -175,7 +175,7 @@ def test_per_vehicle_and_bounds(dirty: Path) -> None:
 
 
 def test_missing_path_and_empty_directory(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(TraceFormatError, match="nope: no such file or directory"):
         read_tdrive(tmp_path / "nope")
     with pytest.raises(TraceFormatError, match="no T-Drive <id>.txt files"):
         read_tdrive(tmp_path)
@@ -283,3 +283,16 @@ def test_vectorised_speed_filter_matches_the_sequential_rule() -> None:
         y = np.cumsum(rng.normal(0, 300, n))
         got = speed_jumps(start, ts, x, y, geo=False, max_speed_mps=30.0, gap_s=1800.0)
         np.testing.assert_array_equal(got, _sequential_reference(start, ts, x, y, 30.0, 1800.0))
+
+
+def test_truncated_gzip_log_is_one_line_error(tmp_path: Path) -> None:
+    import gzip
+
+    lines = [f"3,2008-02-02 {h:02d}:{m:02d}:00,116.{4000 + m:05d},39.90000" for h in range(24)
+             for m in range(60)]
+    data = gzip.compress(("\n".join(lines) * 20).encode())
+    p = tmp_path / "3.txt"
+    p.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(TraceFormatError, match=r"3.txt: truncated or corrupt gzip \(") as err:
+        read_tdrive(p)
+    assert "\n" not in str(err.value)

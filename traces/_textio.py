@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from traces.errors import CorruptGzipError
+from traces.errors import CorruptGzipError, TraceFormatError
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -84,8 +84,9 @@ def line_chunks(fh: IO[str], chunksize: int, first_line: int = 1) -> Iterator[tu
 
 
 def require_file(path: Path, what: str) -> None:
-    """Raise a one-line error unless ``path`` is a regular file (``what``: the format expected)."""
+    """Raise a one-line :class:`TraceFormatError` unless ``path`` is a regular file (``what``:
+    the format expected)."""
     if path.is_dir():
-        raise IsADirectoryError(f"{path}: is a directory, expected a {what} file")
+        raise TraceFormatError(path, None, f"is a directory, expected a {what} file")
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise TraceFormatError(path, None, "no such file")

@@ -97,6 +97,17 @@ class _TimeParser:
 _I64 = np.iinfo(np.int64)
 
 
+def _check_region(region: object) -> tuple[float, float, float, float]:
+    """``(lon_min, lat_min, lon_max, lat_max)`` as floats, or a one-line ValueError."""
+    try:
+        lo1, la1, lo2, la2 = (float(v) for v in region)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ValueError(f"region must be (lon_min, lat_min, lon_max, lat_max), got {region!r}") from None
+    if not (lo1 < lo2 and la1 < la2):
+        raise ValueError(f"region {region!r} is empty: need lon_min < lon_max and lat_min < lat_max")
+    return lo1, la1, lo2, la2
+
+
 def _window(window: tuple[object, object] | None, kind: str | None, utc: bool) -> tuple:
     """Window bounds in the file's time units: float seconds, or int ns for ISO times (ints so
     that comparisons and ``t0`` stay exact)."""
@@ -148,6 +159,8 @@ def _parse_chunk(s: pd.Series, cols: dict[str, int], crs: str, ncols: int, delim
     c1n, c2n = ("x", "y") if crs == "xy" else ("lon", "lat")
     ident = raw[cols["id"]]
     no_id = (ident == "").to_numpy()
+    # undecodable bytes were read as U+FFFD (traces._textio.open_text): not a usable id
+    not_utf8 = ident.str.contains("\ufffd", regex=False).to_numpy()
     t, bad_t = tparse(raw[cols["t"]])
     c1, bad1 = _num(raw, cols, c1n)
     c2, bad2 = _num(raw, cols, c2n)
@@ -156,12 +169,14 @@ def _parse_chunk(s: pd.Series, cols: dict[str, int], crs: str, ncols: int, delim
         bad2 |= np.abs(c2) > 90.0
     z, bad_z = _num(raw, cols, "z", optional=True)
     sp, bad_s = _num(raw, cols, "speed", optional=True)
-    checks = (("id", no_id, "empty id"), ("t", bad_t, "bad time"), (c1n, bad1, f"bad {c1n}"),
+    checks = (("id", no_id, "empty id"), ("id", not_utf8, "bytes that are not UTF-8 in id"),
+              ("t", bad_t, "bad time"), (c1n, bad1, f"bad {c1n}"),
               (c2n, bad2, f"bad {c2n}"), ("z", bad_z, "bad z"), ("speed", bad_s, "bad speed"))
-    bad = no_id | bad_t | bad1 | bad2 | bad_z | bad_s
+    bad = no_id | not_utf8 | bad_t | bad1 | bad2 | bad_z | bad_s
     for pos in np.flatnonzero(bad)[:n_msgs]:
         key, _, what = next(c for c in checks if c[1][pos])
-        problem[int(rows[pos])] = what if key == "id" else f"{what} {raw.iat[int(pos), cols[key]]!r}"
+        problem[int(rows[pos])] = f"{what} {raw.iat[int(pos), cols[key]]!r}" if key != "id" or \
+            not_utf8[pos] else what
     malformed[rows[bad]] = True
     good = ~bad
     return (malformed, {"t": t[good], "c1": c1[good], "c2": c2[good], "z": z[good], "speed": sp[good]},
@@ -176,6 +191,8 @@ def read_csvtraj(
     min_points: int = 1,
     max_speed_mps: float | None = None,
     split_gap_s: float | None = None,
+    region: tuple[float, float, float, float] | None = None,
+    drop_zero: bool = True,
     delimiter: str = ",",
     on_error: Literal["skip", "raise"] = "skip",
     chunksize: int = 50_000,
@@ -191,11 +208,19 @@ def read_csvtraj(
     ``max_vehicles`` keeps the first vehicles in natural id order; duplicates of a
     (vehicle, t) keep the first line; ``min_points``, ``max_speed_mps`` and ``split_gap_s`` act
     as in :func:`traces.tdrive.read_tdrive` (speed and splitting are off by default).
+
+    Degrees (lat/lon layout) are cleaned as T-Drive is: ``zero_coordinate`` (lat or lon exactly
+    0, the null fix of GPS receivers; ``drop_zero=False`` keeps them) and ``out_of_region``
+    (outside ``region = (lon_min, lat_min, lon_max, lat_max)``, off by default). An id holding
+    bytes that are not UTF-8 is malformed. A cut or damaged ``.gz`` raises
+    :class:`~traces.errors.CorruptGzipError`.
     """
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
     path = Path(path)
     require_file(path, "trajectory CSV")
+    if region is not None:
+        region = _check_region(region)
     report = ImportReport(source=str(path), max_examples=max_examples)
     tparse = _TimeParser()
     codes: dict[str, int] = {}
@@ -237,6 +262,17 @@ def read_csvtraj(
             t = parsed["t"]
             outside = (t < win[0]) | (t >= win[1])
             report.remove("outside_window", np.count_nonzero(outside))
+            if crs == "lonlat":
+                lon, lat = parsed["c1"], parsed["c2"]
+                zero = ~outside & ((lon == 0.0) | (lat == 0.0)) if drop_zero else \
+                    np.zeros(len(t), bool)
+                far = np.zeros(len(t), bool)
+                if region is not None:
+                    lo1, la1, lo2, la2 = region
+                    far = ~outside & ~zero & ((lon < lo1) | (lon > lo2) | (lat < la1) | (lat > la2))
+                report.remove("zero_coordinate", np.count_nonzero(zero))
+                report.remove("out_of_region", np.count_nonzero(far))
+                outside = outside | zero | far
             ok = np.flatnonzero(~outside)
             if len(ok):
                 local, uniques = pd.factorize(ident.iloc[ok])

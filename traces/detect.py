@@ -68,7 +68,7 @@ def detect_format(path: str | PathLike[str]) -> Format:
             return "tdrive"
         raise TraceFormatError(path, None, f"directory holds no <id>.txt files; {_EXPECTED}")
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file or directory")
+        raise TraceFormatError(path, None, "no such file or directory")
     with open_text(path) as fh:
         head = fh.read(4096)
     stripped = head.lstrip()

@@ -192,7 +192,7 @@ def read_tdrive(
         m = _TAXI_FILE.match(path.name)
         jobs = [(int(m.group(1)) if m else None, path)]
     else:
-        raise FileNotFoundError(f"{path}: no such file or directory")
+        raise TraceFormatError(path, None, "no such file or directory")
 
     start, end = (_naive_beijing(w) for w in (window or (None, None)))
     if start is not None and end is not None and end <= start:
