@@ -30,3 +30,38 @@ def test_experiment_writes_results_summary_and_figure(tmp_path, capsys):
 def test_unknown_variant_and_missing_learners_are_one_line_errors(tmp_path, capsys):
     assert main(["experiment", "fig8", "--out", str(tmp_path), "--variants", "mars", "--quiet"]) == 2
     assert "unknown variants ['mars']" in capsys.readouterr().err
+
+
+def test_fig6_trains_its_predictor_once_when_none_is_given(tmp_path, monkeypatch):
+    """Fig. 6 with prediction needs an LSTM-based Transformer: without --set
+    predictor.checkpoint the experiment trains one on the PeMS weeks 1-3 it then replays
+    week 4 of, keeps it in DIR/predictor, and the runs' /predictions come from it."""
+    import numpy as np
+
+    import analysis.experiments as ex
+    from traces.reader import open_trace
+
+    root = fake_data(tmp_path / "data")
+    steps = 4 * 2016  # four weeks of 5-minute steps, 3 stations with a daily cycle
+    day = np.sin(2 * np.pi * np.arange(steps) / 288)
+    flow = 100 + 50 * day[:, None] + np.arange(3)[None, :]
+    np.savez(root / "month.npz", data=flow[..., None])
+    monkeypatch.setattr(ex, "PREDICTOR_TRAINING", ["--epochs", "1", "--samples-per-epoch", "256"])
+    out = tmp_path / "fig6"
+    common = ["--seeds", "1", "--quiet", "--algorithms", "greedy",
+              "--set", f"data_dir={root}", "--set", "background.pems_source=data:month.npz",
+              "--set", "background.pems_start=1970-01-22 08:00", "--set", "duration=60",
+              "--set", "rsus.count=12", "--set", "vehicles.traffic.packet_size=800 kB"]
+    assert main(["experiment", "fig6", "--out", str(out), *common]) == 0
+    ckpt = out / "predictor" / "checkpoints" / "lstm_transformer_s0.pt"
+    assert ckpt.is_file()
+    with_pred = open_trace(out / "traces" / "with_prediction__greedy__seed0.h5")
+    assert with_pred.scenario["predictor"]["checkpoint"] == str(ckpt)
+    assert len(with_pred.df("predictions")) > 0
+    assert len(open_trace(out / "traces" / "without_prediction__greedy__seed0.h5")
+               .df("predictions")) == 0
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert {"O_T_formula_s", "loss_measured", "migrations"} <= set(metrics.columns)
+    mtime = ckpt.stat().st_mtime
+    assert main(["experiment", "fig6", "--out", str(out), *common]) == 0  # reused, not retrained
+    assert ckpt.stat().st_mtime == mtime
