@@ -146,8 +146,8 @@ def train(agent_name: str, env_fn: Callable[[], Any], *, updates: int, seed: int
                     bar.update(1)
                     bar.set_postfix(R=f"{m['episode_reward_mean']:.2f}", T=f"{m['latency_mean']:.2f}",
                                     fail=f"{m['failure_rate']:.3f}")
-        if not ckpt.exists():  # updates == start: nothing to do, still leave a checkpoint
-            save(update, wall0)
+        if update == start and not resume:  # updates == 0: still leave this run's checkpoint
+            save(update, wall0)  # (not a stale one from an earlier run in out_dir)
     finally:
         if bar is not None:
             bar.close()

@@ -181,3 +181,13 @@ def test_normalisers_start_from_a_whole_random_episode(name):
     loads = ref[:, -m:]
     assert 0.5 < rms.var.item() / loads.var() < 2.0
     assert rms.mean.item() == pytest.approx(loads.mean(), rel=0.5)
+
+
+def test_zero_updates_overwrites_a_stale_checkpoint(tmp_path):
+    """A fresh run with updates=0 leaves its own (untrained) checkpoint, not an earlier run's."""
+    train("dm-mappo", ENV_FN, updates=1, seed=0, out_dir=tmp_path, progress=False, **HYPER["dm-mappo"])
+    trained = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["state"]
+    ck = train("dm-mappo", ENV_FN, updates=0, seed=0, out_dir=tmp_path, progress=False)
+    fresh = torch.load(ck, weights_only=True)["state"]
+    assert trained["update"] == 1 and fresh["update"] == 0
+    assert fresh["learner"]["episodes"] == 0
