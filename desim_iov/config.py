@@ -257,7 +257,10 @@ class Channel(Strict):
     with A = ``gain_coefficient`` for ``free_space``). ``rate`` picks Shannon (twin-migration
     Eq. 4) or the finite-blocklength rate (quantum-DRL Eq. 23) with ``blocklength`` and
     ``error_prob``. Noise is thermal (``noise_density_dbm_hz`` + ``noise_figure`` over each
-    link's bandwidth) unless ``noise_power`` gives sigma^2 outright."""
+    link's bandwidth) unless ``noise_power`` gives sigma^2 outright. ``fading`` multiplies the
+    access links' gain by a small-scale draw per link every mobility step (Rayleigh, or Rician
+    with linear K-factor ``rician_k``, quantum-DRL Eq. 24-25; with an array, the MRC/MRT gain
+    of i.i.d. antennas); ``none`` keeps the deterministic path gain (twin-migration Eq. 3)."""
 
     pathloss: str = "free_space"
     pathloss_params: dict[str, float] = {}
@@ -265,6 +268,9 @@ class Channel(Strict):
     gain_coefficient: Annotated[float, AfterValidator(_positive)] = 1.0
     noise_density_dbm_hz: float = -174.0
     noise_figure: Decibels = 7.0
+
+    fading: Literal["none", "rayleigh", "rician"] = "none"
+    rician_k: Annotated[float, Field(ge=0.0)] = 6.0
 
     rate: Literal["shannon", "fbl"] = "shannon"
     blocklength: Count = Field(100, ge=1)

@@ -37,6 +37,7 @@ from desim_iov.decisions import (
 from desim_iov.rng import RngStreams
 from desim_iov.world import SAT, build_world
 from models.compute import computing_latency_s, service_rate_bps
+from models.fading import small_scale_gain
 from models.geo import pairwise_distance_m
 from models.mobility import Trajectory
 from models.objectives import migration_failed, server_load_bits, total_latency_s
@@ -157,6 +158,7 @@ class Simulation:
         # antennas: ||h||^2 = M |h|^2 (quantum-DRL Eq. 13-14, 22)
         self.array_gain = w.antennas.astype(float)
         self._arrays = bool((w.antennas > 1).any())
+        self._rng_fading = self.streams.get("fading")
         self.r_sat = s.satellite.rate
         self.always_reachable = w.kinds == SAT
         # background workload: rho_m(t) = u (1 + a sin(2 pi t / P + phi_m)), RSUs and UAVs
@@ -242,8 +244,11 @@ class Simulation:
             h[:, a:b] = gain(model, d[:, a:b], ch.carrier_frequency, **params)
         if ch.gain_coefficient != 1.0:
             h *= ch.gain_coefficient
-        if self._arrays:
-            h *= self.array_gain
+        if ch.fading != "none":  # one draw per link and antenna, every call (its own stream)
+            h *= small_scale_gain(ch.fading, self._rng_fading, d.shape,
+                                  k_factor=ch.rician_k, antennas=self.array_gain.astype(int))
+        elif self._arrays:
+            h *= self.array_gain  # MRC/MRT with perfect CSI, no fading: ||h||^2 = M |h|^2
         return h
 
     def _migration_rates(self, src: np.ndarray) -> np.ndarray:
