@@ -127,6 +127,12 @@ def okumura_hata(
     return _out(69.55 + 26.16 * lf - 13.82 * lhb - a_h + (44.9 - 6.55 * lhb) * np.log10(d_km))
 
 
+def _breakpoint(f: FloatArray, hb: FloatArray, hu: FloatArray, he: FloatArray) -> FloatArray:
+    if not ((hb > he) & (hu > he)).all():
+        raise ValueError(f"h_bs and h_ut must exceed h_e={_first(he)} m, got h_bs={_first(hb)}, h_ut={_first(hu)}")
+    return 4.0 * (hb - he) * (hu - he) * f / SPEED_OF_LIGHT_MPS
+
+
 def uma_breakpoint_m(
     freq_hz: ArrayLike, h_bs: ArrayLike = 25.0, h_ut: ArrayLike = 1.5, h_e: ArrayLike = 1.0
 ) -> FloatArray:
@@ -136,20 +142,34 @@ def uma_breakpoint_m(
     h_UT < 13 m).  ``freq_hz`` in Hz, heights in m; all broadcast element-wise.
     """
     f = positive(freq_hz, "freq_hz")
-    hb = as_float(h_bs, "h_bs")
-    hu = as_float(h_ut, "h_ut")
-    he = as_float(h_e, "h_e")
-    if not ((hb > he) & (hu > he)).all():
-        raise ValueError(f"h_bs and h_ut must exceed h_e={_first(he)} m, got h_bs={_first(hb)}, h_ut={_first(hu)}")
-    return _out(4.0 * (hb - he) * (hu - he) * f / SPEED_OF_LIGHT_MPS)
+    return _out(_breakpoint(f, as_float(h_bs, "h_bs"), as_float(h_ut, "h_ut"), as_float(h_e, "h_e")))
 
 
-def _uma_geometry(distance_m: ArrayLike, h_bs: ArrayLike, h_ut: ArrayLike) -> tuple[FloatArray, FloatArray]:
-    """(d2D, d3D) in m with d2D held at >= 10 m, from a 3-D distance and heights in m (broadcast)."""
+def _uma_los_db(
+    distance_m: ArrayLike,
+    freq_hz: ArrayLike,
+    h_bs: ArrayLike,
+    h_ut: ArrayLike,
+    h_e: ArrayLike,
+    breakpoint_m: ArrayLike | None,
+    strict: bool,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Checked inputs -> (UMa LOS loss dB, d3D m with d2D held at >= 10 m, fc GHz, h_UT m)."""
     d3 = nonneg(distance_m, "distance_m")
-    dh2 = (positive(h_bs, "h_bs") - positive(h_ut, "h_ut")) ** 2
-    d2 = np.maximum(np.sqrt(np.maximum(d3**2 - dh2, 0.0)), 10.0)
-    return d2, np.sqrt(d2**2 + dh2)
+    f = positive(freq_hz, "freq_hz")
+    hb = positive(h_bs, "h_bs")
+    hu = positive(h_ut, "h_ut")
+    dh2 = (hb - hu) ** 2
+    d2 = np.maximum(np.sqrt(np.maximum(d3 * d3 - dh2, 0.0)), 10.0)
+    d3 = np.sqrt(d2 * d2 + dh2)
+    _check_strict(strict, d2 <= 5000.0, "d2D above 5 km")
+    dbp = _breakpoint(f, hb, hu, as_float(h_e, "h_e")) if breakpoint_m is None else positive(breakpoint_m, "breakpoint_m")
+    fc = f / 1e9
+    log_d3 = np.log10(d3)
+    fc_db = 20.0 * np.log10(fc)
+    pl1 = 28.0 + 22.0 * log_d3 + fc_db
+    pl2 = 28.0 + 40.0 * log_d3 + fc_db - 9.0 * np.log10(dbp * dbp + dh2)
+    return np.where(d2 <= dbp, pl1, pl2), log_d3, fc_db, hu
 
 
 def uma_los(
@@ -171,16 +191,7 @@ def uma_los(
     Below d2D = 10 m the loss is held at its 10 m value; beyond 5 km it is extrapolated
     (``strict=True`` raises).
     """
-    f = positive(freq_hz, "freq_hz")
-    hb = positive(h_bs, "h_bs")
-    hu = positive(h_ut, "h_ut")
-    d2, d3 = _uma_geometry(distance_m, hb, hu)
-    _check_strict(strict, d2 <= 5000.0, "d2D above 5 km")
-    dbp = uma_breakpoint_m(f, hb, hu, h_e) if breakpoint_m is None else positive(breakpoint_m, "breakpoint_m")
-    fc_db = 20.0 * np.log10(f / 1e9)
-    pl1 = 28.0 + 22.0 * np.log10(d3) + fc_db
-    pl2 = 28.0 + 40.0 * np.log10(d3) + fc_db - 9.0 * np.log10(dbp**2 + (hb - hu) ** 2)
-    return _out(np.where(d2 <= dbp, pl1, pl2))
+    return _out(_uma_los_db(distance_m, freq_hz, h_bs, h_ut, h_e, breakpoint_m, strict)[0])
 
 
 def uma_nlos(
@@ -198,12 +209,8 @@ def uma_nlos(
     ``PL'_NLOS = 13.54 + 39.08 log d3D + 20 log fc - 0.6 (h_UT - 1.5)``, fc in GHz, d3D in m
     (``distance_m``), heights in m (broadcast); other parameters as :func:`uma_los`.
     """
-    f = positive(freq_hz, "freq_hz")
-    hu = positive(h_ut, "h_ut")
-    _, d3 = _uma_geometry(distance_m, h_bs, hu)
-    los = uma_los(distance_m, f, h_bs=h_bs, h_ut=hu, h_e=h_e, breakpoint_m=breakpoint_m, strict=strict)
-    nlos = 13.54 + 39.08 * np.log10(d3) + 20.0 * np.log10(f / 1e9) - 0.6 * (hu - 1.5)
-    return _out(np.maximum(los, nlos))
+    los, log_d3, fc_db, hu = _uma_los_db(distance_m, freq_hz, h_bs, h_ut, h_e, breakpoint_m, strict)
+    return _out(np.maximum(los, 13.54 + 39.08 * log_d3 + fc_db - 0.6 * (hu - 1.5)))
 
 
 def _uav_height(h_uav: ArrayLike, strict: bool, top_m: float) -> FloatArray:
