@@ -181,6 +181,7 @@ class ServerClass(Strict):
     bandwidth_up: Hertz = 300e6
     bandwidth_down: Hertz = 300e6
     antennas: Count = Field(1, ge=1, le=1024)
+    rician_k: Annotated[float, Field(ge=0.0)] | None = None  # None: channel.rician_k
     pathloss: str | None = None
     pathloss_params: dict[str, float] = {}
 
@@ -259,8 +260,9 @@ class Channel(Strict):
     ``error_prob``. Noise is thermal (``noise_density_dbm_hz`` + ``noise_figure`` over each
     link's bandwidth) unless ``noise_power`` gives sigma^2 outright. ``fading`` multiplies the
     access links' gain by a small-scale draw per link every mobility step (Rayleigh, or Rician
-    with linear K-factor ``rician_k``, quantum-DRL Eq. 24-25; with an array, the MRC/MRT gain
-    of i.i.d. antennas); ``none`` keeps the deterministic path gain (twin-migration Eq. 3)."""
+    with linear K-factor ``rician_k``, quantum-DRL Eq. 24-25, which a server class may
+    override, e.g. K = 0 (Rayleigh) for BSs and 6 for UAVs; with an array, the MRC/MRT gain of
+    i.i.d. antennas); ``none`` keeps the deterministic path gain (twin-migration Eq. 3)."""
 
     pathloss: str = "free_space"
     pathloss_params: dict[str, float] = {}

@@ -35,7 +35,7 @@ from desim_iov.decisions import (
     feasibility_mask,
 )
 from desim_iov.rng import RngStreams
-from desim_iov.world import SAT, build_world
+from desim_iov.world import RSU, SAT, UAV, build_world
 from models.compute import computing_latency_s, service_rate_bps
 from models.fading import small_scale_gain
 from models.geo import pairwise_distance_m
@@ -159,6 +159,9 @@ class Simulation:
         self.array_gain = w.antennas.astype(float)
         self._arrays = bool((w.antennas > 1).any())
         self._rng_fading = self.streams.get("fading")
+        # per server: its class's K-factor, else the channel's (the satellite's is unused)
+        k = [s.channel.rician_k if c.rician_k is None else c.rician_k for c in (s.rsus, s.uavs)]
+        self._rician_k = np.where(w.kinds == RSU, k[0], np.where(w.kinds == UAV, k[1], 0.0))
         self.r_sat = s.satellite.rate
         self.always_reachable = w.kinds == SAT
         # background workload: rho_m(t) = u (1 + a sin(2 pi t / P + phi_m)), RSUs and UAVs
@@ -244,9 +247,9 @@ class Simulation:
             h[:, a:b] = gain(model, d[:, a:b], ch.carrier_frequency, **params)
         if ch.gain_coefficient != 1.0:
             h *= ch.gain_coefficient
-        if ch.fading != "none":  # one draw per link and antenna, every call (its own stream)
+        if ch.fading != "none":  # a draw per link and antenna each mobility step, own stream
             h *= small_scale_gain(ch.fading, self._rng_fading, d.shape,
-                                  k_factor=ch.rician_k, antennas=self.array_gain.astype(int))
+                                  k_factor=self._rician_k, antennas=self.array_gain.astype(int))
         elif self._arrays:
             h *= self.array_gain  # MRC/MRT with perfect CSI, no fading: ||h||^2 = M |h|^2
         return h

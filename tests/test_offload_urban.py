@@ -75,9 +75,11 @@ def test_cpu_deviation_is_drawn_per_server_within_table_two(sim):
     assert len(np.unique(cpu)) == len(cpu)
 
 
-def test_access_rates_are_fbl_with_array_gain_and_per_class_path_loss(sim):
+def test_access_rates_are_fbl_with_array_gain_and_per_class_path_loss():
+    # without the preset's fading the access gain is the path gain x M (deterministic)
+    sim = Simulation(load_scenario("offload-urban", ["duration=0.2 s", "channel.fading=none"]),
+                     make_policy("greedy"))
     s = sim.s
-    sim._radio_t = -1
     sim._update_radio(0.1)
     d = sim.dist
     h_bs = gain("uma_los", d[:, :4], 3.5e9, h_bs=25, h_ut=1.5) * 4  # M = 4, MRC
@@ -119,3 +121,20 @@ def test_dead_inter_server_links_are_masked_and_refused(tmp_path):
     assert (masks.sum(axis=1) <= 1).all()
     assert len(tr.df("migrations")) == 0
     assert tr.attrs["migrations_refused"] > 0
+
+
+def test_offload_urban_fades_bs_links_rayleigh_and_uav_links_rician():
+    """Sec. II-D1 and Eq. 24-25: Rayleigh (Rician K = 0) on vehicle -> BS, K = 6 on
+    vehicle -> UAV, redrawn every mobility step."""
+    sim = Simulation(load_scenario("offload-urban"), None)
+    assert sim.s.channel.fading == "rician"
+    kinds = sim.world.kinds
+    np.testing.assert_array_equal(sim._rician_k[kinds == 0], 0.0)
+    np.testing.assert_array_equal(sim._rician_k[kinds == 1], 6.0)
+    first = sim.rate_up_arr.copy()
+    sim._update_radio(0.02)  # the next step: same geometry to within 0.4 m, new fades
+    a, b = first[:, kinds == 0], sim.rate_up_arr[:, kinds == 0]
+    live = (a > 0) & (b > 0)  # FBL rates can be 0 on far links
+    assert live.sum() >= 4
+    assert np.ptp(b[live] / a[live]) > 0.1  # the rates move by more than 0.4 m of driving does
+    sim.close()
