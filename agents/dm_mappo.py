@@ -144,13 +144,14 @@ class Learner:
         ret_t = torch.as_tensor(ret[t_idx, v_idx], dtype=torch.float32)
 
         # 3. PPO epochs over shuffled minibatches (Alg. 2 lines 15–30)
-        mb_size = max(1, n // cfg.minibatches)
         stats: dict[str, list[float]] = {k: [] for k in ("loss_actor", "loss_critic", "entropy",
                                                           "approx_kl", "clip_frac")}
         for _ in range(cfg.epochs):
             order = self.rng.permutation(n)
-            for start in range(0, n, mb_size):
-                mb = torch.as_tensor(order[start : start + mb_size])
+            # exactly `minibatches` near-equal parts (n // minibatches slices left a tiny extra
+            # minibatch, of one decision with unnormalised advantages, when n did not divide)
+            for part in np.array_split(order, min(cfg.minibatches, n)) if n else []:
+                mb = torch.as_tensor(part)
                 dist = self.actor.dist(obs[mb], ids[mb], None if mask is None else mask[mb])
                 logp = dist.log_prob(act[mb])
                 log_ratio = logp - logp_old[mb]

@@ -191,3 +191,16 @@ def test_zero_updates_overwrites_a_stale_checkpoint(tmp_path):
     fresh = torch.load(ck, weights_only=True)["state"]
     assert trained["update"] == 1 and fresh["update"] == 0
     assert fresh["learner"]["episodes"] == 0
+
+
+def test_ppo_takes_exactly_the_configured_minibatches():
+    """8 decisions in 3 minibatches: 3 optimiser steps per epoch (slices of 8 // 3 made 4)."""
+    from agents import dm_mappo
+    from agents.train import make_config
+
+    learner = dm_mappo.Learner(ENV_FN(), make_config("dm-mappo", episodes_per_update=1, epochs=2,
+                                                      minibatches=3), seed=0)
+    learner.update()
+    assert learner.agent_steps == 8
+    steps = {int(st["step"]) for st in learner.opt_actor.state_dict()["state"].values()}
+    assert steps == {2 * 3}
