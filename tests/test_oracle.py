@@ -119,7 +119,8 @@ def test_oracle_obeys_mask_and_range_where_the_old_soft_penalty_failed(tmp_path)
 @pytest.mark.realdata
 def test_oracle_fails_no_more_than_greedy_on_tdrive(tmp_path):
     """The audit's case: twin-city-tdrive with 120 MB twins, where the soft oracle kept a twin
-    2-3 km from its RSU for 13 slots (O_D 0.23 against greedy's 0)."""
+    1.4-3 km from its RSU for several slots while greedy never failed (O_D 0.23 vs 0 when
+    found; 0.04 vs 0 with the kernel's later hosted-twin workloads and fading)."""
     root = data_dir()
     if not (root / "tdrive").is_dir() or not (root / "pems" / "D12_Orange_2022-01").is_dir():
         pytest.skip(f"no T-Drive/PeMS data under {root}")
