@@ -98,7 +98,7 @@ class Learner:
         """Input scales from one episode of uniformly random actions on the first training
         episode's seed, before the first rollout (whose actions and log-probs then already use
         normalised inputs). Reset observations alone would not do: caches start empty, so the
-        workload entries have almost no variance and were scaled by ~1e4 and clipped. Its own
+        workload entries have little or no variance (scaled up to ~1e4, then clipped). Its own
         generator: the actor's and the minibatches' streams are untouched."""
         x = random_rollout_observations(self.env, [self.episode_seed(0)], use_mask=self.cfg.use_mask,
                                         rng=np.random.default_rng([self.seed, 1]))
