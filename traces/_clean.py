@@ -2,7 +2,7 @@
 
 A reader parses its input chunk by chunk, drops what can be judged row by row (malformed,
 outside the time window, invalid coordinates) and appends the rest to a :class:`FixBuffer`:
-compact numeric columns, never text. When the source file is done, :func:`finish_source`
+compact numeric columns, never text (32 bytes per fix: id code, time, two coordinates). When the source file is done, :func:`finish_source`
 sorts its fixes by (source vehicle, time) and applies, in this order, the steps that need a
 vehicle's history:
 
@@ -40,10 +40,12 @@ _DIGITS = re.compile(r"(\d+)")
 def seconds(t: np.ndarray, unit_s: float) -> np.ndarray:
     """``t`` (in units of ``unit_s`` seconds) as float64 seconds; for sub-second units it
     divides by the integer units per second, so that e.g. 60e9 ns gives exactly 60.0."""
-    t = np.asarray(t, dtype=np.float64)
-    if unit_s >= 1.0:
-        return t * unit_s
-    return t / round(1.0 / unit_s)
+    out = np.array(t, dtype=np.float64)  # always a new array, scaled in place
+    if unit_s > 1.0:
+        out *= unit_s
+    elif unit_s < 1.0:
+        out /= round(1.0 / unit_s)
+    return out
 
 
 def natural_key(s: str) -> tuple[tuple[int, int | str], ...]:
@@ -80,6 +82,10 @@ class FixBuffer:
 
     def __len__(self) -> int:
         return sum(len(a) for a in self.t)
+
+    def clear(self) -> None:
+        """Drop the buffered fixes (the caller holds the arrays it still needs)."""
+        self.vid, self.t, self.c1, self.c2, self.extra = [], [], [], [], {}
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """The columns as single arrays; the chunk blocks are released (one copy in memory)."""
@@ -139,6 +145,23 @@ def _best_first(p: int, end: int, ts: np.ndarray, c1: np.ndarray, c2: np.ndarray
     return best
 
 
+_BLOCK = 1 << 18
+
+
+def _consecutive_violations(start: np.ndarray, ts: np.ndarray, c1: np.ndarray, c2: np.ndarray, *,
+                            geo: bool, max_speed_mps: float, gap_s: float) -> np.ndarray:
+    """Rows ``i`` whose speed from row ``i - 1`` (same vehicle, within ``gap_s``) exceeds the
+    limit; computed in blocks so that the haversine's temporaries stay small."""
+    out = []
+    n = len(ts)
+    for a in range(1, n, _BLOCK):
+        b = min(n, a + _BLOCK)
+        dt = ts[a:b] - ts[a - 1:b - 1]
+        dist = _distance_m(c1[a - 1:b - 1], c2[a - 1:b - 1], c1[a:b], c2[a:b], geo)
+        out.append(np.flatnonzero(~start[a:b] & (dt <= gap_s) & (dist > max_speed_mps * dt)) + a)
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
 def speed_jumps(start: np.ndarray, ts: np.ndarray, c1: np.ndarray, c2: np.ndarray, *, geo: bool,
                 max_speed_mps: float, gap_s: float) -> np.ndarray:
     """Mask of fixes to drop because their speed from the previous kept fix exceeds the limit.
@@ -159,9 +182,8 @@ def speed_jumps(start: np.ndarray, ts: np.ndarray, c1: np.ndarray, c2: np.ndarra
     drop = np.zeros(n, dtype=bool)
     if n < 2:
         return drop
-    dt = np.diff(ts)
-    dist = _distance_m(c1[:-1], c2[:-1], c1[1:], c2[1:], geo)
-    viol = np.flatnonzero(~start[1:] & (dt <= gap_s) & (dist > max_speed_mps * dt)) + 1
+    viol = _consecutive_violations(start, ts, c1, c2, geo=geo, max_speed_mps=max_speed_mps,
+                                   gap_s=gap_s)
     if len(viol) == 0:
         return drop
     group_starts = np.r_[np.flatnonzero(start), n]
@@ -196,66 +218,100 @@ def speed_jumps(start: np.ndarray, ts: np.ndarray, c1: np.ndarray, c2: np.ndarra
     return drop
 
 
-@dataclass
-class Cleaned:
-    """Result of :func:`clean`: ``idx`` rows kept (into the input arrays, sorted by (vid, t)),
-    ``seg`` each kept row's piece index within its vehicle, ``split`` whether its vehicle's log
-    was cut (so its pieces are named ``<id>#<k>``)."""
-
-    idx: np.ndarray
-    seg: np.ndarray
-    split: np.ndarray
+Columns = dict[str, np.ndarray]
+"""One source file's fixes: ``vid``, ``t``, ``c1``, ``c2`` and any extra columns, same length."""
 
 
-def clean(vid: np.ndarray, t: np.ndarray, c1: np.ndarray, c2: np.ndarray, *, unit_s: float,
-          geo: bool, max_speed_mps: float | None, split_gap_s: float | None, min_points: int,
-          report: ImportReport) -> Cleaned:
-    """Steps 1-4 of the module docstring on one source file's fixes; counts go to ``report``."""
-    n = len(t)
-    if n > 1 and np.all((vid[1:] > vid[:-1]) | ((vid[1:] == vid[:-1]) & (t[1:] >= t[:-1]))):
-        order = np.arange(n)  # already in order (T-Drive logs are): no copies
-    else:
+def _select(cols: Columns, rows: np.ndarray) -> None:
+    """Keep ``rows`` (an index or mask) of every column, replacing one column at a time so that
+    only one column is ever copied at once."""
+    for k in list(cols):
+        cols[k] = cols[k][rows]
+
+
+def clean(cols: Columns, *, unit_s: float, geo: bool, max_speed_mps: float | None,
+          split_gap_s: float | None, min_points: int, report: ImportReport
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 1-4 of the module docstring on one source file's fixes; counts go to ``report``.
+
+    ``cols`` is changed in place to the kept rows, sorted by (vid, t); returns each kept row's
+    piece index within its vehicle (``seg``) and whether its vehicle's log was cut (``split``,
+    its pieces then named ``<id>#<k>``). The caller must hold no other reference to the
+    columns, so that each is freed as soon as its replacement exists (peak memory: the columns,
+    plus one column and an index). A log already in order loses nothing to copies.
+    """
+    n = len(cols["t"])
+    if n == 0:
+        return np.zeros(0, np.int32), np.zeros(0, bool)
+    vid, t = cols["vid"], cols["t"]
+    same = vid[1:] == vid[:-1]
+    if not np.all((vid[1:] > vid[:-1]) | (same & (t[1:] >= t[:-1]))):
         order = np.lexsort((t, vid))  # stable: equal (vid, t) stay in file order
-        vid, t, c1, c2 = vid[order], t[order], c1[order], c2[order]
-    start = np.r_[True, vid[1:] != vid[:-1]] if n else np.zeros(0, bool)
+        del vid, t, same
+        _select(cols, order)
+        del order
+        vid, t = cols["vid"], cols["t"]
+        same = vid[1:] == vid[:-1]
+    start = np.r_[True, ~same]
+    del same
 
     # 1. duplicates: sorted, so repeats of a (vid, t) follow the first one directly
-    dup = np.r_[False, ~start[1:] & (t[1:] == t[:-1])] if n else np.zeros(0, bool)
+    dup = np.r_[False, ~start[1:] & (t[1:] == t[:-1])]
+    del vid, t
     if dup.any():
+        c1, c2 = cols["c1"], cols["c2"]
         first = np.maximum.accumulate(np.where(dup, 0, np.arange(n)))
         same_pos = (c1 == c1[first]) & (c2 == c2[first])
+        del first, c1, c2
         report.remove("duplicate", np.count_nonzero(dup & same_pos))
         report.remove("duplicate_time", np.count_nonzero(dup & ~same_pos))
-    keep = np.flatnonzero(~dup)
-    vid, t, c1, c2, start = vid[keep], t[keep], c1[keep], c2[keep], start[keep]
-    ts = seconds(t, unit_s)
+        del same_pos
+        keep = ~dup
+        _select(cols, keep)
+        start = start[keep]
+        del keep
+    del dup
+    ts = seconds(cols["t"], unit_s)
     gap = np.inf if split_gap_s is None else float(split_gap_s)
 
     # 2. GPS jumps
     if max_speed_mps is not None and len(ts) > 1:
-        jump = speed_jumps(start, ts, c1, c2, geo=geo, max_speed_mps=max_speed_mps, gap_s=gap)
-        report.remove("speed_jump", np.count_nonzero(jump))
-        kk = np.flatnonzero(~jump)
-        keep, vid, ts = keep[kk], vid[kk], ts[kk]
+        jump = speed_jumps(start, ts, cols["c1"], cols["c2"], geo=geo,
+                           max_speed_mps=max_speed_mps, gap_s=gap)
+        if jump.any():
+            report.remove("speed_jump", np.count_nonzero(jump))
+            jump = ~jump
+            _select(cols, jump)
+            ts = ts[jump]
+        del jump
+    del start
 
-    # 3. split at gaps; 4. short pieces
+    # 3. split at gaps; 4. short pieces, as runs of rows (one entry per piece)
     m = len(ts)
     if m == 0:
-        z = np.zeros(0, np.int64)
-        return Cleaned(z, z, np.zeros(0, bool))
+        return np.zeros(0, np.int32), np.zeros(0, bool)
+    vid = cols["vid"]
     vstart = np.r_[True, vid[1:] != vid[:-1]]
+    del vid
     cut = np.r_[False, ~vstart[1:] & (np.diff(ts) > gap)]
+    del ts
     report.splits += int(np.count_nonzero(cut))
-    piece = np.cumsum(vstart | cut) - 1
-    first_piece = np.maximum.accumulate(np.where(vstart, piece, 0))
-    seg = piece - first_piece
-    vehicle_no = np.cumsum(vstart) - 1
-    split = np.bincount(vehicle_no, weights=cut).astype(bool)[vehicle_no]
-    size = np.bincount(piece)[piece]
-    short = size < min_points
-    report.remove("short_segment", np.count_nonzero(short))
-    ok = ~short
-    return Cleaned(order[keep[ok]], seg[ok], split[ok])
+    heads = np.flatnonzero(vstart | cut)
+    del cut
+    sizes = np.diff(np.r_[heads, m])
+    new_vehicle = vstart[heads]
+    del vstart
+    number = np.arange(len(heads))
+    seg_p = number - np.maximum.accumulate(np.where(new_vehicle, number, 0))
+    vehicle_p = np.cumsum(new_vehicle) - 1
+    split_p = (np.bincount(vehicle_p) > 1)[vehicle_p]
+    short_p = sizes < min_points
+    report.remove("short_segment", int(sizes[short_p].sum()))
+    good = ~short_p
+    if short_p.any():
+        _select(cols, np.repeat(good, sizes))
+    return (np.repeat(seg_p[good].astype(np.int32), sizes[good]),
+            np.repeat(split_p[good], sizes[good]))
 
 
 def _timestamp(value: float | int, unit_s: float) -> pd.Timestamp:
@@ -272,6 +328,10 @@ class Collector:
 
     Absolute times (T-Drive, CSV with ISO times) are shifted so that ``t = 0`` at ``t0``;
     relative ones (SUMO, numeric CSV) are kept as they are and ``t0`` is ``None``.
+
+    Each added file is one block of columns; an output vehicle is a run of rows in one block
+    (``names``, ``block``, ``begin``, ``length``), so that building the frame copies each
+    column once at most (not at all for one file already in order).
     """
 
     crs: str
@@ -280,39 +340,47 @@ class Collector:
     extra_names: tuple[str, ...] = ()
     tz: str | None = None
     names: list[str] = field(default_factory=list)
-    code: list[np.ndarray] = field(default_factory=list)
+    runs: list[np.ndarray] = field(default_factory=list)  # per block: (k, 2) begin, length
     t: list[np.ndarray] = field(default_factory=list)
     c1: list[np.ndarray] = field(default_factory=list)
     c2: list[np.ndarray] = field(default_factory=list)
     extra: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
-    def add(self, ids: dict[int, str], vid, t, c1, c2, extra: dict[str, np.ndarray],
-            cleaned: Cleaned) -> None:
-        """Append the kept rows of one file; ``ids`` maps vehicle codes to id strings."""
-        idx = cleaned.idx
-        if len(idx) == 0:
+    def add(self, ids: dict[int, str], cols: Columns, seg: np.ndarray, split: np.ndarray) -> None:
+        """Take the kept rows of one file (cleaned ``cols``, not copied); ``ids`` maps vehicle
+        codes to id strings."""
+        v = cols["vid"]
+        if len(v) == 0:
             return
-        v = vid[idx]
         # one output vehicle per (source vehicle, piece); rows are grouped that way already
-        new = np.r_[True, (v[1:] != v[:-1]) | (cleaned.seg[1:] != cleaned.seg[:-1])]
-        heads = np.flatnonzero(new)
-        base = len(self.names)
+        heads = np.flatnonzero(np.r_[True, (v[1:] != v[:-1]) | (seg[1:] != seg[:-1])])
         for h in heads:
             name = ids[int(v[h])]
-            self.names.append(f"{name}#{int(cleaned.seg[h])}" if cleaned.split[h] else name)
-        self.code.append(base + np.cumsum(new) - 1)
-        self.t.append(t[idx])
-        self.c1.append(c1[idx])
-        self.c2.append(c2[idx])
+            self.names.append(f"{name}#{int(seg[h])}" if split[h] else name)
+        self.runs.append(np.column_stack([heads, np.diff(np.r_[heads, len(v)])]))
+        self.t.append(cols["t"])
+        self.c1.append(cols["c1"])
+        self.c2.append(cols["c2"])
         for k in self.extra_names:
-            self.extra.setdefault(k, []).append(extra[k][idx])
+            self.extra.setdefault(k, []).append(cols[k])
+
+    def _column(self, blocks: list[np.ndarray], where: np.ndarray | None) -> np.ndarray:
+        """One output column, its rows in vehicle-name order; ``blocks`` is emptied (released
+        as soon as it is copied). ``where``: (block, begin, length) per vehicle in output order,
+        ``None`` when the blocks are in order already."""
+        if where is None:
+            return _take(blocks)
+        out = np.concatenate([blocks[b][s:s + n] for b, s, n in where])
+        blocks.clear()
+        return out
 
     def build(self, *, source: str, report: ImportReport,
               t0_abs: float | int | None = None, t0: pd.Timestamp | None = None) -> TrajectorySet:
         """The final set. For absolute times, ``t0_abs`` (in file units) is the time of ``t = 0``
-        (default: the earliest kept fix) and ``t0`` its Timestamp (else derived from it)."""
+        (default: the earliest kept fix) and ``t0`` its Timestamp (else derived from it).
+        The collector's blocks are consumed."""
         cols = CRS_COLUMNS[self.crs]
-        if not self.code:
+        if not self.names:
             frame = pd.DataFrame({"vehicle": pd.Series([], dtype="str"),
                                   "t": np.zeros(0), cols[0]: np.zeros(0), cols[1]: np.zeros(0),
                                   **{k: np.zeros(0) for k in self.extra_names}})
@@ -320,12 +388,15 @@ class Collector:
             if t0 is not None and self.tz is not None and t0.tzinfo is None:
                 t0 = t0.tz_localize(self.tz)
             return TrajectorySet(frame, self.crs, t0 if self.absolute else None, source, report)
-        code = np.concatenate(self.code)
         names = np.array(self.names, dtype=object)
-        rank = np.empty(len(names), np.int64)
-        rank[np.argsort(names, kind="stable")] = np.arange(len(names))
-        order = np.argsort(rank[code], kind="stable")
-        t = np.concatenate(self.t)[order]
+        perm = np.argsort(names, kind="stable")
+        lengths = np.concatenate([r[:, 1] for r in self.runs])
+        where = None
+        if np.any(perm != np.arange(len(perm))):
+            block = np.repeat(np.arange(len(self.runs)), [len(r) for r in self.runs])
+            begin = np.concatenate([r[:, 0] for r in self.runs])
+            where = np.column_stack([block, begin, lengths])[perm]
+        t = self._column(self.t, where)
         if self.absolute:
             if t0_abs is None:
                 t0_abs = t.min()
@@ -333,39 +404,47 @@ class Collector:
                 t0 = _timestamp(t0_abs, self.unit_s)
             if self.tz is not None and t0.tzinfo is None:
                 t0 = t0.tz_localize(self.tz)
-            tt = seconds(t - t0_abs, self.unit_s)
+            t = t - t0_abs  # exact: integer times stay integers until converted
         else:
             t0 = None
-            tt = seconds(t, self.unit_s)
+        tt = seconds(t, self.unit_s)
+        del t
         data = {
-            "vehicle": pd.array(names[code[order]], dtype="str"),
+            "vehicle": pd.array(np.repeat(names[perm], lengths[perm]), dtype="str"),
             "t": tt,
-            cols[0]: np.concatenate(self.c1)[order],
-            cols[1]: np.concatenate(self.c2)[order],
+            cols[0]: self._column(self.c1, where),
+            cols[1]: self._column(self.c2, where),
         }
         for k in self.extra_names:
-            data[k] = np.concatenate(self.extra[k])[order]
-        frame = pd.DataFrame(data)
+            data[k] = self._column(self.extra[k], where)
+        frame = pd.DataFrame(data, copy=False)
         report.rows_kept = len(frame)
         report.vehicles = len(self.names)
+        self.runs = []
         return TrajectorySet(frame, self.crs, t0, source, report)
 
 
 def finish_source(buf: FixBuffer, ids: dict[int, str], collector: Collector, report: ImportReport,
                   *, geo: bool, max_speed_mps: float | None, split_gap_s: float | None,
                   min_points: int, quota: int | None) -> int:
-    """Clean one file's buffered fixes, select up to ``quota`` source vehicles (natural id
+    """Clean one file's buffered fixes (the buffer is emptied; hold no other reference to its
+    arrays, so that cleaning can free them), select up to ``quota`` source vehicles (natural id
     order; ``None`` = all) among those with kept fixes, and hand them to ``collector``.
     Returns the number of source vehicles taken."""
     vid, t, c1, c2, extra = buf.arrays()
-    cleaned = clean(vid, t, c1, c2, unit_s=collector.unit_s, geo=geo, max_speed_mps=max_speed_mps,
-                    split_gap_s=split_gap_s, min_points=min_points, report=report)
-    kept_vids = np.unique(vid[cleaned.idx])
+    buf.clear()
+    cols: Columns = {"vid": vid, "t": t, "c1": c1, "c2": c2,
+                     **{k: v for k, v in extra.items() if k in collector.extra_names}}
+    del vid, t, c1, c2, extra
+    seg, split = clean(cols, unit_s=collector.unit_s, geo=geo, max_speed_mps=max_speed_mps,
+                       split_gap_s=split_gap_s, min_points=min_points, report=report)
+    kept_vids = pd.unique(cols["vid"])
     if quota is not None and len(kept_vids) > quota:
         chosen = sorted(kept_vids.tolist(), key=lambda c: natural_key(ids[c]))[:quota]
-        sel = np.isin(vid[cleaned.idx], chosen)
+        sel = np.isin(cols["vid"], chosen)
         report.remove("vehicle_not_selected", np.count_nonzero(~sel))
-        cleaned = Cleaned(cleaned.idx[sel], cleaned.seg[sel], cleaned.split[sel])
+        _select(cols, sel)
+        seg, split = seg[sel], split[sel]
         kept_vids = np.asarray(chosen)
-    collector.add(ids, vid, t, c1, c2, extra, cleaned)
+    collector.add(ids, cols, seg, split)
     return len(kept_vids)

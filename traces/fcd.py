@@ -334,6 +334,7 @@ def read_fcd(
         geo = bool(guess)
     ids = {c: s for s, c in codes.items()}
     extras = tuple(k for k in ("z", "speed") if len(t) and np.isfinite(extra[k]).any())
+    del vid, t, x, y, extra  # the buffer's arrays: cleaning frees them as it goes
     collector = Collector("lonlat" if geo else "xy", unit_s=1.0, absolute=False, extra_names=extras)
     finish_source(buf, ids, collector, report, geo=geo, max_speed_mps=max_speed_mps,
                   split_gap_s=split_gap_s, min_points=min_points, quota=max_vehicles)

@@ -211,7 +211,7 @@ def read_tdrive(
         _read_file(file, file_id, buf, report, chunksize=chunksize, on_error=on_error,
                    window_s=window_s, region=region)
         report.files_read += 1
-        ids = {int(c): str(c) for c in np.unique(np.concatenate(buf.vid or [np.zeros(0, np.int64)]))}
+        ids = {int(c): str(c) for c in pd.unique(buf.arrays()[0])}
         quota = None if max_vehicles is None else max_vehicles - taken
         taken += finish_source(buf, ids, collector, report, geo=True, max_speed_mps=max_speed_mps,
                                split_gap_s=split_gap_s, min_points=min_points, quota=quota)
