@@ -74,22 +74,26 @@ EXPERIMENTS = {
     "fig9": Experiment(
         "fig9", "every algorithm with vs without the mask",
         ("dm-mappo", "mappo", "masac", "masac-nomask", "greedy", "greedy-nomask", "random",
-         "random-nomask"),
+         "random-nomask", "oracle"),
         {"city": (CITY, [])},
     ),
 }
 
 
 def _policy(algorithm: str, scenario: Scenario, run_dir: Path, seed: int, updates: int,
-            progress: bool):
-    """A trained learner (slot fidelity) or a heuristic, ready for evaluation."""
+            progress: bool, episodes: int | None = None):
+    """A trained learner (slot fidelity) or a heuristic, ready for evaluation. ``episodes``
+    (if given) is the learner's budget in training episodes, the same for every learner
+    whatever its episodes per update (DM-MAPPO collects 4 per update, MASAC 1)."""
     if algorithm in LEARNERS:
         try:
-            from agents.train import load_policy, train
+            from agents.train import load_policy, make_config, train
         except ImportError as e:
             raise RuntimeError(f"learning agents are not available ({e})") from None
         from desim_iov.env import parallel_env
 
+        if episodes is not None:
+            updates = math.ceil(episodes / make_config(algorithm).episodes_per_update)
         train_sc = scenario.model_copy(update={"fidelity": "slot", "seed": seed})
         ckpt = train(algorithm, lambda: parallel_env(train_sc), updates=updates, seed=seed,
                      out_dir=run_dir, progress=progress)
@@ -125,7 +129,8 @@ def _predictor_checkpoint(out: Path, overrides: list[str], progress: bool) -> Pa
 def run_experiment(name: str, out: Path, *, seeds: int = 3, updates: int = 200,
                    algorithms: list[str] | None = None, variants: list[str] | None = None,
                    overrides: list[str] | None = None, progress: bool = True,
-                   on_row: Callable[[dict], None] | None = None) -> pd.DataFrame:
+                   on_row: Callable[[dict], None] | None = None,
+                   episodes: int | None = None) -> pd.DataFrame:
     import torch
 
     torch.set_num_threads(1)  # small nets: more threads only oversubscribe the CPU
@@ -152,7 +157,7 @@ def run_experiment(name: str, out: Path, *, seeds: int = 3, updates: int = 200,
         base, extra = exp.variants[variant]
         sc = load_scenario(base, [*extra, *overrides, "fidelity=packet", f"seed={1000 + seed}"])
         run_dir = out / "runs" / variant / alg / f"seed{seed}"
-        policy = _policy(alg, sc, run_dir, seed, updates, progress=False)
+        policy = _policy(alg, sc, run_dir, seed, updates, progress=False, episodes=episodes)
         trace = out / "traces" / f"{variant}__{alg}__seed{seed}.h5"
         trace.parent.mkdir(parents=True, exist_ok=True)
         make_simulation(sc, policy, trace_path=str(trace)).run()
@@ -219,12 +224,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--updates", type=int, default=200, help="training updates per learner")
+    ap.add_argument("--episodes", type=int, help="training budget per learner in episodes "
+                    "(overrides --updates; equal samples for every learner)")
     ap.add_argument("--algorithms", nargs="*")
     ap.add_argument("--variants", nargs="*")
     ap.add_argument("--set", action="append", default=[], help="scenario override for every run")
     args = ap.parse_args(argv)
     df = run_experiment(args.experiment, Path(args.out), seeds=args.seeds, updates=args.updates,
-                        algorithms=args.algorithms, variants=args.variants, overrides=args.set)
+                        algorithms=args.algorithms, variants=args.variants, overrides=args.set,
+                        episodes=args.episodes)
     print(summarise(df).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
 

@@ -160,7 +160,8 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
             overrides.append(f"data_dir={Path(args.data).resolve()}")
         df = run_experiment(args.experiment, Path(args.out), seeds=args.seeds, updates=args.updates,
                             algorithms=args.algorithms, variants=args.variants,
-                            overrides=overrides, progress=not args.quiet)
+                            overrides=overrides, progress=not args.quiet,
+                            episodes=args.episodes)
     except (KeyError, RuntimeError) as e:
         raise CliError(str(e).strip("\"'")) from None
     print(summarise(df).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
@@ -328,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", required=True)
     ex.add_argument("--seeds", type=int, default=3)
     ex.add_argument("--updates", type=int, default=200, help="training updates per learner")
+    ex.add_argument("--episodes", type=int, help="training budget per learner in episodes "
+                    "(overrides --updates; the same number of samples for every learner)")
     ex.add_argument("--algorithms", nargs="*")
     ex.add_argument("--variants", nargs="*")
     ex.add_argument("--set", action="append", metavar="KEY=VALUE")

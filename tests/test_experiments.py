@@ -65,3 +65,19 @@ def test_fig6_trains_its_predictor_once_when_none_is_given(tmp_path, monkeypatch
     mtime = ckpt.stat().st_mtime
     assert main(["experiment", "fig6", "--out", str(out), *common]) == 0  # reused, not retrained
     assert ckpt.stat().st_mtime == mtime
+
+
+def test_an_episode_budget_gives_every_learner_the_same_samples(tmp_path):
+    """--episodes N: DM-MAPPO (4 episodes per update) runs N/4 updates, MASAC (1) N updates."""
+    root = fake_data(tmp_path / "data")
+    out = tmp_path / "fig9"
+    assert main(["experiment", "fig9", "--out", str(out), "--seeds", "1", "--quiet",
+                 "--episodes", "4", "--algorithms", "dm-mappo", "masac",
+                 "--set", f"data_dir={root}", "--set", "background.pems_source=data:fake.npz",
+                 "--set", "background.pems_start=1970-01-01 00:00", "--set", "duration=90",
+                 "--set", "rsus.count=12", "--set", "vehicles.traffic.packet_size=800 kB"]) == 0
+    runs = out / "runs" / "city"
+    dm = pd.read_csv(runs / "dm-mappo" / "seed0" / "learning_curve.csv")
+    ms = pd.read_csv(runs / "masac" / "seed0" / "learning_curve.csv")
+    assert len(dm) == 1 and len(ms) == 4
+    assert dm.episodes.iloc[-1] == ms.episodes.iloc[-1] == 4
