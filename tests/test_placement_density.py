@@ -43,8 +43,21 @@ def test_from_file_errors_name_the_line(tmp_path: Path) -> None:
     with pytest.raises(TraceFormatError, match=r"bad.csv:2: expected 2 fields"):
         from_file(p)
     p.write_text("name,height\na,1\n")
-    with pytest.raises(TraceFormatError, match="needs x,y or lat,lon"):
+    with pytest.raises(TraceFormatError, match=r"bad.csv:1: header 'name,height' needs .*x,y"):
         from_file(p)
+    p.write_text("x;y\n1;2\n")  # not comma-separated
+    with pytest.raises(TraceFormatError, match="needs comma-separated columns"):
+        from_file(p)
+    p.write_text("lat,lon\n39.9,116.4\n\n139.9,116.4\n")
+    with pytest.raises(TraceFormatError, match=r"bad.csv:4: lat 139.9 outside \[-90, 90\] degrees"):
+        from_file(p, lon0=116.4, lat0=39.9)
+    p.write_text("x,y\n")
+    with pytest.raises(TraceFormatError, match="bad.csv: no server site after the header"):
+        from_file(p)
+    for missing in (tmp_path / "nope.csv", tmp_path):
+        with pytest.raises(TraceFormatError) as err:
+            from_file(missing)
+        assert str(err.value).startswith(str(missing)) and "\n" not in str(err.value)
 
 
 def town(rng: np.random.Generator) -> np.ndarray:

@@ -14,13 +14,14 @@ from __future__ import annotations
 import heapq
 import math
 from os import PathLike
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from models.geo import enu_from_lonlat
-from traces._textio import open_text
+from traces._textio import open_text, require_file
 from traces.csvtraj import header_columns
 from traces.errors import TraceFormatError
 
@@ -85,9 +86,14 @@ def from_file(
     Degrees are projected to the local x/y frame about ``(lon0, lat0)``, which must then be
     given (use the origin the trajectories were projected with, e.g.
     ``TrajectorySet.to_xy(...).origin``), by the local equirectangular projection of
-    :func:`models.geo.enu_from_lonlat`. Any bad cell raises :class:`TraceFormatError`
-    with its line: a server list must be exact, so nothing is skipped.
+    :func:`models.geo.enu_from_lonlat`. Any problem raises a one-line
+    :class:`TraceFormatError` ``file[:line]: problem`` (missing file, a header without x,y or
+    lat,lon, no site, a wrong field count, a non-numeric cell, a latitude outside [-90, 90] or
+    longitude outside [-180, 180]): a server list must be exact, so nothing is skipped. The
+    file is read whole (a site list is small); it may be gzipped.
     """
+    path = Path(path)
+    require_file(path, "server-site CSV")
     with open_text(path) as fh:
         numbered = [(i, ln.strip()) for i, ln in enumerate(fh, 1) if ln.strip()]
     if not numbered:
@@ -95,12 +101,15 @@ def from_file(
     (head_line, header), rows = numbered[0], numbered[1:]
     cols = header_columns(header)
     geo = "lat" in cols and "lon" in cols
-    if geo == ("x" in cols and "y" in cols):
-        raise TraceFormatError(path, head_line, f"header {header!r} needs x,y or lat,lon (not both)")
+    xy = "x" in cols and "y" in cols
+    if geo == xy:
+        why = "has both x,y and lat,lon: keep one pair" if geo else \
+            "needs comma-separated columns x,y[,z] or lat,lon[,z]"
+        raise TraceFormatError(path, head_line, f"header {header!r} {why}")
     keys = ["lon", "lat"] if geo else ["x", "y"]
     keys += ["z"] if "z" in cols else []
     if not rows:
-        return np.zeros((0, len(keys)))
+        raise TraceFormatError(path, None, "no server site after the header")
     line_no = np.array([i for i, _ in rows])
     text = pd.Series([r for _, r in rows], dtype="str")
     ncols = header.count(",") + 1
@@ -116,6 +125,11 @@ def from_file(
         if not np.isfinite(v).all():
             i = int(np.flatnonzero(~np.isfinite(v))[0])
             raise TraceFormatError(path, int(line_no[i]), f"bad {k} {raw.iat[i]!r}")
+        limit = {"lat": 90.0, "lon": 180.0}.get(k) if geo else None
+        if limit is not None and (np.abs(v) > limit).any():
+            i = int(np.flatnonzero(np.abs(v) > limit)[0])
+            raise TraceFormatError(path, int(line_no[i]),
+                                   f"{k} {v[i]:g} outside [-{limit:g}, {limit:g}] degrees")
         out.append(v)
     if geo:
         if lon0 is None or lat0 is None:
