@@ -35,8 +35,9 @@ def summarize(trace: Trace | str) -> Summary:
     slots = tr.df("slots")
     mig = tr.df("migrations")
     load = tr.df("server_load")
-    n_veh = int(sc["vehicles"]["count"]) if len(pk) == 0 else int(max(pk.vehicle.max() + 1, 1))
-    n_veh = max(n_veh, int(slots.vehicle.max()) + 1 if len(slots) else 0)
+    # every vehicle of the scenario, also one that never drove (no packet, no slot)
+    n_veh = max(int(sc["vehicles"]["count"]), int(pk.vehicle.max()) + 1 if len(pk) else 0,
+                int(slots.vehicle.max()) + 1 if len(slots) else 0)
 
     delivered = pk.outcome == OUTCOME_CODE["delivered"]
     unfinished = pk.outcome == OUTCOME_CODE["in_flight_at_end"]
@@ -65,6 +66,11 @@ def summarize(trace: Trace | str) -> Summary:
                 "O_T_measured_s": float(per_slot_mean.sum()),
                 "migrations": int((mig.vehicle == v).sum()),
                 "migrations_formula": int(sv.migrated.sum()),
+                "slots": int(len(sv)),
+                # the workload S'_m(t) of the server hosting this vehicle's twin (Eq. 8), mean
+                # over its slots: the per-vehicle side of the load that O_V measures over servers
+                "host_load_mean_bit": float(sv.load[np.isfinite(sv.load)].mean())
+                if np.isfinite(sv.load).any() else float("nan"),
             }
         )
     per_vehicle = pd.DataFrame(rows)
@@ -111,6 +117,12 @@ def summarize(trace: Trace | str) -> Summary:
         "O_D_measured": float(per_vehicle.loss_measured.sum()),
         "migrations": int(len(mig)),
         "migrations_formula": int(slots.migrated.sum()),
+        "O_V_formula_per_slot_bit2": float(np.mean(var_formula)) if var_formula else float("nan"),
+        "host_load_mean_bit": float(slots.load[np.isfinite(slots.load)].mean())
+        if len(slots) and np.isfinite(slots.load).any() else float("nan"),
+        "slots": int(slots.slot.nunique()) if len(slots) else 0,
+        "vehicles": int(n_veh),
+        "duration_s": float(sc["duration"]),
     }
     drops = {OUTCOMES[c]: int((pk.outcome == c).sum()) for c in OUTCOMES if c != 0}
     return Summary(per_vehicle=per_vehicle, total=total, drops=drops)

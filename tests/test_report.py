@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -34,7 +35,8 @@ def test_report_writes_tables_and_figures(two_traces, tmp_path):
         per_vehicle = table[(table.trace == lab) & (table.vehicle != "all")]
         assert per_vehicle.generated.sum() == len(pk)
     md = (out / "summary.md").read_text()
-    assert md.startswith("| trace | vehicle |") and md.count("\n") == len(table) + 2
+    assert md.startswith("| trace | vehicle |")
+    assert md.split("\n\n")[0].count("\n") == len(table) + 1  # header, rule, rows; then the note
     pngs = sorted(out.glob("*.png"))
     assert len(pngs) == 1 + 2 * 2  # comparison + (load, routes) per trace
     for png in pngs:
@@ -66,3 +68,155 @@ def test_incomplete_and_foreign_schema_traces(two_traces, tmp_path, capsys):
         f.attrs["schema_version"] = "9.0"
     assert main(["report", str(future), "--out", str(tmp_path / "o2")]) == 2
     assert "schema 9.0 is not readable" in capsys.readouterr().err
+
+
+def _rewrite(path, name, change):
+    """Replace dataset ``name`` of the trace at ``path`` by ``change(array)`` (attrs kept)."""
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        old = f[name]
+        attrs = dict(old.attrs)
+        arr = change(old[()])
+        del f[name]
+        new = f.create_dataset(name, data=arr, maxshape=(None,))
+        for k, v in attrs.items():
+            new.attrs[k] = v
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory):
+    """greedy seeds 0 and 1, random seed 0 (90 s each), and greedy seed 0 over 60 s."""
+    d = tmp_path_factory.mktemp("seeds")
+    runs = {"g0": ("greedy", 0, "90"), "g1": ("greedy", 1, "90"), "r0": ("random", 0, "90")}
+    out = {}
+    for key, (pol, seed, dur) in runs.items():
+        out[key] = d / f"{key}.h5"
+        args = ["run", "--policy", pol, "--seed", str(seed), "--out", str(out[key]), *TINY]
+        args[args.index("--duration") + 1] = dur
+        assert main(args) == 0
+    return out
+
+
+def test_seeds_are_grouped_with_a_t_interval(seeds, tmp_path):
+    """The comparison averages the traces that differ only by seed; its 95 % interval is the
+    Student-t one, recomputed here from the packets of each trace."""
+    from scipy import stats
+
+    out = tmp_path / "r"
+    assert main(["report", str(seeds["g0"]), str(seeds["g1"]), str(seeds["r0"]), "--out", str(out)]) == 0
+    table = pd.read_csv(out / "summary.csv")
+    assert set(table.trace) == {"twin-city/greedy/seed0", "twin-city/greedy/seed1",
+                                "twin-city/random/seed0"}
+    groups = pd.read_csv(out / "comparison.csv").set_index("group")
+    assert groups.loc["twin-city/greedy", "n"] == 2 and groups.loc["twin-city/random/seed0", "n"] == 1
+    lat = []
+    for key in ("g0", "g1"):
+        pk = pd.read_hdf(seeds[key], "packets")
+        ok = pk[pk.outcome == 0]
+        lat.append((ok.finished - ok.created).mean())
+    half = stats.t.ppf(0.975, 1) * np.std(lat, ddof=1) / np.sqrt(2)
+    assert groups.loc["twin-city/greedy", "latency_mean_s"] == pytest.approx(np.mean(lat))
+    assert groups.loc["twin-city/greedy", "latency_mean_s_ci95"] == pytest.approx(half)
+    assert np.isnan(groups.loc["twin-city/random/seed0", "latency_mean_s_ci95"])
+    mig = len(pd.read_hdf(seeds["r0"], "migrations"))
+    assert groups.loc["twin-city/random/seed0", "migrations_per_vehicle_h"] == \
+        pytest.approx(mig / (5 * 90 / 3600))
+
+
+def test_labels_name_what_differs(seeds, tmp_path):
+    from analysis.report import describe_traces
+    from traces.reader import open_trace
+
+    short = tmp_path / "short.h5"
+    args = ["run", "--policy", "greedy", "--out", str(short), *TINY]
+    args[args.index("--duration") + 1] = "60"
+    assert main(args) == 0
+    infos = describe_traces([open_trace(seeds["g0"]), open_trace(short), open_trace(seeds["g0"])])
+    assert [i.label for i in infos] == ["twin-city/greedy/seed0/90 s#1",
+                                        "twin-city/greedy/seed0/60 s",
+                                        "twin-city/greedy/seed0/90 s#3"]
+    assert infos[0].group == infos[2].group != infos[1].group
+
+
+def test_per_vehicle_workload_column_and_o_v_only_in_totals(seeds, tmp_path):
+    from analysis.report import O_V_NOTE, summary_table, to_markdown
+    from traces.reader import open_trace
+
+    table = summary_table([open_trace(seeds["g0"])], ["g0"])
+    veh = table[table.vehicle != "all"]
+    assert veh.O_V_formula_bit2.isna().all() and veh.O_V_measured_bit2.isna().all()
+    assert table[table.vehicle == "all"].O_V_formula_bit2.notna().all()
+    slots = pd.read_hdf(seeds["g0"], "slots")
+    want = slots.groupby("vehicle").load.mean()
+    np.testing.assert_allclose(veh.host_load_mean_bit.to_numpy(), want.to_numpy())
+    assert (veh.slots.to_numpy() == slots.groupby("vehicle").size().to_numpy()).all()
+    md = to_markdown(table, O_V_NOTE)
+    assert md.rstrip().endswith(O_V_NOTE) and "| – |" in md
+
+
+def test_route_legend_satellite_and_inactive_vehicles(seeds, tmp_path):
+    """The legend gathers every map's entries (vehicle 0 without migrations still shows the
+    migration marker of the others); satellite hosting and migrations to it are drawn; a
+    vehicle that never drove is labelled so."""
+    import shutil
+
+    from analysis.report import plot_routes
+    from traces.reader import open_trace
+
+    p = tmp_path / "t.h5"
+    shutil.copy(seeds["g0"], p)
+    servers = pd.read_hdf(p, "servers")
+    sat = int(servers.server[servers.kind == 2].iloc[0])
+    mig = pd.read_hdf(p, "migrations")
+    assert (mig.vehicle != 0).any()
+    _rewrite(p, "migrations", lambda a: a[a["vehicle"] != 0])  # vehicle 0 never migrates
+
+    def to_satellite(a):  # vehicle 2's twin on the satellite from 40 s on, one migration there
+        a = a.copy()
+        a["twin_host"][(a["kind"] == 0) & (a["id"] == 2) & (a["time"] >= 40)] = sat
+        return a
+
+    _rewrite(p, "positions", to_satellite)
+    _rewrite(p, "migrations", lambda a: np.concatenate(
+        [a, np.array([(2, 0, sat, 40.0, 41.0, 1e6, 1e6)], dtype=a.dtype)]))
+    _rewrite(p, "slots", lambda a: a[a["vehicle"] != 4])  # vehicle 4 never drives
+    _rewrite(p, "packets", lambda a: a[a["vehicle"] != 4])
+    info = plot_routes(open_trace(p), "t", tmp_path / "routes.png")
+    assert {"migration", "twin on satellite", "migration to satellite"} <= set(info["legend"])
+    assert info["titles"][0].startswith("vehicle 0: 0 migrations")
+    assert "(1 to satellite)" in info["titles"][2]
+    assert info["titles"][4] == "vehicle 4: inactive (never drove in the run)"
+    plain = plot_routes(open_trace(seeds["g0"]), "g0", tmp_path / "plain.png")
+    assert "(no twin on the satellite)" in plain["legend"] or "twin on satellite" in plain["legend"]
+
+
+def test_server_load_shows_background_and_reads_schema_1_1(seeds, tmp_path):
+    import shutil
+
+    import h5py
+
+    from analysis.report import plot_server_load
+    from traces.reader import open_trace
+
+    labels = plot_server_load(open_trace(seeds["g0"]), "g0", tmp_path / "a.png")
+    assert labels[1].startswith("background arrivals") and len(labels) == 2  # nothing refused
+    p = tmp_path / "refused.h5"
+    shutil.copy(seeds["g0"], p)
+
+    def refuse(a):
+        a = a.copy()
+        a["background_dropped"] = a["time"] * 1e6  # bits refused so far
+        return a
+
+    _rewrite(p, "server_load", refuse)
+    labels = plot_server_load(open_trace(p), "r", tmp_path / "b.png")
+    assert len(labels) == 3 and labels[2].startswith("background refused")
+    old = tmp_path / "schema11.h5"  # a trace written before 1.2: no background_dropped
+    shutil.copy(seeds["g0"], old)
+    _rewrite(old, "server_load", lambda a: a[["time", "server", "load", "background_rate"]].copy())
+    with h5py.File(old, "r+") as f:
+        f.attrs["schema_version"] = "1.1"
+    out = tmp_path / "rep11"
+    assert main(["report", str(old), "--out", str(out)]) == 0
+    assert (out / "01_twin-city_greedy_seed0_server_load.png").stat().st_size > 10_000
