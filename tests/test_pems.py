@@ -154,6 +154,7 @@ def test_npy_is_memory_mapped_and_cut_npz_is_one_line(tmp_path):
     d = load_pems_npz(tmp_path / "PEMS04.npy", feature=1)
     np.testing.assert_array_equal(d.flow, data[:, :, 1])
     assert not isinstance(d.flow, np.memmap) and d.flow.flags.owndata  # a copy, not the map
+
     assert d.timestamps[0] == pd.Timestamp("2018-01-01")
     np.savez_compressed(tmp_path / "z.npz", data=data)
     raw = (tmp_path / "z.npz").read_bytes()
@@ -164,3 +165,11 @@ def test_npy_is_memory_mapped_and_cut_npz_is_one_line(tmp_path):
     (tmp_path / "cut.npy").write_bytes((tmp_path / "PEMS04.npy").read_bytes()[:200])
     with pytest.raises(ValueError, match=r"cut.npy: not a readable .npy"):
         load_pems_npz(tmp_path / "cut.npy")
+
+
+def test_unreadable_stations_csv_is_one_line(tmp_path):
+    _write_d12(tmp_path)
+    (tmp_path / "stations.csv").write_text("node,vds_id\n0,11\n1,22,extra\n")
+    with pytest.raises(ValueError, match=r"stations.csv: not a readable CSV") as err:
+        load_pems_d12(tmp_path)  # pandas' ParserError text ends in a newline
+    assert "\n" not in str(err.value)
