@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,10 +42,13 @@ def _simulate(scenario, policy, out: Path, quiet: bool, provenance: dict | None 
     prov = {"desim_iov_version": __version__, "git_sha": _git_sha(),
             "inputs": input_digests(scenario)}
     prov.update(provenance or {})
-    try:
-        sim = make_simulation(scenario, policy, trace_path=str(out), provenance=prov)
+    try:  # checked first, so that an OSError of the inputs is not blamed on the trace
+        out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise CliError(f"{out}: cannot write the trace: {e}") from None
+    if out.is_dir() or not os.access(out if out.exists() else out.parent, os.W_OK):
+        raise CliError(f"{out}: cannot write the trace (a directory, or no write permission)")
+    sim = make_simulation(scenario, policy, trace_path=str(out), provenance=prov)
     report = sim.world.import_report
     if report and (not quiet or "malformed" in report or "WARNING" in report):
         # what the importer removed is shown even with --quiet when input lines were bad

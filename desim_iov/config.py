@@ -198,11 +198,14 @@ class RSUs(ServerClass):
     """RSUs/base stations: ``grid`` or ``scattered`` over a square of side ``extent``
     (default: the area), or along the vehicles' trajectory density (``density_city``: a
     contiguous lattice of ``cell``-spaced sites over the busiest district; ``density_rural``:
-    scattered on fixes, ``min_separation`` apart; traces.placement.along_density), at heights
-    uniform in [height_min, height_max]."""
+    scattered on fixes, ``min_separation`` apart; traces.placement.along_density), or read
+    from ``positions`` (``layout: file``: a CSV of x,y[,z] metres or lat,lon[,z] degrees, one
+    site per RSU, ``count`` must match), at heights uniform in [height_min, height_max] unless
+    the file gives z."""
 
     count: Count = Field(80, ge=0, le=100_000)
-    layout: Literal["grid", "scattered", "density_city", "density_rural"] = "grid"
+    layout: Literal["grid", "scattered", "density_city", "density_rural", "file"] = "grid"
+    positions: str | None = None  # layout file: CSV x,y[,z] (m) or lat,lon[,z]; 'data:' allowed
     min_separation: MetersNN = 0.0
     cell: Meters | None = None
     extent: Meters | None = None
@@ -211,6 +214,8 @@ class RSUs(ServerClass):
 
     @model_validator(mode="after")
     def _heights(self) -> RSUs:
+        if (self.layout == "file") != (self.positions is not None):
+            raise ValueError("layout 'file' and positions: PATH go together (set both or neither)")
         if self.height_min > self.height_max:
             raise ValueError(f"height_min {self.height_min} m exceeds height_max {self.height_max} m")
         return self

@@ -891,7 +891,7 @@ def _read_pems(path: str, mtime: float):
 
     from traces.pems import load_pems_d12, load_pems_npz
 
-    data = load_pems_npz(path) if Path(path).suffix == ".npz" else load_pems_d12(path)
+    data = load_pems_npz(path) if Path(path).suffix in (".npz", ".npy") else load_pems_d12(path)
     data.flow.flags.writeable = False
     return data
 

@@ -215,6 +215,26 @@ def trajectories_from_trace(s: Scenario) -> tuple[list[Trajectory], np.ndarray, 
     return out, np.concatenate([xy[:, :2] for _, _, xy in found]), report
 
 
+def _sites_from_file(s: Scenario) -> np.ndarray:
+    """RSU sites of ``rsus.positions`` (traces.placement.from_file) in the local frame about
+    the scenario's origin; exactly ``rsus.count`` of them."""
+    from desim_iov.config import ConfigError, resolve_path
+    from traces.errors import TraceFormatError
+    from traces.placement import from_file
+
+    path = resolve_path(s.rsus.positions or "", s)
+    try:
+        sites = from_file(path, lon0=s.area.origin_lon, lat0=s.area.origin_lat)
+    except (TraceFormatError, ValueError) as e:
+        raise ConfigError(f"rsus.positions: {e}") from None
+    if len(sites) != s.rsus.count:
+        raise ConfigError(
+            f"rsus.positions {path}: {len(sites)} sites, rsus.count is {s.rsus.count} "
+            f"(set rsus.count={len(sites)})"
+        )
+    return sites
+
+
 def _slot_coverage(tr: Trajectory, rsu_xyz: np.ndarray, rsu_range_m: float,
                    t: np.ndarray, slot_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(driving, covered, moving) at the slot starts ``t``: between the first and last fix,
@@ -321,6 +341,8 @@ def build_world(
         rsu_xy = grid_positions(rw, rh, n)
     elif rs.layout == "scattered":
         rsu_xy = scattered_positions(rw, rh, n, streams.get("placement"), rs.min_separation)
+    elif rs.layout == "file":
+        rsu_xy = _sites_from_file(s)
     else:  # along the traffic's fixes (every vehicle of a trace, not only the simulated ones)
         if fixes is None:
             fixes = np.concatenate([tr.positions[:, :2] for tr in vehicle_trajectories])
@@ -337,6 +359,8 @@ def build_world(
         z = streams.get("placement.height").uniform(rs.height_min, rs.height_max, n)
     else:
         z = np.full(n, rs.height_min)
+    if rsu_xy.shape[1] == 3:  # heights from the positions file
+        rsu_xy, z = rsu_xy[:, :2], rsu_xy[:, 2]
     rsu_xyz = np.column_stack([rsu_xy, z])
     if s.vehicles.mobility == "trace" and s.vehicles.trace_select == "most_covered" \
             and len(vehicle_trajectories) > s.vehicles.count:

@@ -108,3 +108,32 @@ def test_bad_traces_are_refused_with_one_line(tmp_path):
         build_world(tiny("twin-city", f"vehicles.trace={junk}"), RngStreams(0))
     with pytest.raises(ConfigError, match="drop one of them"):
         tiny("twin-city", f"vehicles.trace={small}", "vehicles.mobility=random_waypoint")
+
+
+def test_rsus_from_a_positions_file(tmp_path):
+    """rsus.layout: file reads the sites (metres, or lat/lon about the scenario's origin, with
+    heights when the file has z); a count that does not match is one ConfigError line."""
+    import pytest
+
+    from desim_iov.config import ConfigError, load_scenario
+    from desim_iov.rng import RngStreams
+    from desim_iov.world import build_world
+
+    f = tmp_path / "sites.csv"
+    f.write_text("id,x,y,z\na,0,0,10\nb,500,0,12\nc,0,800,15\n")
+    s = load_scenario("twin-city", ["rsus.layout=file", f"rsus.positions={f}", "rsus.count=3",
+                                    "uavs.count=2", "duration=60"])
+    w = build_world(s, RngStreams(0))
+    np.testing.assert_allclose(w.rsu_xyz, [[0, 0, 10], [500, 0, 12], [0, 800, 15]])
+    geo = tmp_path / "geo.csv"
+    lat0, lon0 = s.area.origin_lat, s.area.origin_lon
+    geo.write_text(f"lat,lon\n{lat0},{lon0}\n{lat0 + 0.01},{lon0}\n")
+    s2 = load_scenario("twin-city", ["rsus.layout=file", f"rsus.positions={geo}", "rsus.count=2",
+                                     "duration=60"])
+    xy = build_world(s2, RngStreams(0)).rsu_xyz
+    assert np.allclose(xy[0], 0.0) and abs(xy[1, 1] - 0.01 * np.pi / 180 * 6371393) < 2.0
+    with pytest.raises(ConfigError, match=r"3 sites, rsus.count is 80 \(set rsus.count=3\)"):
+        build_world(load_scenario("twin-city", ["rsus.layout=file", f"rsus.positions={f}"]),
+                    RngStreams(0))
+    with pytest.raises(ConfigError, match="go together"):
+        load_scenario("twin-city", ["rsus.layout=file"])
