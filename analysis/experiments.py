@@ -211,9 +211,10 @@ def plot(summary: pd.DataFrame, exp: Experiment, path: Path) -> None:
         ax.set_xticks(x, variants, rotation=30, ha="right", fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()  # one legend, below the panels
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 9), fontsize=8)
     fig.suptitle(f"{exp.name}: {exp.title} (mean, 95 % interval over seeds)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
