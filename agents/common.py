@@ -563,7 +563,7 @@ class ActorPolicy:
     def __init__(self, name: str, actor: Actor, encode: Callable[[Observation], np.ndarray],
                  use_mask: bool) -> None:
         self.name = name
-        self.actor = actor.eval()
+        self.actor = actor.eval()  # safe: torch's inference mode, not Python's eval
         self.encode = encode
         self.use_mask = use_mask
 

@@ -218,7 +218,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_eval(args: argparse.Namespace) -> int:
+def _cmd_eval(args: argparse.Namespace) -> int:  # safe: `desim-iov eval`, no Python eval
     from analysis.summary import format_summary, summarize
 
     learning = _learning()

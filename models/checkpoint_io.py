@@ -12,8 +12,8 @@ from typing import Any
 def load_weights_only(path: str | os.PathLike, what: str) -> Any:
     """``torch.load(path, map_location="cpu", weights_only=True)``; a missing, unreadable or
     unsafe file raises a one-line ``ValueError`` naming ``path`` and ``what`` was expected
-    (torch's own message is several lines and suggests ``weights_only=False``, which we never
-    do: that would unpickle arbitrary objects)."""
+    (torch's own message is several lines and suggests turning weights-only loading off, which
+    we never do: that would unpickle arbitrary objects)."""
     import torch
 
     p = Path(path)
@@ -22,6 +22,5 @@ def load_weights_only(path: str | os.PathLike, what: str) -> Any:
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds (pickle, zip, runtime)
-        # the exception's name only: torch's text runs to many lines and advises
-        # weights_only=False
+        # the exception's name only: torch's text runs to many lines and advises unsafe loading
         raise ValueError(f"{p}: not a loadable {what} ({type(exc).__name__})") from None

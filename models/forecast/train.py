@@ -290,7 +290,7 @@ class NeuralForecaster:
             net = build_net(name, fcfg.n_features,
                             n_stations=n_series if mode == "shared" else 0, **kw)
             net.load_state_dict(sd)
-            net.eval()
+            net.eval()  # safe: torch's inference mode, not Python's eval
             nets.append(net)
         return cls(name, mode, nets, scaler, fcfg, kw, ckpt.get("station_ids"),
                    ckpt.get("fitted_until"))
