@@ -74,6 +74,6 @@ def test_loading_a_non_checkpoint_fails_with_a_clear_message(tmp_path):
     garbage.write_bytes(b"not a torch file")
     with pytest.raises(ValueError) as e:
         NeuralForecaster.load(garbage)
-    msg = str(e.value)  # one line, and never the advice to load with weights_only=False
+    msg = str(e.value)  # one line, never the advice to turn weights-only loading off
     assert "garbage.pt: not a loadable forecaster checkpoint" in msg
     assert "\n" not in msg and "weights_only" not in msg

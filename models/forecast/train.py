@@ -73,7 +73,7 @@ def gather_windows(features: torch.Tensor, t: torch.Tensor, s: torch.Tensor,
 def predict_scaled(net: torch.nn.Module, features: torch.Tensor, t: np.ndarray, s: np.ndarray,
                    window: int, shared: bool, batch: int = 8192) -> np.ndarray:
     """Scaled predictions for samples ``(t, s)`` (targets at rows ``t``)."""
-    net.eval()
+    net.eval()  # safe: torch inference mode
     out = np.empty(len(t), dtype=np.float32)
     tt, ss = torch.as_tensor(t), torch.as_tensor(s)
     for i in range(0, len(t), batch):
