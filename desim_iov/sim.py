@@ -123,7 +123,6 @@ class Simulation:
         e_v = s.vehicles.cycles_per_bit
         self.mu_arr = service_rate_bps(w.cpu_hz, e_v)
         self.mu = self.mu_arr.tolist()
-        self.cache_arr = w.cache_bits
         self.cache = w.cache_bits.tolist()
         self.bg_dropped = np.zeros(self.M)  # background bits refused by full caches
         ch = s.channel
@@ -453,10 +452,11 @@ class Simulation:
         load = self.loads(t) + rate * dt * factor
         # the cache holds at most L_max (Eq. 14): background work that does not fit is
         # refused by the server and counted, per server, in /server_load
-        excess = load - self.cache_arr
+        cache = self.world.cache_bits
+        excess = load - cache
         if (excess > 0.0).any():
             self.bg_dropped += np.maximum(excess, 0.0)
-            load = np.minimum(load, self.cache_arr)
+            load = np.minimum(load, cache)
         self.backlog = load.tolist()
         self.backlog_t = [t] * self.M
 
