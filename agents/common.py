@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from desim_iov.decisions import SATELLITE, Observation, vehicle_of
+from desim_iov.decisions import Observation
+from desim_iov.kinds import SATELLITE, vehicle_of
 from models.checkpoint_io import load_weights_only
 
 # ---------------------------------------------------------------------------- seeding
@@ -150,7 +151,7 @@ class Layout:
     def of_env(cls, env: Any) -> Layout:
         """From a ``DesimParallelEnv`` (or anything wrapping one: ``unwrapped``)."""
         base = getattr(env, "unwrapped", env)
-        kinds = getattr(base, "_kinds", None)
+        kinds = getattr(base, "server_kinds", None)
         if kinds is None and getattr(base, "sim", None) is not None:
             kinds = base.sim.kinds
         if kinds is None:

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from agents.base import register
-from desim_iov.decisions import SATELLITE, Observation
+from desim_iov.decisions import Observation
+from desim_iov.kinds import SATELLITE
 
 
 def _candidates(obs: Observation, use_mask: bool) -> np.ndarray:

@@ -188,7 +188,7 @@ def load_policy(agent_name: str, checkpoint: str | Path, scenario: Any) -> Actor
     actor.load_state_dict(state["learner"]["actor"])
 
     def encode(o: Any) -> np.ndarray:
-        return encoder._encode(o)["observation"]  # the env's own Eq. 19 scaling
+        return encoder.encode(o)["observation"]  # the env's own Eq. 19 scaling
 
     return ActorPolicy(agent_name, actor, encode, bool(hyper["use_mask"]))
 

@@ -23,10 +23,10 @@ from matplotlib.lines import Line2D  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from analysis.summary import summarize  # noqa: E402
+from desim_iov.kinds import SATELLITE  # noqa: E402
 from traces.reader import Trace, open_trace  # noqa: E402
 
 SERVER_STYLE = {0: ("^", "tab:gray", "RSU"), 1: ("D", "tab:cyan", "UAV"), 2: ("*", "tab:purple", "satellite")}
-SATELLITE = 2
 MB = 8e6  # bits
 
 O_V_NOTE = (

@@ -7,18 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from traces.schema import SERVER_KINDS
-
-SATELLITE = 2  # server kind code (traces.schema.SERVER_KINDS)
-assert SERVER_KINDS[SATELLITE] == "satellite"
-
-
-def agent_id(vehicle: int) -> str:
-    return f"vehicle_{vehicle}"
-
-
-def vehicle_of(agent: str) -> int:
-    return int(agent.rsplit("_", 1)[1])
+from desim_iov.kinds import SATELLITE, agent_id, vehicle_of  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True, slots=True)

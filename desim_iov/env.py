@@ -26,7 +26,8 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from desim_iov.config import Scenario, load_scenario, scenario_from_dict
-from desim_iov.decisions import SATELLITE, Observation, agent_id, vehicle_of
+from desim_iov.decisions import Observation
+from desim_iov.kinds import SATELLITE, agent_id, vehicle_of
 from desim_iov.sim import Simulation, make_simulation
 from models.objectives import ShapedReward
 
@@ -63,10 +64,10 @@ class DesimParallelEnv(ParallelEnv):
         self._seed = scenario.seed
         self._probe = Simulation(scenario, None)  # servers and kinds: fixed per scenario
         self.n_servers = self._probe.M
-        self._kinds = self._probe.kinds
+        self.server_kinds = self._probe.kinds
         self._dist_scale = 1000.0  # metres -> km
         self._load_scale = self._probe.world.cache_bits.copy()
-        n_obs = 2 * self.n_servers - int((self._kinds == SATELLITE).sum())
+        n_obs = 2 * self.n_servers - int((self.server_kinds == SATELLITE).sum())
         # finite bounds: distances up to half the Earth's circumference (km), loads up to
         # 1e6 caches (background batches can overfill a cache; see docs/MODEL.md)
         n_d = n_obs - self.n_servers
@@ -95,8 +96,8 @@ class DesimParallelEnv(ParallelEnv):
 
     # ------------------------------------------------------------------ conversion
 
-    def _encode(self, o: Observation) -> dict[str, np.ndarray]:
-        d = o.distances[self._kinds != SATELLITE] / self._dist_scale
+    def encode(self, o: Observation) -> dict[str, np.ndarray]:
+        d = o.distances[self.server_kinds != SATELLITE] / self._dist_scale
         s = o.workloads / self._load_scale
         vec = np.minimum(np.concatenate([d, s]), self._high).astype(np.float32)
         return {"observation": vec, "action_mask": o.mask.astype(np.int8)}
@@ -120,7 +121,7 @@ class DesimParallelEnv(ParallelEnv):
         obs = self.sim.advance() or {}
         self.agents = sorted(obs, key=lambda a: int(a.rsplit("_", 1)[1]))
         self._last_obs = obs
-        return {a: self._encode(o) for a, o in obs.items()}, {a: {} for a in obs}
+        return {a: self.encode(o) for a, o in obs.items()}, {a: {} for a in obs}
 
     def step(self, actions: dict[str, Any]):
         assert self.sim is not None, "call reset() first"
@@ -143,7 +144,7 @@ class DesimParallelEnv(ParallelEnv):
         truncations = {a: done and not arrived[a] for a in acting}
         for a in new:  # vehicles that start driving now: they join with no reward yet
             rewards[a], terminations[a], truncations[a] = 0.0, False, False
-        obs = {a: self._encode(nxt[a]) if a in nxt else self._zero_obs() for a in acting + new}
+        obs = {a: self.encode(nxt[a]) if a in nxt else self._zero_obs() for a in acting + new}
         infos: dict[str, dict] = {a: {} for a in acting + new}
         for r in rows:  # the slot's Eq. 13 latency, Eq. 8 load and Eq. 14 failure per agent
             infos[agent_id(int(r["vehicle"]))] = {
@@ -165,7 +166,7 @@ class DesimParallelEnv(ParallelEnv):
         parts = []
         for a in self.possible_agents:
             o = self._last_obs.get(a)
-            parts.append(self._encode(o)["observation"] if o is not None else self._zero_obs()["observation"])
+            parts.append(self.encode(o)["observation"] if o is not None else self._zero_obs()["observation"])
         return np.concatenate(parts)
 
     def close(self) -> None:

@@ -34,8 +34,9 @@ from desim_iov.decisions import (
     agent_id,
     feasibility_mask,
 )
+from desim_iov.kinds import RSU, SATELLITE, UAV
 from desim_iov.rng import RngStreams
-from desim_iov.world import RSU, SAT, UAV, build_world
+from desim_iov.world import build_world
 from models.compute import computing_latency_s, service_rate_bps
 from models.fading import small_scale_gain
 from models.geo import pairwise_distance_m
@@ -127,7 +128,7 @@ class Simulation:
         self.bg_dropped = np.zeros(self.M)  # background bits refused by full caches
         ch = s.channel
         # the satellite's link is a fixed rate R_SAT: its radio columns are placeholders
-        is_sat = w.kinds == SAT
+        is_sat = w.kinds == SATELLITE
         self.bw_up = np.where(is_sat, 1.0, w.bw_up_hz)
         self.bw_down = np.where(is_sat, 1.0, w.bw_down_hz)
         self.p_srv = np.where(is_sat, 1.0, w.tx_power_w)
@@ -162,12 +163,12 @@ class Simulation:
         k = [s.channel.rician_k if c.rician_k is None else c.rician_k for c in (s.rsus, s.uavs)]
         self._rician_k = np.where(w.kinds == RSU, k[0], np.where(w.kinds == UAV, k[1], 0.0))
         self.r_sat = s.satellite.rate
-        self.always_reachable = w.kinds == SAT
+        self.always_reachable = w.kinds == SATELLITE
         # background workload: rho_m(t) = u (1 + a sin(2 pi t / P + phi_m)), RSUs and UAVs
         bg = s.background
         rng_bg = self.streams.get("background")
         self._bg_phase = rng_bg.uniform(0.0, 2.0 * math.pi, self.M)
-        self._bg_on = (w.kinds != SAT) & (bg.model != "none")
+        self._bg_on = (w.kinds != SATELLITE) & (bg.model != "none")
         self.bg_rate = np.zeros(self.M)
         if bg.model == "pems":
             self._pems_rho = self._load_pems(rng_bg)

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from desim_iov.config import Scenario
+from desim_iov.kinds import RSU, SATELLITE, UAV
 from desim_iov.rng import RngStreams
 from models.compute import cpu_frequency_hz, draw_cpu_deviation
 from models.mobility import Trajectory, patrol, random_waypoint_3d
 from traces.placement import along_density, grid_positions, scattered_positions
-
-RSU, UAV, SAT = 0, 1, 2
 
 
 class PositionTable:
@@ -373,7 +372,7 @@ def build_world(
 
     classes = [(RSU, s.rsus, n), (UAV, s.uavs, s.uavs.count)]
     kinds = np.concatenate(
-        [np.full(c, k, np.uint8) for k, _, c in classes] + [np.full(int(s.satellite.enabled), SAT, np.uint8)]
+        [np.full(c, k, np.uint8) for k, _, c in classes] + [np.full(int(s.satellite.enabled), SATELLITE, np.uint8)]
     )
 
     def col(attr: str, sat_value: float) -> np.ndarray:

@@ -6,7 +6,8 @@ import numpy as np
 from conftest import tiny
 
 from desim_iov.rng import RngStreams
-from desim_iov.world import SAT, UAV, PositionTable, build_world
+from desim_iov.kinds import SATELLITE, UAV
+from desim_iov.world import PositionTable, build_world
 from models.mobility import Trajectory, positions_at, random_waypoint_3d
 
 
@@ -27,7 +28,7 @@ def test_layouts_and_server_table():
     s = tiny("twin-city")
     w = build_world(s, RngStreams(0))
     assert w.n_servers == 80 + 10 + 1
-    assert (w.kinds[:80] == 0).all() and (w.kinds[80:90] == UAV).all() and w.kinds[90] == SAT
+    assert (w.kinds[:80] == 0).all() and (w.kinds[80:90] == UAV).all() and w.kinds[90] == SATELLITE
     sp = w.server_positions(0.0)
     assert np.all(np.abs(sp[:80, :2]) <= 2250) and (sp[:80, 2] == 0).all()
     assert np.allclose(sp[80:90, 2], 50.0)  # UAV altitude h_u

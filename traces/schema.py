@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from desim_iov.kinds import NODE_KINDS, SERVER_KINDS  # noqa: F401  (re-exported: the schema's codes)
+
 SCHEMA_VERSION = "1.2"  # 1.1: /predictions; 1.2: /server_load.background_dropped
 
 #: packet terminal states; 0 is delivered, every other code is a drop reason
@@ -19,8 +21,6 @@ OUTCOMES: dict[int, str] = {
 }
 OUTCOME_CODE = {name: code for code, name in OUTCOMES.items()}
 
-SERVER_KINDS = {0: "rsu", 1: "uav", 2: "satellite"}
-NODE_KINDS = {0: "vehicle", 1: "uav"}
 
 DTYPES: dict[str, np.dtype] = {
     "packets": np.dtype(
