@@ -8,7 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from desim_iov.decisions import Observation
+from desim_iov.apps.twin_spaces import Observation
 
 
 @runtime_checkable

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from desim_iov.decisions import Observation
+from desim_iov.apps.twin_spaces import Observation
 from desim_iov.kinds import SATELLITE, vehicle_of
 from models.checkpoint_io import load_weights_only
 

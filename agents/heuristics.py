@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from agents.base import register
-from desim_iov.decisions import Observation
+from desim_iov.apps.twin_spaces import Observation
 from desim_iov.kinds import SATELLITE
 
 

@@ -42,44 +42,40 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from agents.base import register
-from desim_iov.decisions import Observation
+from desim_iov.apps.twin_spaces import Observation
 from models.compute import computing_latency_s
 from models.geo import pairwise_distance_m
 from models.rate import transmission_latency_s
 
 
 class OraclePolicy:
-    """Needs the running simulation (``bind``): it reads the future, which no agent may."""
+    """Needs the run's hindsight view (``bind``, desim_iov/apps/twin_hindsight.py): it reads
+    the future, which no agent may."""
 
     name = "oracle"
 
     def __init__(self) -> None:
-        self.sim: Any = None
+        self.view: Any = None
 
     def reset(self, rng: np.random.Generator) -> None:
         pass
 
-    def bind(self, sim: Any) -> None:
-        self.sim = sim
+    def bind(self, view: Any) -> None:
+        """The kernel hands a hindsight reference its :class:`TwinHindsight` view."""
+        self.view = view
 
     def _future_reach(self, t: float, vehicles: list[int]) -> np.ndarray:
         """(A, M) True where server m stays within range of vehicle v over [t, t + tau)."""
-        sim, w = self.sim, self.sim.world
-        s = sim.s
+        h = self.view
+        s = h.scenario
         times = t + np.arange(0.0, s.slot, s.mobility_step)
-        ok = np.ones((len(vehicles), sim.M), bool)
-        uav = list(w.uav_routes)
+        ok = np.ones((len(vehicles), h.n_servers), bool)
         for k, tk in enumerate(times.tolist()):
-            srv = w.rsu_xyz
-            if uav:
-                srv = np.concatenate([srv, np.stack([r.position(tk) for r in uav])])
-            if w.sat_xyz is not None:
-                srv = np.concatenate([srv, w.sat_xyz[None]])
-            veh = np.stack([w.vehicles[v].position(tk) for v in vehicles])
+            veh, srv = h.positions(tk, vehicles)
             d = pairwise_distance_m(veh, srv)
-            ok &= (d <= w.range_m) | sim.always_reachable
+            ok &= (d <= h.range_m) | h.always_reachable
             if k == 0:  # a usable link now (an FBL rate can be 0 within range)
-                ok &= np.asarray(sim.in_range)[vehicles]
+                ok &= h.reachable(vehicles)
         return ok
 
     def act(self, observations: Mapping[str, Observation]) -> dict[str, int]:
@@ -96,25 +92,24 @@ class OraclePolicy:
         """(agents, current hosts, candidate servers, c (A, M), g (M, A + 1)) of the epoch;
         inf marks what the hard constraints forbid (module docstring). ``hard_capacity``
         False leaves Eq. 16e to the soft w_d term of g."""
-        if self.sim is None:
-            raise RuntimeError("the oracle must be bound to a Simulation (Simulation calls bind)")
-        sim, w = self.sim, self.sim.world
-        s = sim.s
+        if self.view is None:
+            raise RuntimeError("the oracle needs a run's hindsight view (Simulation calls bind)")
+        h = self.view
+        s = h.scenario
         agents = list(observations)
         vehicles = [observations[a].vehicle for a in agents]
         cur = np.array([observations[a].current for a in agents])
         t = next(iter(observations.values())).time
-        n_a, n_m = len(agents), sim.M
+        n_a, n_m = len(agents), h.n_servers
         rw, tau = s.reward, s.slot
-        s_v = sim.slot_bits
+        s_v = h.slot_bits
 
         # per (vehicle, server): transmission, migration, leaving range
-        rate_up = sim.rate_up_arr[vehicles]
-        rate_dn = sim.rate_dn_arr[vehicles]
+        rate_up, rate_dn = h.rates(vehicles)
         t_up = transmission_latency_s(s_v, rate_up)
-        t_dn = transmission_latency_s(s_v * sim.result_ratio, rate_dn)
-        in_flight = np.array([sim.in_flight[v] for v in vehicles])
-        mig = sim._migration_rates(cur)  # inf to itself
+        t_dn = transmission_latency_s(s_v * h.result_ratio, rate_dn)
+        in_flight = h.in_flight(vehicles)
+        mig = h.migration_rates(cur)  # inf to itself
         t_mig = transmission_latency_s(s.vehicles.twin_size, mig)
         latency = np.minimum(t_up + t_dn + t_mig, rw.latency_cap)
         reach = self._future_reach(t, vehicles)
@@ -129,18 +124,18 @@ class OraclePolicy:
 
         # per (server, n): computing, load, overflow (Eq. 8-9, 14)
         steps = t + np.arange(0.0, tau, s.mobility_step)
-        lam = sum(sim.background_rate(tk) for tk in steps.tolist()) * s.mobility_step
-        pending = sim.loads(t) + lam
+        lam = sum(h.background_rate(tk) for tk in steps.tolist()) * s.mobility_step
+        pending = h.loads(t) + lam
         n = np.arange(n_a + 1)
         load = pending[:, None] + n[None, :] * s_v  # (M, n)
-        c_s = w.cpu_hz[sim.sat] if sim.sat >= 0 else w.cpu_hz[:, None]  # Eq. 9 overflow CPU
-        t_cul = computing_latency_s(load, s.vehicles.cycles_per_bit, w.cpu_hz[:, None],
-                                    w.cache_bits[:, None], c_s)
-        over = load > w.cache_bits[:, None]
+        cpu, cache = h.cpu_hz, h.cache_bits
+        c_s = cpu[h.satellite] if h.satellite >= 0 else cpu[:, None]  # Eq. 9 overflow CPU
+        t_cul = computing_latency_s(load, s.vehicles.cycles_per_bit, cpu[:, None], cache[:, None], c_s)
+        over = load > cache[:, None]
         g = n[None, :] * (rw.w_latency * np.minimum(t_cul, rw.latency_cap) / tau
-                          + rw.w_load * load / w.cache_bits[:, None] + rw.w_failure * over)
+                          + rw.w_load * load / cache[:, None] + rw.w_failure * over)
         if hard_capacity:  # Eq. 16e: S_m(t) + n S_v <= L_max wherever twins are placed (n >= 1)
-            full = (sim.loads(t)[:, None] + n[None, :] * s_v > w.cache_bits[:, None]) & (n[None, :] > 0)
+            full = (h.loads(t)[:, None] + n[None, :] * s_v > cache[:, None]) & (n[None, :] > 0)
             g = np.where(full, np.inf, g)
 
         cand = np.flatnonzero(np.isfinite(c).any(axis=0))  # servers some vehicle may use

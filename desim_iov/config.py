@@ -365,7 +365,8 @@ class Scenario(Strict):
     data_dir: str | None = None
     seed: Count = Field(0, ge=0)
     duration: Seconds = 600.0
-    fidelity: Literal["packet", "slot"] = "packet"
+    app: Literal["twin_migration"] = "twin_migration"  # desim_iov.apps.APPS
+    fidelity: Literal["packet", "slot"] = "packet"  # desim_iov.fidelity.FIDELITIES
     slot: Seconds = 30.0
     mobility_step: Seconds = 1.0
     overflow: Literal["satellite", "drop"] = "satellite"

@@ -1,61 +1,64 @@
-"""Decision epochs: per-vehicle observations (twin-migration Eq. 19) and dynamic action masks
-(Eq. 23, Fig. 4), built by the kernel and handed to a policy. Agents never compute masks."""
+"""The generic decision process: periodic epochs at which the app's agents observe and act
+(DESIGN.md Sec. 3), with a policy inside the run or under external control
+(``Simulation.advance``/``act``: PettingZoo envs, replay).
+
+At each epoch the app builds every acting agent's observation and int8 action mask (1 =
+allowed) from the kernel's state; the policy maps observations to actions; the app applies
+them at the epoch's instant. Without a policy the process stops the clock at the epoch
+(``pending``) until :meth:`DecisionProcess.act` applies the actions and resumes it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
-
-from desim_iov.kinds import SATELLITE, agent_id, vehicle_of  # noqa: F401  (re-exported)
-
-
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """What one vehicle's agent sees at a decision epoch.
-
-    ``distances`` (M,) metres to every server (the satellite's entry is its slant range; Eq. 19
-    leaves it out, :meth:`vector` does too); ``workloads`` (M,) bits, S^o_m(t): data in the
-    cache + the predicted background (with a predictor) + the slot data S_v of the driving
-    vehicles whose twins m hosts (Eq. 8), the same for every vehicle; ``mask`` (M,) int8, 1 where
-    the server is a feasible twin host (Eq. 23); ``current`` the server hosting (or receiving)
-    the twin; ``kinds`` (M,) server kind codes (0 RSU, 1 UAV, 2 satellite)."""
-
-    vehicle: int
-    time: float
-    slot: int
-    distances: np.ndarray
-    workloads: np.ndarray
-    mask: np.ndarray
-    current: int
-    kinds: np.ndarray
-
-    def vector(self) -> np.ndarray:
-        """o_v^t = [D_v^o(t), S^o(t)] (twin-migration Eq. 19) as float32: distances to the
-        M - 1 terrestrial/aerial servers, then the M workloads."""
-        d = self.distances[self.kinds != SATELLITE]
-        return np.concatenate([d, self.workloads]).astype(np.float32)
-
-
-def feasibility_mask(
-    distance_m: np.ndarray,
-    max_range_m: np.ndarray,
-    always_reachable: np.ndarray,
-    predicted_load_bits: np.ndarray,
-    cache_bits: np.ndarray,
-    task_bits: np.ndarray,
-) -> np.ndarray:
-    """K_{v,m} (twin-migration Eq. 23, Fig. 4): 1 unless server m is out of range
-    (D_{v,m} > D_max, Eq. 14) or would overflow (observed workload S^o_m + the vehicle's data
-    for the slot > L_max). ``task_bits`` is per vehicle (V,) or per vehicle and server (V, M)
-    (0 where the twin already is: S^o counts it there). Arrays broadcast as (V, M); int8."""
-    in_range = (distance_m <= max_range_m) | always_reachable
-    task = np.asarray(task_bits)
-    if task.ndim < 2:
-        task = task[..., None]
-    fits = predicted_load_bits + task <= cache_bits
-    return (in_range & fits).astype(np.int8)
+import simpy
 
 
 class PolicyError(RuntimeError):
     """A policy returned something the kernel cannot apply."""
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """One agent: its id (``desim_iov.kinds.agent_id``), kind (vehicle, uav, bs) and its own
+    gymnasium observation and action spaces."""
+
+    agent: str
+    kind: str
+    observation_space: Any
+    action_space: Any
+
+
+class DecisionProcess:
+    """Decision epochs of one run. ``policy`` None: external control."""
+
+    def __init__(self, env: simpy.Environment, app: Any, policy: Any) -> None:
+        self.env, self.app, self.policy = env, app, policy
+        self.policy_name = getattr(policy, "name", "external")
+        self.pending: dict[str, Any] | None = None
+        self._waiting: simpy.Event | None = None
+
+    def epoch(self, slot: int, t: float):
+        """Process fragment run by the clock (``yield from``) at each epoch."""
+        obs = self.app.observe(slot, t)
+        if not obs:
+            return
+        if self.policy is not None:
+            self.app.apply(self.policy.act(obs), self.policy_name)
+        else:  # external control: act() applies the actions, then resumes the clock
+            self.pending = obs
+            self._waiting = self.env.event()
+            yield self._waiting
+
+    def act(self, actions: dict[str, Any]) -> Any:
+        """Apply the pending epoch's actions now and resume the clock; the app's outcome of
+        the epoch (twin migration: its /slots rows)."""
+        if self.pending is None:
+            raise PolicyError("act() called with no decision pending")
+        out = self.app.apply(actions, self.policy_name)
+        self.pending = None
+        waiting, self._waiting = self._waiting, None
+        waiting.succeed()
+        return out

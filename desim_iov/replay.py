@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from desim_iov.apps.twin_spaces import Observation
 from desim_iov.config import ConfigError, Scenario
-from desim_iov.decisions import Observation, PolicyError, agent_id
+from desim_iov.decisions import PolicyError
+from desim_iov.kinds import agent_id
 from traces.reader import Trace, TraceError
 
 

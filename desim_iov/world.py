@@ -15,6 +15,7 @@ import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -307,6 +308,28 @@ def _read_trace(path: str, mtime: float, fmt: str | None, options: str, lon0: fl
     return tuple(found), ts.report.summary()
 
 
+def _server_classes(s: Scenario) -> list[tuple[int, Any, int]]:
+    return [(RSU, s.rsus, s.rsus.count), (UAV, s.uavs, s.uavs.count)]
+
+
+def server_kinds(s: Scenario) -> np.ndarray:
+    """(M,) kind codes of the scenario's servers (RSUs, UAVs, the satellite), known before
+    any world is built (the env sizes its spaces from it)."""
+    return np.concatenate(
+        [np.full(c, k, np.uint8) for k, _, c in _server_classes(s)]
+        + [np.full(int(s.satellite.enabled), SATELLITE, np.uint8)]
+    )
+
+
+def server_column(s: Scenario, attr: str, sat_value: float) -> np.ndarray:
+    """(M,) a per-class server parameter (``cache``, ``range``, ...), ``sat_value`` for the
+    satellite."""
+    vals = [np.full(c, getattr(cfg, attr), float) for _, cfg, c in _server_classes(s)]
+    if s.satellite.enabled:
+        vals.append(np.array([sat_value]))
+    return np.concatenate(vals)
+
+
 def build_world(
     s: Scenario, streams: RngStreams, vehicle_trajectories: Sequence[Trajectory] | None = None
 ) -> World:
@@ -370,16 +393,11 @@ def build_world(
     uav_routes = _uav_routes(s, rsu_xyz, streams) if s.uavs.count else []
     sat_xyz = np.array([0.0, 0.0, s.satellite.altitude]) if s.satellite.enabled else None
 
-    classes = [(RSU, s.rsus, n), (UAV, s.uavs, s.uavs.count)]
-    kinds = np.concatenate(
-        [np.full(c, k, np.uint8) for k, _, c in classes] + [np.full(int(s.satellite.enabled), SATELLITE, np.uint8)]
-    )
+    classes = _server_classes(s)
+    kinds = server_kinds(s)
 
     def col(attr: str, sat_value: float) -> np.ndarray:
-        vals = [np.full(c, getattr(cfg, attr), float) for _, cfg, c in classes]
-        if s.satellite.enabled:
-            vals.append(np.array([sat_value]))
-        return np.concatenate(vals)
+        return server_column(s, attr, sat_value)
 
     sat = s.satellite
     cpu = col("cpu", sat.cpu)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from agents.base import Policy, make_policy, policy_names
-from desim_iov.decisions import Observation, feasibility_mask
+from desim_iov.apps.twin_spaces import Observation, feasibility_mask
 
 KINDS = np.array([0, 0, 1, 2], np.uint8)  # RSU, RSU, UAV, satellite
 

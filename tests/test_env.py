@@ -48,7 +48,7 @@ def test_masks_rewards_and_episode_end():
     assert steps == 5 and all(trunc.values()) and not any(term.values())
     assert np.all(np.isfinite(total))
     # Z-scores: mean reward over the episode is near -(w_d * mean xi)
-    assert env.sim is not None and env.sim._finished
+    assert env.sim is not None and env.sim.finished
 
 
 def test_agents_leave_when_their_vehicle_arrives(tmp_path):

@@ -12,7 +12,8 @@ from conftest import tiny
 
 from agents.base import make_policy
 from analysis.summary import summarize
-from desim_iov.sim import SlotSimulation, make_simulation
+from desim_iov.fidelity import SlotFidelity
+from desim_iov.sim import make_simulation
 from traces.reader import open_trace
 
 
@@ -24,7 +25,7 @@ def test_slot_fidelity_agrees_with_packet_fidelity(tmp_path, scenario, seed):
         sc = tiny(scenario, f"fidelity={fid}", f"seed={seed}", "duration=600")
         out = tmp_path / f"{fid}.h5"
         sim = make_simulation(sc, make_policy("greedy"), trace_path=str(out))
-        assert isinstance(sim, SlotSimulation) == (fid == "slot")
+        assert (sim.fidelity is SlotFidelity) == (fid == "slot")
         sim.run()
         totals[fid] = summarize(out).total
     p, s = totals["packet"], totals["slot"]

@@ -130,7 +130,7 @@ def test_cache_overflow_drops_or_goes_to_the_satellite(tmp_path):
     pk = open_trace(tmp_path / "s.h5").df("packets")
     over = pk[pk.overflowed == 1]
     assert len(over) > 0
-    assert (over.server == sim.sat).all()
+    assert (over.server == sim.world.satellite).all()
     assert (pk.outcome == OUTCOME_CODE["cache_overflow"]).sum() == 0
 
 
@@ -177,11 +177,11 @@ def test_scenario_selects_the_path_loss_model_by_name():
     fs = Simulation(tiny("twin-city"), Stay())
     uma = Simulation(tiny("twin-city", "channel.pathloss=uma_nlos",
                           "channel.pathloss_params={h_bs: 25, h_ut: 1.5}"), Stay())
-    d = uma.dist[:, :80]
+    d = uma.radio.distance[:, :80]
     h = gain("uma_nlos", d, 3.5e9, h_bs=25, h_ut=1.5)
     n = thermal_noise_w(300e6, 7.0)
-    np.testing.assert_allclose(uma.rate_up_arr[:, :80], shannon_bps(300e6, snr_linear(uma.s.vehicles.tx_power, h, n)))
-    assert (uma.rate_up_arr[:, :80] < fs.rate_up_arr[:, :80]).all()  # NLoS loses more than free space
+    np.testing.assert_allclose(uma.radio.rate_up[:, :80], shannon_bps(300e6, snr_linear(uma.scenario.vehicles.tx_power, h, n)))
+    assert (uma.radio.rate_up[:, :80] < fs.radio.rate_up[:, :80]).all()  # NLoS loses more than free space
     with pytest.raises(ConfigError, match="unknown path loss 'hata'"):
         tiny("twin-city", "channel.pathloss=hata")
     with pytest.raises(ConfigError, match="pathloss_params"):
@@ -196,17 +196,17 @@ def test_fading_draws_a_small_scale_gain_per_link_and_step():
 
     sc = tiny("twin-city", "channel.fading=rayleigh", "duration=60")
     probe = Simulation(sc, make_policy("greedy"))
-    pg = gain("free_space", probe.dist, sc.channel.carrier_frequency)
-    ratio = probe._access_gain(probe.dist) / pg  # a fresh draw on the same distances
+    pg = gain("free_space", probe.radio.distance, sc.channel.carrier_frequency)
+    ratio = probe.radio.access_gain(probe.radio.distance) / pg  # a fresh draw on the same distances
     x = ratio[:, :-1].ravel()  # the satellite's column is unused
     assert abs(x.mean() - 1.0) < 0.1 and abs(x.std() - 1.0) < 0.15  # Exp(1): mean = std = 1
     sims = [Simulation(sc, make_policy(p)) for p in ("greedy", "least-loaded")]
     a, b = sims
     for s in sims:
         s.run()
-    np.testing.assert_array_equal(a.rate_up_arr, b.rate_up_arr)  # common random numbers
+    np.testing.assert_array_equal(a.radio.rate_up, b.radio.rate_up)  # common random numbers
     plain = Simulation(tiny("twin-city", "duration=60"), make_policy("greedy"))
     plain.run()
-    assert not np.array_equal(plain.rate_up_arr, a.rate_up_arr)
-    np.testing.assert_allclose(plain._access_gain(plain.dist)[:, :-1],  # no fading: path gain
-                               gain("free_space", plain.dist, sc.channel.carrier_frequency)[:, :-1])
+    assert not np.array_equal(plain.radio.rate_up, a.radio.rate_up)
+    np.testing.assert_allclose(plain.radio.access_gain(plain.radio.distance)[:, :-1],  # no fading: path gain
+                               gain("free_space", plain.radio.distance, sc.channel.carrier_frequency)[:, :-1])

@@ -51,7 +51,7 @@ def test_geometry_follows_the_simulation_section(sim):
 def test_uavs_fly_random_waypoint_not_a_shared_patrol(sim):
     """Sec. VI / Table II: each UAV draws its own 3-D waypoints in [-1500, 1500]^2 x [30, 75] m
     and its own leg speeds in [10, 50] m/s (a patrol would put them all at 30 m and 10 m/s)."""
-    assert sim.s.uavs.mobility == "random_waypoint"
+    assert sim.scenario.uavs.mobility == "random_waypoint"
     routes = sim.world.uav_routes
     assert len(routes) == 10
     start = np.array([tr.positions[0] for tr in routes])
@@ -79,18 +79,18 @@ def test_access_rates_are_fbl_with_array_gain_and_per_class_path_loss():
     # without the preset's fading the access gain is the path gain x M (deterministic)
     sim = Simulation(load_scenario("offload-urban", ["duration=0.2 s", "channel.fading=none"]),
                      make_policy("greedy"))
-    s = sim.s
-    sim._update_radio(0.1)
-    d = sim.dist
+    s = sim.scenario
+    sim.radio.update(0.1)
+    d = sim.radio.distance
     h_bs = gain("uma_los", d[:, :4], 3.5e9, h_bs=25, h_ut=1.5) * 4  # M = 4, MRC
     h_uav = gain("uav_los", d[:, 4:], 3.5e9, h_uav=50)
     expect_bs = fbl_rate_bps(10e6, snr_linear(s.vehicles.tx_power, h_bs, 1e-12), 100, 1e-6)
     expect_uav = fbl_rate_bps(10e6, snr_linear(s.vehicles.tx_power, h_uav, 1e-12), 100, 1e-6)
-    np.testing.assert_allclose(sim.rate_up_arr[:, :4], expect_bs)
-    np.testing.assert_allclose(sim.rate_up_arr[:, 4:], expect_uav)
+    np.testing.assert_allclose(sim.radio.rate_up[:, :4], expect_bs)
+    np.testing.assert_allclose(sim.radio.rate_up[:, 4:], expect_uav)
     # FBL rates reach 0: those servers are not reachable
-    reach = np.asarray(sim.in_range)
-    assert not reach[sim.rate_up_arr == 0].any()
+    reach = sim.radio.reachable
+    assert not reach[sim.radio.rate_up == 0].any()
 
 
 def test_dead_inter_server_links_are_masked_and_refused(tmp_path):
@@ -127,13 +127,13 @@ def test_offload_urban_fades_bs_links_rayleigh_and_uav_links_rician():
     """Sec. II-D1 and Eq. 24-25: Rayleigh (Rician K = 0) on vehicle -> BS, K = 6 on
     vehicle -> UAV, redrawn every mobility step."""
     sim = Simulation(load_scenario("offload-urban"), None)
-    assert sim.s.channel.fading == "rician"
+    assert sim.scenario.channel.fading == "rician"
     kinds = sim.world.kinds
-    np.testing.assert_array_equal(sim._rician_k[kinds == 0], 0.0)
-    np.testing.assert_array_equal(sim._rician_k[kinds == 1], 6.0)
-    first = sim.rate_up_arr.copy()
-    sim._update_radio(0.02)  # the next step: same geometry to within 0.4 m, new fades
-    a, b = first[:, kinds == 0], sim.rate_up_arr[:, kinds == 0]
+    np.testing.assert_array_equal(sim.radio.rician_k[kinds == 0], 0.0)
+    np.testing.assert_array_equal(sim.radio.rician_k[kinds == 1], 6.0)
+    first = sim.radio.rate_up.copy()
+    sim.radio.update(0.02)  # the next step: same geometry to within 0.4 m, new fades
+    a, b = first[:, kinds == 0], sim.radio.rate_up[:, kinds == 0]
     live = (a > 0) & (b > 0)  # FBL rates can be 0 on far links
     assert live.sum() >= 4
     assert np.ptp(b[live] / a[live]) > 0.1  # the rates move by more than 0.4 m of driving does

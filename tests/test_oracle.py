@@ -47,15 +47,15 @@ def test_milp_equals_brute_force_on_random_instances():
 def test_oracle_minimises_the_epoch_objective_against_other_choices():
     sim = Simulation(tiny("twin-city", "duration=60"), None)
     oracle = OraclePolicy()
-    oracle.bind(sim)
+    oracle.bind(sim.app.hindsight())
     obs = sim.advance()
     agents, cur, cand, c, g = oracle.costs(obs)
     mine = oracle.act(obs)
 
     def value(choice):
         idx = [int(choice[a]) for a in agents]
-        n = np.bincount(idx, minlength=sim.M)
-        return c[np.arange(len(agents)), idx].sum() + g[np.arange(sim.M), n].sum()
+        n = np.bincount(idx, minlength=sim.world.n_servers)
+        return c[np.arange(len(agents)), idx].sum() + g[np.arange(sim.world.n_servers), n].sum()
 
     greedy = make_policy("greedy", epsilon=0.0)
     greedy.reset(np.random.default_rng(0))

@@ -9,6 +9,7 @@ from test_realdata_scenarios import fake_data
 
 from agents.base import make_policy
 from desim_iov.config import PREDICTORS, ConfigError, load_scenario
+from desim_iov.kinds import SATELLITE
 from desim_iov.sim import Simulation
 from traces.reader import open_trace
 
@@ -59,19 +60,19 @@ def test_prediction_enters_observations_and_mask(root):
     (Eq. 23, Fig. 4) refuses servers where S^o + the vehicle's S_v would exceed L_max."""
     cache = ["rsus.cache=70 MB", "uavs.cache=70 MB"]  # S_v = 60 MB fits, S_v + S^pre does not
     sim, obs = _first_epoch(root, "predictor.name=oracle", *cache)
-    s = sim.s
+    s = sim.scenario
     flow_mean = np.arange(100).mean() + 1.0
-    pre = s.background.utilisation * 25.0 / flow_mean * sim.mu_arr * s.slot  # step 24: flow 25
-    pre = np.where(sim._bg_on, pre, 0.0)
-    hosted = np.zeros(sim.M)
+    pre = s.background.utilisation * 25.0 / flow_mean * sim.servers.mu * s.slot  # step 24: flow 25
+    pre = np.where(sim.servers.background_on, pre, 0.0)
+    hosted = np.zeros(sim.world.n_servers)
     for o in obs.values():
-        hosted[o.current] += sim.slot_bits
+        hosted[o.current] += s.vehicles.traffic.data_rate * s.slot
     assert hosted.sum() == len(obs) * 60e6 * 8
-    loads = sim.loads(0.0)
+    loads = sim.servers.loads(0.0)
     for o in obs.values():
         np.testing.assert_allclose(o.workloads, loads + pre + hosted)  # shared by all vehicles
-        task = np.where(np.arange(sim.M) == o.current, 0.0, sim.slot_bits)
-        in_range = (sim.dist[o.vehicle] <= sim.world.range_m) | sim.always_reachable
+        task = np.where(np.arange(sim.world.n_servers) == o.current, 0.0, s.vehicles.traffic.data_rate * s.slot)
+        in_range = (o.distances <= sim.world.range_m) | (sim.world.kinds == SATELLITE)
         expect = in_range & (loads + pre + hosted + task <= sim.world.cache_bits)
         np.testing.assert_array_equal(o.mask.astype(bool), expect)
     # the forecast is what closes servers: without a predictor they stay open
@@ -115,7 +116,7 @@ def test_a_neural_checkpoint_drives_the_predictions(root, tmp_path):
 
     again = make_predictor("lstm_transformer", ckpt).predict_next(flow[24 - 6 : 24])
     first = d[d.time == 0.0]
-    station = sim._pems[2]  # server -> PeMS station
+    station = sim.servers.background.station  # server -> PeMS station
     np.testing.assert_allclose(first.predicted, again[station[first.server]], rtol=1e-5)
 
 

@@ -53,7 +53,7 @@ def test_real_data_preset_on_synthetic_files(tmp_path):
     # PeMS background: utilisation proportional to the station's flow, mean of the series = u
     load = tr.df("server_load")
     rsu = load[load.server == 0].sort_values("time")
-    mu = sim.mu_arr[0]
+    mu = sim.servers.mu[0]
     flow_mean = np.arange(100).mean() + 1.0
     k = (rsu.time // 300).astype(int).to_numpy()
     expect = 0.3 * (k + 1.0) / flow_mean * mu  # every station has the same ramp

@@ -96,12 +96,12 @@ def test_a_swmr_reader_follows_a_live_run(tmp_path):
         ds = reader["packets"]
         for until in (100, 200, 300):
             sim.env.run(until=until)
-            sim.writer.flush()
+            sim.recorder.flush()
             ds.refresh()
             seen.append(ds.shape[0])
             assert int(reader.attrs["complete"]) == 0
     assert seen[0] > 0 and seen[0] < seen[1] < seen[2]
-    sim._finish()
+    sim.run()  # the rest of the run, then the trace is closed complete
     assert int(h5py.File(path).attrs["complete"]) == 1
 
 
@@ -114,7 +114,7 @@ sc = load_scenario("twin-city", ["duration=300", "trace.chunk_rows=256"])
 sim = Simulation(sc, make_policy("greedy"), trace_path=sys.argv[1])
 sim.start()
 sim.env.run(until=100)
-sim.writer.flush()
+sim.recorder.flush()
 os._exit(9)  # as SIGKILL: no close, no atexit, the file stays marked open for writing
 """
 

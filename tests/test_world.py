@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from conftest import tiny
 
-from desim_iov.rng import RngStreams
 from desim_iov.kinds import SATELLITE, UAV
+from desim_iov.rng import RngStreams
 from desim_iov.world import PositionTable, build_world
 from models.mobility import Trajectory, positions_at, random_waypoint_3d
 

@@ -9,7 +9,8 @@ import numpy as np
 
 from desim_iov.kinds import NODE_KINDS, SERVER_KINDS  # noqa: F401  (re-exported: the schema's codes)
 
-SCHEMA_VERSION = "1.2"  # 1.1: /predictions; 1.2: /server_load.background_dropped
+SCHEMA_VERSION = "1.3"  # 1.1: /predictions; 1.2: /server_load.background_dropped;
+# 1.3: /fluid_losses (slot fidelity) and the root attribute fluid_lost_bits
 
 #: packet terminal states; 0 is delivered, every other code is a drop reason
 OUTCOMES: dict[int, str] = {
@@ -20,6 +21,9 @@ OUTCOMES: dict[int, str] = {
     4: "in_flight_at_end",  # still travelling when the run ended (not a loss)
 }
 OUTCOME_CODE = {name: code for code, name in OUTCOMES.items()}
+
+#: /fluid_losses.reason codes (slot fidelity: twin-migration Eq. 14)
+FLUID_LOSS_REASONS: dict[int, str] = {0: "out_of_range", 1: "cache_overflow"}
 
 
 DTYPES: dict[str, np.dtype] = {
@@ -97,6 +101,17 @@ DTYPES: dict[str, np.dtype] = {
             ("predicted_bits", "<f8"),
         ]
     ),
+    # slot fidelity: a slot of data S_v that did not reach a cache (reason: FLUID_LOSS_REASONS)
+    "fluid_losses": np.dtype(
+        [
+            ("time", "<f8"),
+            ("slot", "<i4"),
+            ("vehicle", "<i4"),
+            ("server", "<i4"),
+            ("bits", "<f8"),
+            ("reason", "u1"),
+        ]
+    ),
     "servers": np.dtype(
         [
             ("server", "<i4"),
@@ -129,6 +144,7 @@ UNITS: dict[str, dict[str, str]] = {
         "time": "s", "load": "bit", "background_rate": "bit/s", "background_dropped": "bit"
     },
     "positions": {"time": "s", "x": "m", "y": "m", "z": "m"},
+    "fluid_losses": {"time": "s", "bits": "bit"},
     "servers": {"x": "m", "y": "m", "z": "m", "range": "m", "cpu": "Hz", "cache": "bit"},
     "predictions": {"time": "s", "predicted": "vehicles/5 min", "actual": "vehicles/5 min",
                     "error": "vehicles/5 min", "predicted_bits": "bit"},
