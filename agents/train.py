@@ -31,7 +31,10 @@ import numpy as np
 import torch
 
 from agents import dm_mappo, masac
-from agents.common import Actor, ActorPolicy, Layout, load_checkpoint, save_checkpoint
+from agents.blocks.checkpoints import load_checkpoint, save_checkpoint
+from agents.blocks.layout import Layout
+from agents.blocks.networks import Actor
+from agents.blocks.policy import ActorPolicy
 
 # name -> (algorithm module, use_mask); the registry entries are in agents/learned.py
 AGENTS: dict[str, tuple[Any, bool]] = {

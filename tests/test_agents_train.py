@@ -165,7 +165,7 @@ def test_bad_hyperparameter_and_mismatched_scenario_are_clear_errors(tmp_path, t
 def test_normalisers_start_from_a_whole_random_episode(name):
     """The input scales the first rollout uses come from every decision of one episode of
     random actions, not from the reset observations alone (empty caches: workloads near 0)."""
-    from agents.common import random_rollout_observations
+    from agents.blocks.rollout import random_rollout_observations
     from agents.train import make_config
 
     env = parallel_env("twin-city", duration=300, fidelity="slot", **{"vehicles.count": 3})
