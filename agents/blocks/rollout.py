@@ -38,30 +38,10 @@ class EpisodeBatch:
 ActFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, dict[str, np.ndarray]]]
 
 
-def _hook_slot_rows(env: Any) -> list[np.ndarray] | None:
-    """The env reports only Eq. 22 rewards; the learning curve also wants the kernel's
-    T^sum and xi per decision. Record the /slots rows ``Simulation.act`` returns for this
-    episode by wrapping that one bound method on this one Simulation instance (a new
-    Simulation is built on every reset, so nothing outlives the episode). None when the env
-    has no kernel underneath."""
-    sim = getattr(getattr(env, "unwrapped", env), "sim", None)
-    if sim is None or not callable(getattr(sim, "act", None)):
-        return None
-    rows: list[np.ndarray] = []
-    inner = sim.act
-
-    def act(actions: dict[str, int]) -> np.ndarray:
-        r = inner(actions)
-        rows.append(r)
-        return r
-
-    sim.act = act
-    return rows
-
-
 def collect_episodes(env: Any, act_fn: ActFn, seeds: list[int], latency_cap: float = 300.0) -> EpisodeBatch:
     """Run one episode per seed with ``act_fn(obs (N, D), mask (N, M) bool, state (S,),
-    ids (N,)) -> (actions (N,), extras)`` for the N agents acting at each step."""
+    ids (N,)) -> (actions (N,), extras)`` for the N agents acting at each step. T^sum (Eq. 13,
+    capped at ``latency_cap``) and xi (Eq. 14) per decision are the env's ``infos``."""
     agents = list(env.possible_agents)
     col = {a: i for i, a in enumerate(agents)}
     n_v = len(agents)
@@ -71,7 +51,6 @@ def collect_episodes(env: Any, act_fn: ActFn, seeds: list[int], latency_cap: flo
     returns: list[float] = []
     for seed in seeds:
         obs, _ = env.reset(seed=int(seed))
-        rows = _hook_slot_rows(env)
         ep_ret = np.zeros(n_v)
         seen = np.zeros(n_v, bool)
         while env.agents:
@@ -81,7 +60,6 @@ def collect_episodes(env: Any, act_fn: ActFn, seeds: list[int], latency_cap: flo
             m = np.stack([obs[a]["action_mask"] for a in acting]).astype(bool)
             state = np.asarray(env.state(), np.float32)
             acts, ext = act_fn(o, m, state, ids)
-            n_rows = len(rows) if rows is not None else 0
             obs, rew, term, trunc, infos = env.step({a: int(x) for a, x in zip(acting, acts, strict=True)})
             d_obs = np.zeros((n_v, o.shape[1]), np.float32)
             d_mask = np.zeros((n_v, m.shape[1]), bool)
@@ -98,10 +76,6 @@ def collect_episodes(env: Any, act_fn: ActFn, seeds: list[int], latency_cap: flo
                 info = infos.get(a, {})
                 if "t_sum" in info:
                     t_sum[i], failed[i] = info["t_sum"], info.get("failed", np.nan)
-            if rows is not None and len(rows) > n_rows:
-                for row in rows[-1]:
-                    t_sum[int(row["vehicle"])] = row["t_sum"]
-                    failed[int(row["vehicle"])] = row["failed"]
             t_sum = np.minimum(t_sum, latency_cap)
             ep_ret += r
             seen |= active
