@@ -123,26 +123,7 @@ def test_dm_mappo_evaluation_never_picks_a_masked_action(trained):
         assert rec.log and all(m[x] == 1 for _, m, x in rec.log if m.any())
 
 
-@pytest.fixture
-def learned_registry():
-    """The learned agents registered for one test, the registry restored afterwards (other
-    tests build every registered policy without parameters)."""
-    import importlib
-
-    import agents.base
-
-    agents.base.policy_names()  # the heuristics register on first use: before the snapshot
-    saved = dict(agents.base._REGISTRY)
-    import agents.learned
-
-    importlib.reload(agents.learned)
-    yield
-    for name in set(agents.base._REGISTRY) - set(saved):
-        del agents.base._REGISTRY[name]
-    agents.base._REGISTRY.update(saved)
-
-
-def test_registry_needs_a_checkpoint(trained, learned_registry):
+def test_registry_needs_a_checkpoint(trained):
     from agents.base import policy_names
 
     assert set(AGENTS) <= set(policy_names())
