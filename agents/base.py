@@ -1,13 +1,14 @@
-"""The one Policy protocol every decision maker satisfies (DESIGN.md Sec. 6), and the registry
-of named policies."""
+"""The one Policy protocol every decision maker satisfies (DESIGN.md Sec. 6), and making a
+policy by name from the table in agents/registry.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from agents.registry import POLICIES, factory_of
 from desim_iov.apps.twin_spaces import Observation
 
 
@@ -23,31 +24,17 @@ class Policy(Protocol):
     def act(self, observations: Mapping[str, Observation]) -> dict[str, int]: ...
 
 
-_REGISTRY: dict[str, tuple[Callable[..., Policy], str]] = {}
-
-
-def register(name: str, help: str) -> Callable[[Callable[..., Policy]], Callable[..., Policy]]:
-    def deco(factory: Callable[..., Policy]) -> Callable[..., Policy]:
-        _REGISTRY[name] = (factory, help)
-        return factory
-
-    return deco
-
-
 def policy_names() -> dict[str, str]:
-    """name -> one-line description of every registered policy."""
-    import agents.heuristics  # noqa: F401  (modules register their policies on import)
-    import agents.learned  # noqa: F401  (cheap: torch loads when a learned policy is made)
-    import agents.oracle  # noqa: F401
-
-    return {k: v[1] for k, v in sorted(_REGISTRY.items())}
+    """name -> one-line description of every registered policy (agents/registry.py)."""
+    return {name: entry.help for name, entry in sorted(POLICIES.items())}
 
 
 def make_policy(name: str, **params: Any) -> Policy:
-    names = policy_names()
-    if name not in names:
-        raise KeyError(f"unknown policy {name!r} (allowed: {', '.join(names)})")
-    factory = _REGISTRY[name][0]
+    """The policy registered as ``name``, built with ``params``; unknown names and bad
+    parameters raise one-line ``KeyError``s."""
+    if name not in POLICIES:
+        raise KeyError(f"unknown policy {name!r} (allowed: {', '.join(policy_names())})")
+    factory = factory_of(name)
     try:
         return factory(**params)
     except (TypeError, ValueError) as e:

@@ -21,15 +21,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.common import (
-    Actor,
-    Featuriser,
-    Layout,
+from agents.blocks.advantages import compute_gae
+from agents.blocks.layout import Layout
+from agents.blocks.networks import Actor, mlp
+from agents.blocks.normalisers import Featuriser
+from agents.blocks.rollout import (
     collect_episodes,
-    compute_gae,
     episode_metrics,
     latency_cap_of,
-    mlp,
     random_rollout_observations,
 )
 

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from agents.base import register
 from desim_iov.apps.twin_spaces import Observation
 from desim_iov.kinds import SATELLITE
 
@@ -104,9 +103,3 @@ class LeastLoadedPolicy:
             out[a] = int(terrestrial[order[0]])
         return out
 
-
-register("random", "uniformly random host each slot (paper's Random)")(RandomPolicy)
-register("greedy", "nearest server, 10 % random exploration (paper's Greedy)")(GreedyPolicy)
-register("least-loaded", "feasible RSU/UAV with the least workload, ties to the nearest")(
-    LeastLoadedPolicy
-)

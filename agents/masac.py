@@ -24,12 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.common import (
-    Actor,
-    Featuriser,
-    Layout,
-    ReplayBuffer,
-    ServerScorer,
+from agents.blocks.buffers import ReplayBuffer
+from agents.blocks.layout import Layout
+from agents.blocks.networks import Actor, ServerScorer
+from agents.blocks.normalisers import Featuriser
+from agents.blocks.rollout import (
     collect_episodes,
     episode_metrics,
     latency_cap_of,

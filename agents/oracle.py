@@ -41,7 +41,6 @@ from typing import Any
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from agents.base import register
 from desim_iov.apps.twin_spaces import Observation
 from models.compute import computing_latency_s
 from models.geo import pairwise_distance_m
@@ -168,7 +167,3 @@ def solve_assignment(c: np.ndarray, g: np.ndarray) -> np.ndarray | None:
         return None
     return np.argmax(res.x[:n_x].reshape(n_a, k), axis=1)
 
-
-register("oracle", "hindsight per-slot joint optimum of the Eq. 22 objective (MILP); a reference")(
-    OraclePolicy
-)

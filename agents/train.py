@@ -13,8 +13,8 @@ here).
 after the last checkpoint are dropped, since those updates are redone.
 
 ``load_policy(name, checkpoint, scenario)`` returns a deterministic Policy (greedy actor,
-Eq. 20/24) for ``Simulation(scenario, policy)``; ``import agents.learned`` puts the four agents in
-the policy registry.
+Eq. 20/24) for ``Simulation(scenario, policy)``; agents/registry.py names the four agents
+(``make_policy("dm-mappo", checkpoint=..., scenario=...)`` calls it).
 """
 
 from __future__ import annotations
@@ -31,9 +31,12 @@ import numpy as np
 import torch
 
 from agents import dm_mappo, masac
-from agents.common import Actor, ActorPolicy, Layout, load_checkpoint, save_checkpoint
+from agents.blocks.checkpoints import load_checkpoint, save_checkpoint
+from agents.blocks.layout import Layout
+from agents.blocks.networks import Actor
+from agents.blocks.policy import ActorPolicy
 
-# name -> (algorithm module, use_mask); the registry entries are in agents/learned.py
+# name -> (algorithm module, use_mask); the registry entries are in agents/registry.py
 AGENTS: dict[str, tuple[Any, bool]] = {
     "dm-mappo": (dm_mappo, True),
     "mappo": (dm_mappo, False),

@@ -1,6 +1,7 @@
 """Reading torch checkpoints safely: ``weights_only=True`` always, one-line errors.
 
-Shared by the forecasters (``models.forecast``) and the learning agents (``agents.common``)."""
+Shared by the forecasters (``models.forecast``) and the learning agents
+(``agents.blocks.checkpoints``)."""
 
 from __future__ import annotations
 

@@ -123,26 +123,7 @@ def test_dm_mappo_evaluation_never_picks_a_masked_action(trained):
         assert rec.log and all(m[x] == 1 for _, m, x in rec.log if m.any())
 
 
-@pytest.fixture
-def learned_registry():
-    """The learned agents registered for one test, the registry restored afterwards (other
-    tests build every registered policy without parameters)."""
-    import importlib
-
-    import agents.base
-
-    agents.base.policy_names()  # the heuristics register on first use: before the snapshot
-    saved = dict(agents.base._REGISTRY)
-    import agents.learned
-
-    importlib.reload(agents.learned)
-    yield
-    for name in set(agents.base._REGISTRY) - set(saved):
-        del agents.base._REGISTRY[name]
-    agents.base._REGISTRY.update(saved)
-
-
-def test_registry_needs_a_checkpoint(trained, learned_registry):
+def test_registry_needs_a_checkpoint(trained):
     from agents.base import policy_names
 
     assert set(AGENTS) <= set(policy_names())
@@ -165,7 +146,7 @@ def test_bad_hyperparameter_and_mismatched_scenario_are_clear_errors(tmp_path, t
 def test_normalisers_start_from_a_whole_random_episode(name):
     """The input scales the first rollout uses come from every decision of one episode of
     random actions, not from the reset observations alone (empty caches: workloads near 0)."""
-    from agents.common import random_rollout_observations
+    from agents.blocks.rollout import random_rollout_observations
     from agents.train import make_config
 
     env = parallel_env("twin-city", duration=300, fidelity="slot", **{"vehicles.count": 3})
