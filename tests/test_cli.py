@@ -14,7 +14,7 @@ from traces.reader import open_trace
 TINY = ["--duration", "40", "--set", "vehicles.traffic.packet_size=800 kB", "--quiet"]
 
 
-@pytest.mark.parametrize("scenario", ["twin-city", "twin-rural", "offload-urban"])
+@pytest.mark.parametrize("scenario", ["twin-city", "twin-rural", "twin-urban-fbl"])
 @pytest.mark.parametrize("policy", ["random", "greedy", "least-loaded"])
 def test_run_every_preset_with_every_policy(tmp_path, scenario, policy):
     out = tmp_path / "t.h5"
@@ -42,6 +42,7 @@ def test_listings(capsys):
     [
         (["--policy", "nope"], "unknown policy 'nope'"),
         (["--scenario", "nope"], "no such preset"),
+        (["--scenario", "offload-urban"], "now twin-urban-fbl"),
         (["--set", "vehicles.count=-2"], "vehicles.count"),
         (["--set", "rsus.bandwidth_down=0"], "rsus.bandwidth_down"),
         (["--set", "unknown.key=1"], "unknown key"),
