@@ -38,7 +38,7 @@ def test_fig6_trains_its_predictor_once_when_none_is_given(tmp_path, monkeypatch
     week 4 of, keeps it in DIR/predictor, and the runs' /predictions come from it."""
     import numpy as np
 
-    import analysis.experiments as ex
+    import desim_iov.experiments.twin_migration as ex
     from traces.reader import open_trace
 
     root = fake_data(tmp_path / "data")

@@ -1,11 +1,12 @@
-"""Smoke run of the Table II driver (``python -m analysis.forecast_table``) on a tiny synthetic
-dataset in the D12 file layout."""
+"""Smoke run of the Table II driver (``desim-iov forecast table``) on a tiny synthetic dataset in
+the D12 file layout."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.forecast_table import main, table_markdown
+from analysis.forecast_table import table_markdown
+from desim_iov.experiments.forecast import main
 from models.forecast.registry import MODEL_NAMES
 
 
