@@ -72,6 +72,16 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, args, expect
     assert not (tmp_path / "x.h5").exists()
 
 
+@pytest.mark.parametrize("args", [["--backend", "mars"], ["--workers", "many"]])
+def test_experiment_and_forecast_reject_unknown_backends(args, capsys):
+    """``--backend {serial,process}`` and ``--workers N`` on both job-running commands."""
+    for cmd in (["experiment", "fig8", "--out", "x"], ["forecast", "table"]):
+        with pytest.raises(SystemExit) as e:
+            main([*cmd, *args])
+        assert e.value.code == 2
+        assert args[0] in capsys.readouterr().err
+
+
 def test_train_eval_and_run_a_learned_policy(tmp_path):
     run = tmp_path / "dm"
     assert main(["train", "--agent", "dm-mappo", "--scenario", "twin-city", "--updates", "1",
