@@ -111,22 +111,24 @@ class ProcessBackend:
         return _finish(rows, failures)
 
 
-BACKENDS: dict[str, Callable[[int], Backend]] = {
+# name -> factory(workers, **options); a cluster backend takes its address etc. as options
+BACKENDS: dict[str, Callable[..., Backend]] = {
     "serial": SerialBackend,
     "process": ProcessBackend,
 }
 
 
-def make_backend(name: str | None = None, workers: int = 1) -> Backend:
-    """The backend ``name`` with ``workers``; ``None``: serial for one worker, else a process
-    pool. Unknown names and ``workers < 1`` are one-line ``ValueError``s."""
+def make_backend(name: str | None = None, workers: int = 1, **options: Any) -> Backend:
+    """The backend ``name`` with ``workers`` (and backend-specific ``options``); ``None``:
+    serial for one worker, else a process pool. Unknown names and ``workers < 1`` are one-line
+    ``ValueError``s."""
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
     if name is None:
         name = "serial" if workers == 1 else "process"
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r} (allowed: {', '.join(BACKENDS)})")
-    return BACKENDS[name](workers)
+    return BACKENDS[name](workers, **options)
 
 
 def add_backend_options(ap: Any, *, workers_flags: tuple[str, ...] = ("--workers",),
