@@ -156,7 +156,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
-    from analysis.experiments import run_experiment, summarise
+    from analysis.experiment_results import summarise
+    from desim_iov.experiments.twin_migration import run_experiment
 
     try:
         overrides = list(args.set or [])
@@ -165,8 +166,8 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         df = run_experiment(args.experiment, Path(args.out), seeds=args.seeds, updates=args.updates,
                             algorithms=args.algorithms, variants=args.variants,
                             overrides=overrides, progress=not args.quiet,
-                            episodes=args.episodes)
-    except (KeyError, RuntimeError) as e:
+                            episodes=args.episodes, backend=args.backend, workers=args.workers)
+    except (KeyError, RuntimeError) as e:  # a failed job (JobFailed) is a RuntimeError
         raise CliError(str(e).strip("\"'")) from None
     print(summarise(df).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"results: {Path(args.out) / 'results.csv'}")
@@ -239,7 +240,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:  # safe: `desim-iov eval`, no Py
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
-    from analysis.forecast_table import main as table_main
+    from desim_iov.experiments.forecast import main as table_main
 
     try:
         return int(table_main(args.rest))
@@ -268,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="desim-iov", description="Packet-level simulator of 6G vehicular edge networks."
     )
+    from desim_iov.experiments.runner import add_backend_options
+
     p.add_argument("--version", action="version", version=f"desim-iov {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -340,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--set", action="append", metavar="KEY=VALUE")
     ex.add_argument("--data", help=DATA_HELP)
     ex.add_argument("--quiet", action="store_true")
+    add_backend_options(ex)
     ex.set_defaults(func=_cmd_experiment)
 
     fc = sub.add_parser(

@@ -39,17 +39,10 @@ class Case:
     fake_data: bool = False
 
 
-def _urban_preset() -> str:
-    """The twin-migration preset on the quantum-DRL radio (renamed in issue 10)."""
-    from desim_iov.config import preset_names
-
-    return "twin-urban-fbl" if "twin-urban-fbl" in preset_names() else "offload-urban"
-
-
 CASES: tuple[Case, ...] = (
     Case("twin-city-packet", "twin-city", "greedy", ("duration=60", "slot=10 s", "trace.sample_interval=5 s")),
     Case("twin-rural-packet", "twin-rural", "random", ("duration=60", "slot=10 s", "trace.sample_interval=5 s")),
-    Case("twin-urban-fbl-packet", "@urban", "random", ("duration=5", "trace.sample_interval=100 ms")),
+    Case("twin-urban-fbl-packet", "twin-urban-fbl", "random", ("duration=5", "trace.sample_interval=100 ms")),
     Case("twin-city-slot", "twin-city", "random", ("fidelity=slot", "duration=300", "slot=10 s",
                                                    "trace.sample_interval=10 s")),
     Case("twin-city-tdrive-fake", "twin-city-tdrive", "greedy", (
@@ -76,8 +69,7 @@ def run_case(case: Case, out: Path, data_root: Path | None = None) -> Path:
 
             fake_data(data_root)
         overrides.insert(0, f"data_dir={data_root}")
-    preset = _urban_preset() if case.preset == "@urban" else case.preset
-    sc = load_scenario(preset, overrides)
+    sc = load_scenario(case.preset, overrides)
     make_simulation(sc, make_policy(case.policy), trace_path=str(out)).run()
     return out
 

@@ -14,7 +14,7 @@ from traces.reader import open_trace
 TINY = ["--duration", "40", "--set", "vehicles.traffic.packet_size=800 kB", "--quiet"]
 
 
-@pytest.mark.parametrize("scenario", ["twin-city", "twin-rural", "offload-urban"])
+@pytest.mark.parametrize("scenario", ["twin-city", "twin-rural", "twin-urban-fbl"])
 @pytest.mark.parametrize("policy", ["random", "greedy", "least-loaded"])
 def test_run_every_preset_with_every_policy(tmp_path, scenario, policy):
     out = tmp_path / "t.h5"
@@ -42,6 +42,7 @@ def test_listings(capsys):
     [
         (["--policy", "nope"], "unknown policy 'nope'"),
         (["--scenario", "nope"], "no such preset"),
+        (["--scenario", "offload-urban"], "now twin-urban-fbl"),
         (["--set", "vehicles.count=-2"], "vehicles.count"),
         (["--set", "rsus.bandwidth_down=0"], "rsus.bandwidth_down"),
         (["--set", "unknown.key=1"], "unknown key"),
@@ -69,6 +70,16 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, args, expect
     assert len(err.splitlines()) == 1
     assert "Traceback" not in err
     assert not (tmp_path / "x.h5").exists()
+
+
+@pytest.mark.parametrize("args", [["--backend", "mars"], ["--workers", "many"]])
+def test_experiment_and_forecast_reject_unknown_backends(args, capsys):
+    """``--backend {serial,process}`` and ``--workers N`` on both job-running commands."""
+    for cmd in (["experiment", "fig8", "--out", "x"], ["forecast", "table"]):
+        with pytest.raises(SystemExit) as e:
+            main([*cmd, *args])
+        assert e.value.code == 2
+        assert args[0] in capsys.readouterr().err
 
 
 def test_train_eval_and_run_a_learned_policy(tmp_path):

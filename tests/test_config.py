@@ -127,3 +127,13 @@ def test_unknown_preset_missing_file_and_bad_yaml(tmp_path):
     lst.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="must be a YAML mapping"):
         load_scenario(str(lst))
+
+
+def test_the_old_preset_name_offload_urban_names_its_successor():
+    """The twin-migration preset on the quantum-DRL radio is twin-urban-fbl; offload-urban is
+    held for the task-offloading app and fails in one line naming the new preset."""
+    assert "twin-urban-fbl" in preset_names() and "offload-urban" not in preset_names()
+    assert load_scenario("twin-urban-fbl").name == "twin-urban-fbl"
+    with pytest.raises(ConfigError, match="twin-urban-fbl") as e:
+        load_scenario("offload-urban")
+    assert "reserved" in str(e.value) and "\n" not in str(e.value)

@@ -14,7 +14,7 @@ from desim_iov.env import gym_env, parallel_env
 SMALL = {"duration": 150, "vehicles.traffic.packet_size": "800 kB"}
 
 
-@pytest.mark.parametrize("scenario", ["twin-city", "offload-urban"])
+@pytest.mark.parametrize("scenario", ["twin-city", "twin-urban-fbl"])
 def test_pettingzoo_parallel_api(scenario):
     over = dict(SMALL) if scenario == "twin-city" else {"duration": 0.2}
     with warnings.catch_warnings():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from test_realdata_scenarios import fake_data
 
 from desim_iov.cli import main
@@ -38,7 +39,7 @@ def test_fig6_trains_its_predictor_once_when_none_is_given(tmp_path, monkeypatch
     week 4 of, keeps it in DIR/predictor, and the runs' /predictions come from it."""
     import numpy as np
 
-    import analysis.experiments as ex
+    import desim_iov.experiments.twin_migration as ex
     from traces.reader import open_trace
 
     root = fake_data(tmp_path / "data")
@@ -81,3 +82,23 @@ def test_an_episode_budget_gives_every_learner_the_same_samples(tmp_path):
     ms = pd.read_csv(runs / "masac" / "seed0" / "learning_curve.csv")
     assert len(dm) == 1 and len(ms) == 4
     assert dm.episodes.iloc[-1] == ms.episodes.iloc[-1] == 4
+
+
+@pytest.mark.slow
+def test_the_process_backend_writes_the_serial_backends_csvs_bit_for_bit(tmp_path):
+    """The rows depend only on the jobs (their seeds), not on where they ran: results.csv,
+    metrics.csv and summary.csv are byte-identical with --backend serial and --backend process
+    (a learner trained in the job, a heuristic with and without the mask)."""
+    root = fake_data(tmp_path / "data")
+    common = ["--seeds", "2", "--quiet", "--episodes", "2",
+              "--algorithms", "dm-mappo", "greedy", "random-nomask",
+              "--set", f"data_dir={root}", "--set", "background.pems_source=data:fake.npz",
+              "--set", "background.pems_start=1970-01-01 00:00", "--set", "duration=60",
+              "--set", "rsus.count=12", "--set", "vehicles.traffic.packet_size=800 kB"]
+    for backend in ("serial", "process"):
+        assert main(["experiment", "fig9", "--out", str(tmp_path / backend), *common,
+                     "--backend", backend, "--workers", "2"]) == 0
+    for name in ("results.csv", "metrics.csv", "summary.csv"):
+        serial = (tmp_path / "serial" / name).read_bytes()
+        assert serial == (tmp_path / "process" / name).read_bytes(), name
+    assert len(pd.read_csv(tmp_path / "serial" / "results.csv")) == 3 * 2

@@ -1,11 +1,14 @@
-"""Smoke run of the Table II driver (``python -m analysis.forecast_table``) on a tiny synthetic
-dataset in the D12 file layout."""
+"""Smoke run of the Table II driver (``desim-iov forecast table``) on a tiny synthetic dataset in
+the D12 file layout."""
+
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.forecast_table import main, table_markdown
+from analysis.forecast_table import table_markdown
+from desim_iov.experiments.forecast import main
 from models.forecast.registry import MODEL_NAMES
 
 
@@ -56,3 +59,18 @@ def test_table_markdown_shows_mean_and_std_over_seeds():
     md = table_markdown(df, ["naive"])
     assert "| RMSE | 2.000 ± 1.414 |" in md and "| Error rate (WAPE) | 6.000 ± 1.414 % |" in md
     assert "Paper" not in md  # no paper column for models the paper lacks
+
+
+@pytest.mark.slow
+def test_forecast_table_is_the_same_with_the_serial_and_the_process_backend(tmp_path):
+    """Every (model, seed) is a job on the experiments' runner: its metrics depend on the seed,
+    not on the backend (two workers, one thread each)."""
+    _synthetic_d12(tmp_path)
+    opts = ["--data", str(tmp_path), "--epochs", "1", "--seeds", "2", "--samples-per-epoch",
+            "128", "--no-progress", "--models", "gru", "naive"]
+    assert main([*opts, "--out", str(tmp_path / "s"), "--backend", "serial"]) == 0
+    assert main([*opts, "--out", str(tmp_path / "p"), "--backend", "process", "--workers", "2"]) == 0
+    serial = (tmp_path / "s" / "forecast_table.csv").read_bytes()
+    assert serial == (tmp_path / "p" / "forecast_table.csv").read_bytes()
+    run = json.loads((tmp_path / "p" / "forecast_run.json").read_text())
+    assert run["backend"] == "process" and run["workers"] == 2

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from analysis import paper2_table3 as t3
+from analysis import quantum_drl_table3 as t3
 from benchmarks import bench_models
 
 

@@ -1,4 +1,4 @@
-"""The offload-urban preset (quantum-DRL Table II) and the kernel features it needs:
+"""The twin-urban-fbl preset (quantum-DRL Table II) and the kernel features it needs:
 per-class path loss, array gain, absolute noise, FBL rates, CPU deviation, 3-D extents."""
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from traces.reader import open_trace
 
 @pytest.fixture(scope="module")
 def sim():
-    s = Simulation(load_scenario("offload-urban", ["duration=0.2 s"]), make_policy("greedy"))
+    s = Simulation(load_scenario("twin-urban-fbl", ["duration=0.2 s"]), make_policy("greedy"))
     s.run()
     return s
 
 
 def test_preset_carries_table_two():
-    s = load_scenario("offload-urban")
+    s = load_scenario("twin-urban-fbl")
     assert (s.rsus.count, s.rsus.antennas, s.uavs.count) == (4, 4, 10)
     assert s.rsus.bandwidth_up == s.uavs.bandwidth_down == 10e6
     assert s.channel.noise_power == pytest.approx(1e-12)  # -90 dBm
@@ -77,7 +77,7 @@ def test_cpu_deviation_is_drawn_per_server_within_table_two(sim):
 
 def test_access_rates_are_fbl_with_array_gain_and_per_class_path_loss():
     # without the preset's fading the access gain is the path gain x M (deterministic)
-    sim = Simulation(load_scenario("offload-urban", ["duration=0.2 s", "channel.fading=none"]),
+    sim = Simulation(load_scenario("twin-urban-fbl", ["duration=0.2 s", "channel.fading=none"]),
                      make_policy("greedy"))
     s = sim.scenario
     sim.radio.update(0.1)
@@ -123,10 +123,10 @@ def test_dead_inter_server_links_are_masked_and_refused(tmp_path):
     assert tr.attrs["migrations_refused"] > 0
 
 
-def test_offload_urban_fades_bs_links_rayleigh_and_uav_links_rician():
+def test_twin_urban_fbl_fades_bs_links_rayleigh_and_uav_links_rician():
     """Sec. II-D1 and Eq. 24-25: Rayleigh (Rician K = 0) on vehicle -> BS, K = 6 on
     vehicle -> UAV, redrawn every mobility step."""
-    sim = Simulation(load_scenario("offload-urban"), None)
+    sim = Simulation(load_scenario("twin-urban-fbl"), None)
     assert sim.scenario.channel.fading == "rician"
     kinds = sim.world.kinds
     np.testing.assert_array_equal(sim.radio.rician_k[kinds == 0], 0.0)

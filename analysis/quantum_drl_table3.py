@@ -1,6 +1,6 @@
 """Reproduce Table III of the quantum-DRL paper (latency vs path loss model) from ``models``.
 
-Run: ``python -m analysis.paper2_table3``.
+Run: ``python -m analysis.quantum_drl_table3``.
 
 Table III gives the vehicle->BS latency under Okumura-Hata (Eq. 15) vs 3GPP UMa (Eq. 16-20) and
 the vehicle->UAV latency under free space vs 3GPP air-to-ground (Eq. 26-29), for 100 KB, 1 MB and
