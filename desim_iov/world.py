@@ -13,7 +13,7 @@ import json
 import math
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from desim_iov.kinds import RSU, SATELLITE, UAV
 from desim_iov.rng import RngStreams
 from models.compute import cpu_frequency_hz, draw_cpu_deviation
 from models.mobility import Trajectory, patrol, random_waypoint_3d
-from traces.placement import along_density, grid_positions, scattered_positions
+from models.placement import along_density, grid_positions, scattered_positions
 
 
 class PositionTable:
@@ -137,20 +137,21 @@ class World:
         return tr.start <= t < tr.end or t == tr.start
 
 
-def _uav_routes(s: Scenario, rsu_xyz: np.ndarray, streams: RngStreams) -> list[Trajectory]:
-    """``patrol``: each UAV loops over ``route_length`` neighbouring RSUs at its altitude;
-    ``random_waypoint``: 3-D random waypoint legs in the UAVs' box (quantum-DRL Eq. 8–10)."""
+def _uav_random_waypoint(s: Scenario, rsu_xyz: np.ndarray, streams: RngStreams) -> list[Trajectory]:
+    """3-D random waypoint legs in the UAVs' box (quantum-DRL Eq. 8–10)."""
     ua = s.uavs
+    e = ua.extent or max(s.area.width, s.area.height)
+    low = np.array([-e / 2, -e / 2, ua.altitude])
+    high = np.array([e / 2, e / 2, ua.altitude_max if ua.altitude_max is not None else ua.altitude])
+    speeds = (ua.speed, ua.speed_max if ua.speed_max is not None else ua.speed)
+    return [random_waypoint_3d(streams.get(f"uav.{u}"), low, high, speeds, s.duration + s.slot)
+            for u in range(ua.count)]
+
+
+def _uav_patrol(s: Scenario, rsu_xyz: np.ndarray, streams: RngStreams) -> list[Trajectory]:
+    """Each UAV loops over ``route_length`` neighbouring RSUs at its altitude (twin-migration
+    Sec. VII-A)."""
     horizon = s.duration + s.slot
-    if ua.mobility == "random_waypoint":
-        e = ua.extent or max(s.area.width, s.area.height)
-        low = np.array([-e / 2, -e / 2, ua.altitude])
-        high = np.array([e / 2, e / 2, ua.altitude_max if ua.altitude_max is not None else ua.altitude])
-        speeds = (ua.speed, ua.speed_max if ua.speed_max is not None else ua.speed)
-        return [
-            random_waypoint_3d(streams.get(f"uav.{u}"), low, high, speeds, horizon)
-            for u in range(ua.count)
-        ]
     routes = []
     n = rsu_xyz.shape[0]
     k = min(s.uavs.route_length, n)
@@ -169,6 +170,58 @@ def _uav_routes(s: Scenario, rsu_xyz: np.ndarray, streams: RngStreams) -> list[T
         else:
             routes.append(patrol(pts, s.uavs.speed, horizon, start_index=0, t0=0.0))
     return routes
+
+
+#: ``uavs.mobility`` -> routes(scenario, rsu_xyz, streams)
+UAV_MOBILITY = {"patrol": _uav_patrol, "random_waypoint": _uav_random_waypoint}
+
+
+def _vehicles_random_waypoint(s: Scenario, streams: RngStreams):
+    """3-D random waypoint in the area (quantum-DRL Eq. 8–10); (trajectories, None, "")."""
+    vs, w, h = s.vehicles, s.area.width, s.area.height
+    low = np.array([-w / 2, -h / 2, vs.z_min])
+    high = np.array([w / 2, h / 2, vs.z_max])
+    return [
+        random_waypoint_3d(streams.get(f"mobility.vehicle.{v}"), low, high, (vs.speed_min, vs.speed_max),
+                           s.duration + s.slot, pause_s=vs.pause, max_ascent_deg=vs.max_ascent_deg)
+        for v in range(vs.count)
+    ], None, ""
+
+
+def _rsu_extent(s: Scenario) -> tuple[float, float]:
+    rs = s.rsus
+    return (rs.extent, rs.extent) if rs.extent else (s.area.width, s.area.height)
+
+
+def _layout_grid(s: Scenario, streams: RngStreams, fixes: Callable[[], np.ndarray]) -> np.ndarray:
+    return grid_positions(*_rsu_extent(s), s.rsus.count)
+
+
+def _layout_scattered(s: Scenario, streams: RngStreams, fixes: Callable[[], np.ndarray]) -> np.ndarray:
+    return scattered_positions(*_rsu_extent(s), s.rsus.count, streams.get("placement"), s.rsus.min_separation)
+
+
+def _layout_file(s: Scenario, streams: RngStreams, fixes: Callable[[], np.ndarray]) -> np.ndarray:
+    return _sites_from_file(s)
+
+
+def _layout_density(s: Scenario, streams: RngStreams, fixes: Callable[[], np.ndarray]) -> np.ndarray:
+    """Along the traffic's fixes (every vehicle of a trace, not only the simulated ones)."""
+    rs = s.rsus
+    try:
+        return along_density(fixes(), rs.count, layout=rs.layout.removeprefix("density_"),
+                             rng=streams.get("placement"), cell_m=rs.cell,
+                             min_separation_m=rs.min_separation or None)
+    except ValueError as e:
+        from desim_iov.config import ConfigError
+
+        raise ConfigError(f"rsus.layout {rs.layout}: {e}") from None
+
+
+#: ``rsus.layout`` -> (x, y) or (x, y, z) sites(scenario, streams, fixes) with ``fixes()`` the
+#: traffic's (x, y) fixes
+RSU_LAYOUTS = {"grid": _layout_grid, "scattered": _layout_scattered, "file": _layout_file,
+               "density_city": _layout_density, "density_rural": _layout_density}
 
 
 def _natural(key: str) -> list:
@@ -291,6 +344,14 @@ def warn_if_uncovered(vehicles: Sequence[Trajectory], rsu_xyz: np.ndarray, rsu_r
         )
 
 
+def _vehicles_from_trace(s: Scenario, streams: RngStreams):
+    return trajectories_from_trace(s)
+
+
+#: ``vehicles.mobility`` -> (trajectories, the fleet's (x, y) fixes or None, import report)
+VEHICLE_MOBILITY = {"random_waypoint": _vehicles_random_waypoint, "trace": _vehicles_from_trace}
+
+
 @functools.lru_cache(maxsize=8)
 def _read_trace(path: str, mtime: float, fmt: str | None, options: str, lon0: float, lat0: float):
     """(vehicles in natural id order as (id, t, coords), import report) of a trace file, read
@@ -334,49 +395,19 @@ def build_world(
     s: Scenario, streams: RngStreams, vehicle_trajectories: Sequence[Trajectory] | None = None
 ) -> World:
     """Place the servers and draw (or take) the vehicles' trajectories."""
-    w, h = s.area.width, s.area.height
     fixes, report = None, ""
-    if vehicle_trajectories is None and s.vehicles.mobility == "trace":
-        vehicle_trajectories, fixes, report = trajectories_from_trace(s)
     if vehicle_trajectories is None:
-        vs = s.vehicles
-        low = np.array([-w / 2, -h / 2, vs.z_min])
-        high = np.array([w / 2, h / 2, vs.z_max])
-        vehicle_trajectories = [
-            random_waypoint_3d(
-                streams.get(f"mobility.vehicle.{v}"),
-                low,
-                high,
-                (vs.speed_min, vs.speed_max),
-                s.duration + s.slot,
-                pause_s=vs.pause,
-                max_ascent_deg=vs.max_ascent_deg,
-            )
-            for v in range(vs.count)
-        ]
+        vehicle_trajectories, fixes, report = VEHICLE_MOBILITY[s.vehicles.mobility](s, streams)
     rs = s.rsus
     n = rs.count
-    rw, rh = (rs.extent, rs.extent) if rs.extent else (w, h)
-    if n == 0:
-        rsu_xy = np.zeros((0, 2))
-    elif rs.layout == "grid":
-        rsu_xy = grid_positions(rw, rh, n)
-    elif rs.layout == "scattered":
-        rsu_xy = scattered_positions(rw, rh, n, streams.get("placement"), rs.min_separation)
-    elif rs.layout == "file":
-        rsu_xy = _sites_from_file(s)
-    else:  # along the traffic's fixes (every vehicle of a trace, not only the simulated ones)
-        if fixes is None:
-            fixes = np.concatenate([tr.positions[:, :2] for tr in vehicle_trajectories])
-        try:
-            rsu_xy = along_density(
-                fixes, n, layout=rs.layout.removeprefix("density_"), rng=streams.get("placement"),
-                cell_m=rs.cell, min_separation_m=rs.min_separation or None,
-            )
-        except ValueError as e:
-            from desim_iov.config import ConfigError
 
-            raise ConfigError(f"rsus.layout {rs.layout}: {e}") from None
+    def traffic_fixes() -> np.ndarray:
+        """(x, y) of every fix: a trace's whole fleet, else the simulated vehicles'."""
+        if fixes is not None:
+            return fixes
+        return np.concatenate([tr.positions[:, :2] for tr in vehicle_trajectories])
+
+    rsu_xy = RSU_LAYOUTS[rs.layout](s, streams, traffic_fixes) if n else np.zeros((0, 2))
     if rs.height_max > rs.height_min:
         z = streams.get("placement.height").uniform(rs.height_min, rs.height_max, n)
     else:
@@ -390,7 +421,7 @@ def build_world(
             vehicle_trajectories, rsu_xyz, s.rsus.range, s.duration, s.slot, s.vehicles.count)
     if fixes is not None:  # recorded vehicles (not tests' hand-made trajectories)
         warn_if_uncovered(vehicle_trajectories, rsu_xyz, s.rsus.range, s.duration, s.slot)
-    uav_routes = _uav_routes(s, rsu_xyz, streams) if s.uavs.count else []
+    uav_routes = UAV_MOBILITY[s.uavs.mobility](s, rsu_xyz, streams) if s.uavs.count else []
     sat_xyz = np.array([0.0, 0.0, s.satellite.altitude]) if s.satellite.enabled else None
 
     classes = _server_classes(s)

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from models.placement import along_density, grid_positions
 from traces.errors import TraceFormatError
-from traces.placement import along_density, from_file, grid_positions
+from traces.placement import from_file
 
 
 def test_from_file_metric_with_and_without_height(tmp_path: Path) -> None:
