@@ -24,6 +24,16 @@ class Policy(Protocol):
     def act(self, observations: Mapping[str, Observation]) -> dict[str, int]: ...
 
 
+@runtime_checkable
+class HindsightPolicy(Policy, Protocol):
+    """A reference that may read the run's documented hindsight view (the oracle): the kernel
+    calls ``bind(view)`` once, before the run, with the app's view
+    (desim_iov/apps/twin_hindsight.py). No learner or heuristic has ``bind``: they see only
+    their observations."""
+
+    def bind(self, view: Any) -> None: ...
+
+
 def policy_names() -> dict[str, str]:
     """name -> one-line description of every registered policy (agents/registry.py)."""
     return {name: entry.help for name, entry in sorted(POLICIES.items())}

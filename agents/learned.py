@@ -7,14 +7,13 @@ one-line ``TypeError`` without them, which ``make_policy`` reports as a ``KeyErr
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from agents.base import Policy
 from agents.registry import LEARNED
 
-__all__ = ["LEARNED", "dm_mappo", "learned_policy", "mappo", "masac", "masac_nomask"]
+__all__ = ["LEARNED", "learned_policy"]
 
 
 def learned_policy(name: str, *, checkpoint: str | Path | None = None, scenario: Any = None) -> Policy:
@@ -25,9 +24,3 @@ def learned_policy(name: str, *, checkpoint: str | Path | None = None, scenario:
     from agents.train import load_policy
 
     return load_policy(name, checkpoint, scenario)
-
-
-dm_mappo = partial(learned_policy, "dm-mappo")
-mappo = partial(learned_policy, "mappo")
-masac = partial(learned_policy, "masac")
-masac_nomask = partial(learned_policy, "masac-nomask")

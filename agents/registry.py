@@ -5,6 +5,7 @@ nor scipy, and no policy module needs to import the registry."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -24,24 +25,34 @@ POLICIES: dict[str, Entry] = {
                           "feasible RSU/UAV with the least workload, ties to the nearest"),
     "oracle": Entry("agents.oracle:OraclePolicy",
                     "hindsight per-slot joint optimum of the Eq. 22 objective (MILP); a reference"),
-    "dm-mappo": Entry("agents.learned:dm_mappo",
-                      "DM-MAPPO: shared-actor MAPPO with the dynamic action mask (Eq. 23-33); "
-                      "needs checkpoint="),
-    "mappo": Entry("agents.learned:mappo",
-                   "MAPPO without the action mask (the paper's ablation, Fig. 9); needs checkpoint="),
-    "masac": Entry("agents.learned:masac",
-                   "discrete multi-agent SAC with the action mask; needs checkpoint="),
-    "masac-nomask": Entry("agents.learned:masac_nomask",
-                          "discrete multi-agent SAC without the action mask; needs checkpoint="),
 }
 
-# the trained agents (name -> help): their factories need checkpoint= and scenario=
-LEARNED: dict[str, str] = {
-    name: e.help for name, e in POLICIES.items() if e.factory.startswith("agents.learned:")
+
+class Learner(NamedTuple):
+    algorithm: str  # the module that trains it (agents.train reads it)
+    use_mask: bool  # trained and evaluated with the kernel's action mask (Eq. 23)
+    help: str
+
+
+#: the trained agents: `desim-iov train --agent NAME`; as policies they need checkpoint= and
+#: scenario= (agents.learned.learned_policy)
+LEARNERS: dict[str, Learner] = {
+    "dm-mappo": Learner("agents.dm_mappo", True, "DM-MAPPO: shared-actor MAPPO with the dynamic "
+                        "action mask (Eq. 23-33); needs checkpoint="),
+    "mappo": Learner("agents.dm_mappo", False,
+                     "MAPPO without the action mask (the paper's ablation, Fig. 9); needs checkpoint="),
+    "masac": Learner("agents.masac", True, "discrete multi-agent SAC with the action mask; needs checkpoint="),
+    "masac-nomask": Learner("agents.masac", False,
+                            "discrete multi-agent SAC without the action mask; needs checkpoint="),
 }
+POLICIES.update({name: Entry("agents.learned:learned_policy", lr.help) for name, lr in LEARNERS.items()})
+
+# name -> help of the trained agents (the CLI passes them the scenario)
+LEARNED: dict[str, str] = {name: lr.help for name, lr in LEARNERS.items()}
 
 
 def factory_of(name: str) -> Callable[..., Any]:
     """The factory of a registered policy, its module imported now."""
     module, attr = POLICIES[name].factory.split(":")
-    return getattr(importlib.import_module(module), attr)
+    factory = getattr(importlib.import_module(module), attr)
+    return functools.partial(factory, name) if name in LEARNERS else factory

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import importlib
 import json
 import time
 from collections.abc import Callable
@@ -30,19 +31,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents import dm_mappo, masac
 from agents.blocks.checkpoints import load_checkpoint, save_checkpoint
 from agents.blocks.layout import Layout
 from agents.blocks.networks import Actor
 from agents.blocks.policy import ActorPolicy
-
-# name -> (algorithm module, use_mask); the registry entries are in agents/registry.py
-AGENTS: dict[str, tuple[Any, bool]] = {
-    "dm-mappo": (dm_mappo, True),
-    "mappo": (dm_mappo, False),
-    "masac": (masac, True),
-    "masac-nomask": (masac, False),
-}
+from agents.registry import LEARNERS
 
 CURVE_COLUMNS = [
     "update", "episodes", "env_steps", "agent_steps", "wall_s", "episode_reward_mean",
@@ -52,9 +45,11 @@ CURVE_COLUMNS = [
 
 
 def _agent(name: str) -> tuple[Any, bool]:
-    if name not in AGENTS:
-        raise KeyError(f"unknown learning agent {name!r} (allowed: {', '.join(AGENTS)})")
-    return AGENTS[name]
+    """(algorithm module, use_mask) of a learner declared in agents/registry.py."""
+    if name not in LEARNERS:
+        raise KeyError(f"unknown learning agent {name!r} (allowed: {', '.join(LEARNERS)})")
+    lr = LEARNERS[name]
+    return importlib.import_module(lr.algorithm), lr.use_mask
 
 
 def make_config(name: str, **hyper: Any) -> Any:

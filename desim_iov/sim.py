@@ -82,9 +82,8 @@ class Simulation:
 
     def _recorder(self, trace_path: str | None, app_cls: Any, provenance: dict[str, Any]):
         s = self.scenario
-        n_servers = s.rsus.count + s.uavs.count + int(s.satellite.enabled)
         dtypes = {k: DTYPES[k] for k in ("servers", "server_load", "positions", "predictions")}
-        dtypes.update(app_cls.datasets(s, n_servers))
+        dtypes.update(app_cls.datasets(s, s.n_servers))
         if trace_path is None:
             return NullRecorder(dtypes)
         attrs = {

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from models.forecast.names import BASELINE_MODELS
+
 if TYPE_CHECKING:
     from desim_iov.config import Scenario
     from desim_iov.recorder import Recorder
     from desim_iov.servers import EdgeServers
 
-BASELINE_PREDICTORS = ("naive", "seasonal_day", "seasonal_week")  # need no checkpoint
 
 
 class WorkloadForecaster:
@@ -78,7 +79,7 @@ def _make_model(s: Scenario, bg: Any) -> Any:
         return "oracle"
     from models.forecast.predictor import make_predictor
 
-    neural = pr.name not in BASELINE_PREDICTORS
+    neural = pr.name not in BASELINE_MODELS  # the baselines need no checkpoint
     if neural and not pr.checkpoint:
         raise ConfigError(
             f"predictor {pr.name} needs predictor.checkpoint "

@@ -119,7 +119,9 @@ def fbl_rate_bps(
         raise ValueError(f"blocklength must be positive, got {np.ravel(n)[:3]}")
     if not ((eps > 0) & (eps < 1)).all():
         raise ValueError(f"error_prob must lie in (0, 1), got {np.ravel(eps)[:3]}")
-    from scipy.special import ndtri  # here, not at the top: desim_iov.units imports this module
+    from scipy.special import (
+        ndtri,  # here, not at the top: desim_iov.config.units imports this module
+    )
 
     q_inv = -ndtri(eps)  # Q^-1(eps) = Phi^-1(1 - eps)
     v = 1.0 - (1.0 + g) ** -2.0

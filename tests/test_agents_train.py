@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import importlib
 import json
 
 import numpy as np
@@ -13,7 +14,8 @@ import pytest
 import torch
 
 from agents.base import make_policy
-from agents.train import AGENTS, CURVE_COLUMNS, load_policy, train
+from agents.registry import LEARNERS
+from agents.train import CURVE_COLUMNS, load_policy, train
 from desim_iov.env import make_scenario, parallel_env
 from desim_iov.sim import Simulation
 
@@ -43,10 +45,10 @@ def trained(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("agents")
     return {name: train(name, ENV_FN, updates=2, seed=0, out_dir=root / name, progress=False,
-                        **HYPER[name]) for name in AGENTS}
+                        **HYPER[name]) for name in LEARNERS}
 
 
-@pytest.mark.parametrize("name", list(AGENTS))
+@pytest.mark.parametrize("name", list(LEARNERS))
 def test_training_writes_curve_config_and_weights_only_checkpoint(trained, name):
     ckpt = trained[name]
     rows = _curve(ckpt.parent / "learning_curve.csv")
@@ -60,7 +62,7 @@ def test_training_writes_curve_config_and_weights_only_checkpoint(trained, name)
     assert blob["state"]["update"] == 2
     cfg = json.loads((ckpt.parent / "config.json").read_text())
     assert cfg["agent"] == name and cfg["layout"]["n_agents"] == 2
-    assert cfg["hyper"]["use_mask"] == AGENTS[name][1]
+    assert cfg["hyper"]["use_mask"] == LEARNERS[name].use_mask
 
 
 @pytest.mark.parametrize("name", ["dm-mappo", "masac"])
@@ -101,7 +103,7 @@ class _Recorder:
         return out
 
 
-@pytest.mark.parametrize("name", list(AGENTS))
+@pytest.mark.parametrize("name", list(LEARNERS))
 def test_loaded_policy_runs_in_simulation_deterministically(trained, name):
     sc = _scenario()
     runs = []
@@ -111,7 +113,7 @@ def test_loaded_policy_runs_in_simulation_deterministically(trained, name):
         runs.append(rec.log)
     assert len(runs[0]) > 0
     assert [(a, x) for a, _, x in runs[0]] == [(a, x) for a, _, x in runs[1]]
-    if AGENTS[name][1]:  # masked agents never pick a server the kernel's mask forbids
+    if LEARNERS[name].use_mask:  # masked agents never pick a server the kernel's mask forbids
         assert all(m[x] == 1 for _, m, x in runs[0] if m.any())
 
 
@@ -126,7 +128,7 @@ def test_dm_mappo_evaluation_never_picks_a_masked_action(trained):
 def test_registry_needs_a_checkpoint(trained):
     from agents.base import policy_names
 
-    assert set(AGENTS) <= set(policy_names())
+    assert set(LEARNERS) <= set(policy_names())
     with pytest.raises(KeyError, match="needs checkpoint="):
         make_policy("dm-mappo")
     pol = make_policy("dm-mappo", checkpoint=trained["dm-mappo"], scenario=_scenario())
@@ -150,7 +152,7 @@ def test_normalisers_start_from_a_whole_random_episode(name):
     from agents.train import make_config
 
     env = parallel_env("twin-city", duration=300, fidelity="slot", **{"vehicles.count": 3})
-    learner = AGENTS[name][0].Learner(env, make_config(name), seed=0)
+    learner = importlib.import_module(LEARNERS[name].algorithm).Learner(env, make_config(name), seed=0)
     rms = learner.actor.features.load_rms
     assert rms.count.item() < 1  # nothing seen before the first update
     learner._warm_start_normalisers()

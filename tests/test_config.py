@@ -7,7 +7,7 @@ import json
 import pytest
 
 from desim_iov.config import ConfigError, Scenario, load_scenario, preset_names
-from desim_iov.units import UnitError, parse_quantity
+from desim_iov.config.units import UnitError, parse_quantity
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ def test_unit_conversions_known_points():
 
 
 def test_scenario_units_use_the_same_dbm_converter():
-    from desim_iov.units import UnitError, parse_quantity
+    from desim_iov.config.units import UnitError, parse_quantity
 
     # 23 dBm = 10^(-0.7) W = 0.19953 W; -10 dBW = 0.1 W; -90 dBm = 1e-12 W
     assert parse_quantity("23 dBm", "W") == pytest.approx(0.199526, rel=1e-5)

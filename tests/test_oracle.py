@@ -128,3 +128,20 @@ def test_oracle_fails_no_more_than_greedy_on_tdrive(tmp_path):
         f"data_dir={root}", "fidelity=slot", "seed=100", "vehicles.twin_size=120 MB"])
     o_d = _o_d(OraclePolicy(), sc, tmp_path / "o.h5")
     assert o_d <= _o_d(make_policy("greedy"), sc, tmp_path / "g.h5")
+
+
+def test_only_the_oracle_asks_for_the_hindsight_view():
+    """bind(view) is the documented extension of the Policy protocol (agents.base.HindsightPolicy):
+    the oracle has it, heuristics do not; the view answers from the run, not the agent's
+    observations."""
+    from agents.base import HindsightPolicy
+
+    assert isinstance(make_policy("oracle"), HindsightPolicy)
+    assert not isinstance(make_policy("greedy"), HindsightPolicy)
+    sim = Simulation(load_scenario("twin-city", ["duration=60"]), make_policy("oracle"))
+    view = sim.policy.view
+    assert view.n_servers == sim.world.n_servers and view.slot_bits == sim.scenario.slot_bits
+    veh, srv = view.positions(0.0, [0, 1])
+    np.testing.assert_allclose(srv, sim.world.server_positions(0.0))
+    np.testing.assert_allclose(veh, sim.world.vehicle_positions(0.0)[:2])
+    sim.run()

@@ -66,12 +66,12 @@ def test_prediction_enters_observations_and_mask(root):
     pre = np.where(sim.servers.background_on, pre, 0.0)
     hosted = np.zeros(sim.world.n_servers)
     for o in obs.values():
-        hosted[o.current] += s.vehicles.traffic.data_rate * s.slot
+        hosted[o.current] += s.slot_bits
     assert hosted.sum() == len(obs) * 60e6 * 8
     loads = sim.servers.loads(0.0)
     for o in obs.values():
         np.testing.assert_allclose(o.workloads, loads + pre + hosted)  # shared by all vehicles
-        task = np.where(np.arange(sim.world.n_servers) == o.current, 0.0, s.vehicles.traffic.data_rate * s.slot)
+        task = np.where(np.arange(sim.world.n_servers) == o.current, 0.0, s.slot_bits)
         in_range = (o.distances <= sim.world.range_m) | (sim.world.kinds == SATELLITE)
         expect = in_range & (loads + pre + hosted + task <= sim.world.cache_bits)
         np.testing.assert_array_equal(o.mask.astype(bool), expect)

@@ -124,7 +124,7 @@ class TwinMigrationApp:
         self.V, self.M = w.n_vehicles, w.n_servers
         self.stats = RunStats(generated=[0] * self.V)
         self.n_outcome = [0] * len(OUTCOMES)
-        self.slot_bits = s.vehicles.traffic.data_rate * s.slot  # S_v per slot
+        self.slot_bits = s.slot_bits  # S_v per slot
         self.result_ratio = s.vehicles.traffic.result_ratio
         self.hold = s.migration.packets_during == "hold"
         self.uplink = [FifoLink() for _ in range(self.V)]

@@ -9,19 +9,24 @@ Public API:
 - ``MODEL_NAMES``, ``PREDICTOR_NAMES``, ``build_net``; ``all_metrics`` and friends.
 """
 
-from models.forecast.baselines import baseline_forecast
-from models.forecast.data import FeatureConfig, Scaler, TimeSplit, make_window_data, week_split
-from models.forecast.metrics import METRICS, all_metrics, mae, mape, r2, rmse, wape
-from models.forecast.predictor import (
-    KERNEL_PREDICTORS,
-    PREDICTOR_NAMES,
-    LagPredictor,
-    NeuralPredictor,
-    WorkloadPredictor,
-    make_predictor,
-)
-from models.forecast.registry import BASELINE_MODELS, MODEL_NAMES, NEURAL_MODELS, build_net
-from models.forecast.train import NeuralForecaster, TrainConfig
+import importlib
+
+_HOME = {  # public name -> the module defining it (imported on first use: torch is heavy)
+    "baseline_forecast": "baselines",
+    **dict.fromkeys(("FeatureConfig", "Scaler", "TimeSplit", "make_window_data", "week_split"), "data"),
+    **dict.fromkeys(("METRICS", "all_metrics", "mae", "mape", "r2", "rmse", "wape"), "metrics"),
+    **dict.fromkeys(("LagPredictor", "NeuralPredictor", "WorkloadPredictor", "make_predictor"), "predictor"),
+    **dict.fromkeys(("KERNEL_PREDICTORS", "PREDICTOR_NAMES", "BASELINE_MODELS", "MODEL_NAMES"), "names"),
+    **dict.fromkeys(("NEURAL_MODELS", "build_net"), "registry"),
+    **dict.fromkeys(("NeuralForecaster", "TrainConfig"), "train"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module 'models.forecast' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"models.forecast.{_HOME[name]}"), name)
+
 
 __all__ = [
     "BASELINE_MODELS", "KERNEL_PREDICTORS", "METRICS", "MODEL_NAMES", "NEURAL_MODELS",

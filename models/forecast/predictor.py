@@ -27,11 +27,10 @@ from models.forecast.data import (
     build_features,
     make_window_data,
 )
+from models.forecast.names import KERNEL_PREDICTORS, PREDICTOR_NAMES  # noqa: F401  (re-exported)
 from models.forecast.registry import MODEL_NAMES, NEURAL_MODELS, check_name
 from models.forecast.train import NeuralForecaster, TrainConfig
 
-KERNEL_PREDICTORS: tuple[str, ...] = ("none", "oracle")
-PREDICTOR_NAMES: tuple[str, ...] = (*KERNEL_PREDICTORS, *MODEL_NAMES)
 FIVE_MINUTES = pd.Timedelta(minutes=5)
 
 

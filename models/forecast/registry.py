@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from torch import nn
 
+from models.forecast.names import BASELINE_MODELS, MODEL_NAMES, NEURAL_MODEL_NAMES  # noqa: F401  (re-exported)
 from models.forecast.nets import LSTMTransformer, RecurrentNet
 
 NEURAL_MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -17,8 +18,8 @@ NEURAL_MODELS: dict[str, Callable[..., nn.Module]] = {
     "cnn_lstm": lambda n_features, **kw: RecurrentNet(n_features, cell="lstm", conv=True, **kw),
     "cnn_gru": lambda n_features, **kw: RecurrentNet(n_features, cell="gru", conv=True, **kw),
 }
-BASELINE_MODELS: tuple[str, ...] = ("naive", "seasonal_day", "seasonal_week")
-MODEL_NAMES: tuple[str, ...] = (*NEURAL_MODELS, *BASELINE_MODELS)
+if tuple(NEURAL_MODELS) != NEURAL_MODEL_NAMES:  # the names are defined in models.forecast.names
+    raise ImportError(f"NEURAL_MODELS {tuple(NEURAL_MODELS)} differ from {NEURAL_MODEL_NAMES}")
 
 # Options that only the LSTM-based Transformer takes; the others ignore them.
 _TRANSFORMER_ONLY = ("d_h", "d_k", "nhead", "dim_feedforward", "num_layers", "dropout", "pool")
