@@ -42,3 +42,27 @@ def test_slot_fidelity_writes_the_same_schema_without_packets(tmp_path):
     assert tr.complete and len(tr.df("packets")) == 0
     assert len(tr.df("slots")) == 3 * 5 and len(tr.df("decisions")) == 3 * 5
     assert set(tr.df("server_load").time) == {0.0, 30.0, 60.0}
+
+
+def test_slot_fidelity_losses_reach_the_trace(tmp_path):
+    """Slot data that reaches no cache is a /fluid_losses row (schema 1.3), summed in the root
+    attribute fluid_lost_bits: small caches force overflows, the packet fidelity writes none."""
+    small = ["rsus.cache=25 MB", "uavs.cache=25 MB", "satellite.cache=25 MB", "duration=300",
+             "slot=10 s"]
+    out = tmp_path / "slot.h5"
+    sim = make_simulation(tiny("twin-city", "fidelity=slot", *small), make_policy("random"), trace_path=str(out))
+    sim.run()
+    tr = open_trace(out)
+    lost = tr.df("fluid_losses")
+    assert len(lost) > 0 and set(lost.reason) <= {0, 1}
+    assert (lost.bits == sim.scenario.slot_bits).all()
+    assert tr.attrs["fluid_lost_bits"] == pytest.approx(lost.bits.sum())
+    assert sim.stats.fluid_lost_bits == pytest.approx(lost.bits.sum())
+    slots = tr.df("slots")
+    # every lost row is a vehicle that acted in that slot
+    keys = set(zip(slots.slot, slots.vehicle, strict=True))
+    assert all(k in keys for k in zip(lost.slot, lost.vehicle, strict=True))
+    out_p = tmp_path / "packet.h5"
+    make_simulation(tiny("twin-city", *small), make_policy("random"), trace_path=str(out_p)).run()
+    tr_p = open_trace(out_p)
+    assert len(tr_p.df("fluid_losses")) == 0 and tr_p.attrs["fluid_lost_bits"] == 0.0
