@@ -18,16 +18,36 @@ if TYPE_CHECKING:
     from desim_iov.sim import Simulation
 
 
-class PacketFidelity:
-    name = "packet"
+class Fidelity:
+    """The hooks the clock calls; the defaults do nothing."""
+
+    name = ""
 
     @staticmethod
     def tick(s: Scenario) -> float:
+        """Seconds between clock ticks."""
         return s.mobility_step
 
     @staticmethod
     def batches_per_tick(s: Scenario) -> int:
+        """Background batches summed into one tick's batch (its Gamma shape)."""
         return 1
+
+    @staticmethod
+    def start(sim: Simulation) -> None:
+        """Start the fidelity's own processes."""
+
+    @staticmethod
+    def before_decisions(sim: Simulation, t: float, dt: float) -> None:
+        """Each tick, after the radio update, before a decision epoch."""
+
+    @staticmethod
+    def after_decisions(sim: Simulation, t: float, dt: float) -> None:
+        """Each tick, after the epoch and the trace samples."""
+
+
+class PacketFidelity(Fidelity):
+    name = "packet"
 
     @staticmethod
     def start(sim: Simulation) -> None:
@@ -37,12 +57,8 @@ class PacketFidelity:
     def before_decisions(sim: Simulation, t: float, dt: float) -> None:
         sim.servers.add_background(t, dt)
 
-    @staticmethod
-    def after_decisions(sim: Simulation, t: float, dt: float) -> None:
-        pass
 
-
-class SlotFidelity:
+class SlotFidelity(Fidelity):
     name = "slot"
 
     @staticmethod
@@ -54,17 +70,9 @@ class SlotFidelity:
         return max(1, round(s.slot / s.mobility_step))
 
     @staticmethod
-    def start(sim: Simulation) -> None:
-        pass
-
-    @staticmethod
-    def before_decisions(sim: Simulation, t: float, dt: float) -> None:
-        pass
-
-    @staticmethod
     def after_decisions(sim: Simulation, t: float, dt: float) -> None:
         sim.servers.add_background(t, dt)
         sim.app.slot_arrivals(t)
 
 
-FIDELITIES: dict[str, type] = {"packet": PacketFidelity, "slot": SlotFidelity}
+FIDELITIES: dict[str, type[Fidelity]] = {"packet": PacketFidelity, "slot": SlotFidelity}

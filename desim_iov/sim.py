@@ -22,6 +22,7 @@ import simpy
 
 from desim_iov import __version__
 from desim_iov.apps import app_class
+from desim_iov.build import build_world
 from desim_iov.config import Scenario
 from desim_iov.decisions import DecisionProcess, PolicyError
 from desim_iov.fidelity import FIDELITIES
@@ -31,7 +32,6 @@ from desim_iov.recorder import NullRecorder, Recorder
 from desim_iov.rng import RngStreams
 from desim_iov.servers import EdgeServers
 from desim_iov.twins import make_forecaster
-from desim_iov.world import build_world
 from models.mobility import Trajectory
 from traces.schema import DTYPES
 

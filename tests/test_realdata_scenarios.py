@@ -63,7 +63,7 @@ def test_real_data_preset_on_synthetic_files(tmp_path):
 def test_most_covered_picks_the_vehicles_that_drive_among_the_rsus():
     """trace_select: most_covered ranks candidates by the slots they spend driving, moving and
     within an RSU's range; a parked, a late and an out-of-coverage vehicle lose."""
-    from desim_iov.world import most_covered
+    from desim_iov.build import most_covered
     from models.mobility import Trajectory
 
     rsus = np.array([[0.0, 0.0, 0.0], [1000.0, 0.0, 0.0]])

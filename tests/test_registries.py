@@ -8,12 +8,12 @@ import typing
 import pytest
 
 from desim_iov.apps import APPS, app_class
+from desim_iov.build import RSU_LAYOUTS, UAV_MOBILITY, VEHICLE_MOBILITY
 from desim_iov.config.schema import Background, Channel, RSUs, Scenario, Traffic, UAVs, Vehicles
 from desim_iov.fidelity import FIDELITIES
 from desim_iov.radio import RATE_MODELS
 from desim_iov.servers import BACKGROUNDS
 from desim_iov.traffic import ARRIVALS
-from desim_iov.world import RSU_LAYOUTS, UAV_MOBILITY, VEHICLE_MOBILITY
 
 
 def choices(model, field: str) -> set[str]:

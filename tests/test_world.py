@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 from conftest import tiny
 
+from desim_iov.build import build_world
 from desim_iov.kinds import SATELLITE, UAV
 from desim_iov.rng import RngStreams
-from desim_iov.world import PositionTable, build_world
+from desim_iov.world import PositionTable
 from models.mobility import Trajectory, positions_at, random_waypoint_3d
 
 
@@ -116,9 +117,9 @@ def test_rsus_from_a_positions_file(tmp_path):
     heights when the file has z); a count that does not match is one ConfigError line."""
     import pytest
 
+    from desim_iov.build import build_world
     from desim_iov.config import ConfigError, load_scenario
     from desim_iov.rng import RngStreams
-    from desim_iov.world import build_world
 
     f = tmp_path / "sites.csv"
     f.write_text("id,x,y,z\na,0,0,10\nb,500,0,12\nc,0,800,15\n")

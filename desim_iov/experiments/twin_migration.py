@@ -14,7 +14,6 @@ rows do not depend on the backend (``--backend serial|process``, ``--workers N``
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import warnings
 from dataclasses import dataclass, replace
@@ -25,7 +24,7 @@ import pandas as pd
 from analysis.experiment_results import plot, summarise
 from desim_iov.config import load_scenario
 from desim_iov.experiments.jobs import RESULT_COLUMNS, TwinMigrationJob, run_job
-from desim_iov.experiments.runner import Backend, add_backend_options, make_backend
+from desim_iov.experiments.runner import Backend, make_backend
 
 
 @dataclass(frozen=True)
@@ -165,24 +164,12 @@ def run_experiment(name: str, out: Path, *, seeds: int = 3, updates: int = 200,
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m desim_iov.experiments.twin_migration",
-                                 description=__doc__.splitlines()[0])
-    ap.add_argument("experiment", choices=sorted(EXPERIMENTS))
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--updates", type=int, default=200, help="training updates per learner")
-    ap.add_argument("--episodes", type=int, help="training budget per learner in episodes "
-                    "(overrides --updates; equal samples for every learner)")
-    ap.add_argument("--algorithms", nargs="*")
-    ap.add_argument("--variants", nargs="*")
-    ap.add_argument("--set", action="append", default=[], help="scenario override for every run")
-    add_backend_options(ap)
-    args = ap.parse_args(argv)
-    df = run_experiment(args.experiment, Path(args.out), seeds=args.seeds, updates=args.updates,
-                        algorithms=args.algorithms, variants=args.variants, overrides=args.set,
-                        episodes=args.episodes, backend=args.backend, workers=args.workers)
-    print(summarise(df).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    return 0
+    """``python -m desim_iov.experiments.twin_migration ARGS`` = ``desim-iov experiment ARGS``."""
+    import sys
+
+    from desim_iov.cli import main as cli_main
+
+    return cli_main(["experiment", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
