@@ -186,20 +186,22 @@ class TwinMigrationApp:
         tr = self.scenario.vehicles.traffic
         traj = self.world.vehicles[v]
         start, end = traj.start, min(traj.end, self.scenario.duration)
-        times = ARRIVALS[tr.arrivals](self.sim.streams.get(f"traffic.vehicle.{v}"), start,
-                                      tr.packet_size / tr.data_rate)
+        batches = ARRIVALS[tr.arrivals](self.sim.streams.get(f"traffic.vehicle.{v}"), start,
+                                        tr.packet_size / tr.data_rate)
         bits = tr.packet_size
         generated, process, packet = self.stats.generated, env.process, self._packet
         if start > env.now:
             yield env.timeout(start - env.now)
-        for t in times:
-            if t >= end:
-                return
-            yield env.timeout(t - env.now)
-            pid = self._pid
-            self._pid = pid + 1
-            generated[v] += 1
-            process(packet(pid, v, bits))
+        timeout = env.timeout
+        for times in batches:
+            for t in times:
+                if t >= end:
+                    return
+                yield timeout(t - env.now)
+                pid = self._pid
+                self._pid = pid + 1
+                generated[v] += 1
+                process(packet(pid, v, bits))
 
     def _packet(self, pid: int, v: int, bits: float):
         # the hot path: plain floats, attributes bound to locals
