@@ -170,7 +170,8 @@ class EdgeServers:
             self.dropped += np.maximum(excess, 0.0)
             load = np.minimum(load, self.capacity)
         for q, x in zip(self.queues, load.tolist(), strict=True):
-            q.set(x, t)
+            q.work = x  # WorkQueue.set, inlined: once per server and mobility step
+            q.t = t
 
     def write_static(self, rec: Recorder) -> None:
         """/servers: kind, position at t = 0, range, CPU, cache."""

@@ -131,6 +131,9 @@ class TwinMigrationApp:
         self.downlink = [FifoLink() for _ in range(self.V)]
         self.twins = TwinRegistry(self.env, [self._initial_host(v) for v in range(self.V)],
                                   s.vehicles.twin_size, self._migration_started)
+        # the per-packet path reads these lists directly (they are never replaced)
+        self._host, self._in_flight = self.twins.host, self.twins.in_flight
+        self._destination, self._queues = self.twins.destination, self.servers.queues
         self.live: dict[int, tuple[int, int, float, float]] = {}
         self._pid = 0
         self._epoch: Epoch | None = None
@@ -207,14 +210,13 @@ class TwinMigrationApp:
         # the hot path: plain floats, attributes bound to locals
         env = self.env
         created = env.now
-        twins = self.twins
-        if twins.in_flight[v]:
+        if self._in_flight[v]:
             if not self.hold:
-                self._end(pid, v, twins.destination[v], created, bits, TWIN_MIGRATING, 0, False)
+                self._end(pid, v, self._destination[v], created, bits, TWIN_MIGRATING, 0, False)
                 return
-            m = twins.destination[v]
+            m = self._destination[v]
         else:
-            m = twins.host[v]
+            m = self._host[v]
         radio = self.radio
         rate = radio.rate_up_rows[v][m]
         if not radio.reachable_rows[v][m] or rate <= 0.0:
@@ -227,10 +229,10 @@ class TwinMigrationApp:
         yield env.timeout(done - created)
 
         # cache and CPU (Eq. 8-9): FIFO behind the unfinished work of server m
-        servers = self.servers
         overflowed = 0
-        wait = servers.queues[m].admit(bits, env.now)
+        wait = self._queues[m].admit(bits, env.now)
         if wait < 0.0:
+            servers = self.servers
             if not servers.overflow_to_satellite or m == servers.satellite:
                 self._end(pid, v, m, created, bits, CACHE_OVERFLOW, 0)
                 return
@@ -238,7 +240,7 @@ class TwinMigrationApp:
             yield env.timeout(bits / radio.r_sat)
             m = servers.satellite
             overflowed = 1
-            wait = servers.queues[m].admit(bits, env.now)
+            wait = self._queues[m].admit(bits, env.now)
             if wait < 0.0:
                 self._end(pid, v, m, created, bits, CACHE_OVERFLOW, 1)
                 return
