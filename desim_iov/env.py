@@ -25,7 +25,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from desim_iov.apps import app_class
-from desim_iov.apps.twin_spaces import Observation, TwinSpaces
+from desim_iov.apps.twin_spaces import Observation
 from desim_iov.config import Scenario, load_scenario, scenario_from_dict
 from desim_iov.sim import Simulation, make_simulation
 
@@ -64,7 +64,7 @@ class DesimParallelEnv(ParallelEnv):
         self.agents: list[str] = []
         self.sim: Simulation | None = None
         self._seed = scenario.seed
-        self.spaces = TwinSpaces(scenario)
+        self.spaces = self.app_cls.spaces(scenario)  # encoding of the app's observations
         self.server_kinds = self.spaces.server_kinds
         self.n_servers = self.spaces.n_servers
         n = len(self.possible_agents)

@@ -1,6 +1,6 @@
 """Vehicle twins on edge servers and their stop-and-copy migrations (twin-migration Eq. 10–12).
 
-Each twin is on exactly one server (``host``) or in flight to ``destination`` until ``lands``.
+Each twin is on exactly one server (``host``) or in flight to ``destination``.
 A migration moves S^mig bits at the Eq. 11 rate of the moment: the twin leaves its server now
 and is usable on the destination S^mig / R^mig seconds later (Eq. 12). The state changes
 synchronously, so everything at this instant sees it.
@@ -26,9 +26,7 @@ class TwinRegistry:
         self.host = list(hosts)
         self.in_flight = [False] * n
         self.destination = [-1] * n
-        self.lands = [0.0] * n
         self.twin_bits = twin_bits
-        self.migrations = 0
         self._on_start = on_start
 
     def current(self, v: int) -> int:
@@ -46,8 +44,6 @@ class TwinRegistry:
         self.in_flight[v] = True
         self.destination[v] = dst
         end = env.now + dur
-        self.lands[v] = end
-        self.migrations += 1
         self._on_start(v, src, dst, env.now, end, rate)
         env.process(self._land(v, dst, dur))
 

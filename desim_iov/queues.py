@@ -40,8 +40,3 @@ class WorkQueue:
         self.work = w
         self.t = now
         return w / self.rate
-
-    def set(self, work: float, now: float) -> None:
-        """Overwrite the state (background batches computed for all servers at once)."""
-        self.work = work
-        self.t = now

@@ -8,6 +8,7 @@ order; it is checked against the schema then, and costs one call per row afterwa
 
 from __future__ import annotations
 
+import abc
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,7 @@ from traces.writer import TraceWriter
 Sampler = Callable[[float], None]
 
 
-class _Base:
+class _Base(abc.ABC):
     def __init__(self, dtypes: dict[str, np.dtype]) -> None:
         self.dtypes = dtypes
         self._samplers: list[Sampler] = []
@@ -56,8 +57,9 @@ class _Base:
         for s in self._samplers:
             s(t)
 
+    @abc.abstractmethod
     def _append(self, name: str, row: tuple) -> None:
-        raise NotImplementedError
+        """Write one row (a tuple in the dataset's field order)."""
 
 
 class Recorder(_Base):
@@ -69,6 +71,9 @@ class Recorder(_Base):
         super().__init__(dtypes)
         self.writer = TraceWriter(path, dtypes, attrs, chunk_rows=chunk_rows, dataset_attrs=dataset_attrs)
         self._append = self.writer.append  # type: ignore[method-assign]
+
+    def _append(self, name: str, row: tuple) -> None:
+        self.writer.append(name, row)  # shadowed per instance by the writer's own method (speed)
 
     def append_many(self, name: str, rows: np.ndarray) -> None:
         self.writer.append_many(name, rows)

@@ -170,7 +170,7 @@ class EdgeServers:
             self.dropped += np.maximum(excess, 0.0)
             load = np.minimum(load, self.capacity)
         for q, x in zip(self.queues, load.tolist(), strict=True):
-            q.work = x  # WorkQueue.set, inlined: once per server and mobility step
+            q.work = x  # the batch computed for all servers at once (vectorised above)
             q.t = t
 
     def write_static(self, rec: Recorder) -> None:

@@ -93,10 +93,15 @@ class TwinMigrationApp:
                 "fluid_losses": {"reason_names": json.dumps({str(v): k for k, v in FLUID_LOST.items()})}}
 
     @staticmethod
+    def spaces(scenario: Scenario) -> TwinSpaces:
+        """Spaces and observation encoding of this scenario's agents (from the scenario alone)."""
+        return TwinSpaces(scenario)
+
+    @staticmethod
     def agent_specs(scenario: Scenario) -> dict[str, AgentSpec]:
         """One agent per vehicle; its own spaces (all vehicles' have the same shape)."""
-        return {agent_id(v): TwinSpaces(scenario).spec(agent_id(v))
-                for v in range(scenario.vehicles.count)}
+        spaces = TwinSpaces(scenario)
+        return {agent_id(v): spaces.spec(agent_id(v)) for v in range(scenario.vehicles.count)}
 
     @staticmethod
     def reward_model(scenario: Scenario) -> ShapedReward:
