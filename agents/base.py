@@ -8,7 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from agents.registry import POLICIES, factory_of
+from agents.registry import factory_of, table_of
 from desim_iov.apps.twin_spaces import Observation
 
 
@@ -34,17 +34,17 @@ class HindsightPolicy(Policy, Protocol):
     def bind(self, view: Any) -> None: ...
 
 
-def policy_names() -> dict[str, str]:
-    """name -> one-line description of every registered policy (agents/registry.py)."""
-    return {name: entry.help for name, entry in sorted(POLICIES.items())}
+def policy_names(app: str = "twin_migration") -> dict[str, str]:
+    """name -> one-line description of every policy registered for ``app`` (agents/registry.py)."""
+    return {name: entry.help for name, entry in sorted(table_of(app).items())}
 
 
-def make_policy(name: str, **params: Any) -> Policy:
-    """The policy registered as ``name``, built with ``params``; unknown names and bad
-    parameters raise one-line ``KeyError``s."""
-    if name not in POLICIES:
-        raise KeyError(f"unknown policy {name!r} (allowed: {', '.join(policy_names())})")
-    factory = factory_of(name)
+def make_policy(name: str, *, app: str = "twin_migration", **params: Any) -> Policy:
+    """The policy registered as ``name`` for the scenario's ``app``, built with ``params``;
+    unknown names and bad parameters raise one-line ``KeyError``s."""
+    if name not in table_of(app):
+        raise KeyError(f"unknown policy {name!r} for app {app} (allowed: {', '.join(policy_names(app))})")
+    factory = factory_of(name, app)
     try:
         return factory(**params)
     except (TypeError, ValueError) as e:

@@ -50,9 +50,36 @@ POLICIES.update({name: Entry("agents.learned:learned_policy", lr.help) for name,
 # name -> help of the trained agents (the CLI passes them the scenario)
 LEARNED: dict[str, str] = {name: lr.help for name, lr in LEARNERS.items()}
 
+#: the task-offloading app's policies (quantum-DRL paper baselines): a name may mean a
+#: different policy in each app ("random")
+OFFLOAD_POLICIES: dict[str, Entry] = {
+    "nearest": Entry("agents.offload_heuristics:NearestPolicy",
+                     "offloading: nearest BS/UAV with a link; relays process locally"),
+    "max-rate": Entry("agents.offload_heuristics:MaxRatePolicy",
+                      "offloading: BS/UAV of the highest access rate; relays process locally"),
+    "min-latency": Entry("agents.offload_heuristics:MinLatencyPolicy",
+                         "offloading: shortest predicted delay on the DT graph (Dijkstra); relays "
+                         "forward when a successor finishes sooner"),
+    "random": Entry("agents.offload_heuristics:RandomOffloadPolicy",
+                    "offloading: every action component uniformly among the allowed values"),
+    "hindsight": Entry("agents.offload_oracle:HindsightOffloadPolicy",
+                       "offloading: per-slot best assignment on the true CPU frequencies and rates; "
+                       "a reference"),
+}
 
-def factory_of(name: str) -> Callable[..., Any]:
-    """The factory of a registered policy, its module imported now."""
-    module, attr = POLICIES[name].factory.split(":")
+#: ``app`` -> its policy table
+POLICY_TABLES: dict[str, dict[str, Entry]] = {"twin_migration": POLICIES,
+                                              "task_offloading": OFFLOAD_POLICIES}
+
+
+def table_of(app: str) -> dict[str, Entry]:
+    if app not in POLICY_TABLES:
+        raise KeyError(f"unknown app {app!r} (allowed: {', '.join(POLICY_TABLES)})")
+    return POLICY_TABLES[app]
+
+
+def factory_of(name: str, app: str = "twin_migration") -> Callable[..., Any]:
+    """The factory of a policy registered for ``app``, its module imported now."""
+    module, attr = table_of(app)[name].factory.split(":")
     factory = getattr(importlib.import_module(module), attr)
-    return functools.partial(factory, name) if name in LEARNERS else factory
+    return functools.partial(factory, name) if app == "twin_migration" and name in LEARNERS else factory

@@ -67,10 +67,11 @@ def _make_policy(name: str, params: dict, scenario=None):
     from agents.base import make_policy
     from agents.learned import LEARNED
 
-    if name in LEARNED and scenario is not None:  # a checkpoint is read for this scenario
-        params = {**params, "scenario": scenario}
+    app = scenario.app if scenario is not None else "twin_migration"
+    if name in LEARNED and scenario is not None and app == "twin_migration":
+        params = {**params, "scenario": scenario}  # a checkpoint is read for this scenario
     try:
-        return make_policy(name, **params)
+        return make_policy(name, app=app, **params)
     except KeyError as e:
         raise CliError(str(e).strip("\"'")) from None
 
@@ -256,9 +257,12 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 
 def _cmd_policies(args: argparse.Namespace) -> int:
     from agents.base import policy_names
+    from agents.registry import POLICY_TABLES
 
-    for name, text in policy_names().items():
-        print(f"{name:<20} {text}")
+    for app in POLICY_TABLES:
+        print(f"app {app}:")
+        for name, text in policy_names(app).items():
+            print(f"  {name:<18} {text}")
     return 0
 
 

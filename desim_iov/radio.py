@@ -7,7 +7,9 @@ and uplink/downlink rates by the channel's rate model (``models.rate.RATES``: Sh
 twin-migration Eq. 4–5, or finite blocklength, quantum-DRL Eq. 23). Server-to-server rates
 (twin-migration Eq. 11) on demand. The satellite's link is a fixed rate R_SAT.
 
-Arrays (``rate_up``, ``rate_down``, ``distance``, ``reachable``) are the vectorised truth;
+Arrays (``rate_up``, ``rate_down``, ``distance``, ``reachable``, ``path_gain`` (large-scale),
+``gain`` (with fading and the array gain), ``snr_up`` (at the vehicles' transmit power)) are
+the vectorised truth;
 ``rate_up_rows``/``rate_down_rows``/``reachable_rows`` are the same as nested lists for the
 per-packet path (plain floats, no numpy per packet).
 """
@@ -94,6 +96,7 @@ class Radio:
             h[:, a:b] = gain(model, d[:, a:b], ch.carrier_frequency, **params)
         if ch.gain_coefficient != 1.0:
             h *= ch.gain_coefficient
+        self.path_gain = h.copy()  # large-scale only (path loss), for states and the topology
         if ch.fading != "none":
             h *= small_scale_gain(ch.fading, self._rng_fading, d.shape,
                                   k_factor=self.rician_k, antennas=self.array_gain.astype(int))
@@ -111,7 +114,8 @@ class Radio:
         sp = w.server_positions(t)
         d = pairwise_distance_m(vp, sp)
         h = self.access_gain(d)
-        r_up = self.rate(self.bw_up, snr_linear(s.vehicles.tx_power, h, self.noise_up))
+        snr_up = snr_linear(s.vehicles.tx_power, h, self.noise_up)
+        r_up = self.rate(self.bw_up, snr_up)
         r_dn = self.rate(self.bw_down, snr_linear(self.tx_power, h, self.noise_down))
         # reachable: within D_max (Eq. 14) and a usable link both ways (an FBL rate can be 0)
         ok = (d <= w.range_m) & (r_up > 0) & (r_dn > 0)
@@ -120,6 +124,7 @@ class Radio:
             r_dn[:, self.satellite] = self.r_sat
             ok[:, self.satellite] = True
         self.vehicle_xyz, self.server_xyz, self.distance = vp, sp, d
+        self.gain, self.snr_up = h, snr_up  # with this step's fading (and array gain)
         self.rate_up, self.rate_down, self.reachable = r_up, r_dn, ok
         self.rate_up_rows = r_up.tolist()
         self.rate_down_rows = r_dn.tolist()

@@ -141,6 +141,7 @@ class Simulation:
         while True:
             t = k * dt
             self.radio.update(t)
+            self.app.tick(t)
             fid.before_decisions(self, t, dt)
             if k % per_slot == 0:
                 yield from self.decisions.epoch(k // per_slot, t)

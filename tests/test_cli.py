@@ -42,7 +42,11 @@ def test_listings(capsys):
     [
         (["--policy", "nope"], "unknown policy 'nope'"),
         (["--scenario", "nope"], "no such preset"),
-        (["--scenario", "offload-urban"], "now twin-urban-fbl"),
+        (["--scenario", "offload-urban", "--set", "offload.tasks.max_subtask=2 MB"],
+         "exceeds the task size"),
+        (["--scenario", "offload-urban", "--set", "offload.tasks.size=-1 MB"], "offload.tasks.size"),
+        (["--scenario", "offload-urban", "--set", "offload.network.max_hops=20"], "is impossible"),
+        (["--scenario", "offload-urban", "--policy", "greedy"], "for app task_offloading"),
         (["--set", "vehicles.count=-2"], "vehicles.count"),
         (["--set", "rsus.bandwidth_down=0"], "rsus.bandwidth_down"),
         (["--set", "unknown.key=1"], "unknown key"),

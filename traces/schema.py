@@ -9,8 +9,9 @@ import numpy as np
 
 from desim_iov.kinds import NODE_KINDS, SERVER_KINDS  # noqa: F401  (re-exported: the schema's codes)
 
-SCHEMA_VERSION = "1.3"  # 1.1: /predictions; 1.2: /server_load.background_dropped;
-# 1.3: /fluid_losses (slot fidelity) and the root attribute fluid_lost_bits
+SCHEMA_VERSION = "1.4"  # 1.1: /predictions; 1.2: /server_load.background_dropped;
+# 1.3: /fluid_losses (slot fidelity) and the root attribute fluid_lost_bits;
+# 1.4: the task-offloading app's /tasks, /subtasks, /hops, /node_slots, /links, /agent_steps
 
 #: packet terminal states; 0 is delivered, every other code is a drop reason
 OUTCOMES: dict[int, str] = {
@@ -126,6 +127,67 @@ DTYPES: dict[str, np.dtype] = {
     ),
 }
 
+#: /subtasks.outcome codes of the task-offloading app: every subtask ends in exactly one
+SUBTASK_OUTCOMES: dict[int, str] = {
+    0: "processed_in_time",  # finished within the deadline rho (C5/C6)
+    1: "processed_late",  # finished past rho (soft constraint: a penalty, not a drop)
+    2: "edge_vanished",  # no access link left when its transmission was due (C1/C8)
+    3: "hop_limit",  # would be forwarded past max_hops (offload.network.at_hop_limit: drop)
+    4: "in_flight_at_end",  # not finished when the run ended (not a loss)
+}
+SUBTASK_CODE = {name: code for code, name in SUBTASK_OUTCOMES.items()}
+#: /tasks.status codes
+TASK_STATUS: dict[int, str] = {0: "released", 1: "no_link", 2: "held_at_end"}
+TASK_CODE = {name: code for code, name in TASK_STATUS.items()}
+
+OFFLOAD_DTYPES: dict[str, np.dtype] = {
+    "tasks": np.dtype([
+        ("task", "<i8"), ("vehicle", "<i4"), ("created", "<f8"), ("bits", "<f8"),
+        ("released", "<f8"), ("split_level", "<i4"), ("n_sub", "<i4"), ("status", "u1"),
+    ]),
+    "subtasks": np.dtype([
+        ("subtask", "<i8"), ("task", "<i8"), ("vehicle", "<i4"), ("j", "<i4"),
+        ("priority", "<f8"), ("bits", "<f8"), ("cycles", "<f8"), ("created", "<f8"),
+        ("released", "<f8"), ("first_node", "<i4"), ("proc_node", "<i4"), ("hops", "<i4"),
+        ("t_tx", "<f8"), ("t_queue", "<f8"), ("t_proc", "<f8"), ("finished", "<f8"),
+        ("latency", "<f8"), ("outcome", "u1"), ("deadline_met", "u1"), ("rerouted", "<i4"),
+        ("e_tx_vehicle", "<f8"), ("e_tx_relay", "<f8"), ("e_proc", "<f8"), ("qos", "<f8"),
+        ("qos_norm", "<f8"),
+    ]),
+    "hops": np.dtype([
+        ("subtask", "<i8"), ("hop", "<i4"), ("src", "<i4"), ("dst", "<i4"), ("link_type", "i1"),
+        ("start", "<f8"), ("end", "<f8"), ("bits", "<f8"), ("rate", "<f8"), ("power", "<f8"),
+        ("energy", "<f8"),
+    ]),
+    "node_slots": np.dtype([
+        ("slot", "<i4"), ("time", "<f8"), ("node", "<i4"), ("kind", "u1"), ("f_cpu", "<f8"),
+        ("f_est", "<f8"), ("cpu_level", "<f8"), ("power", "<f8"), ("target", "<i4"),
+        ("admitted_cycles", "<f8"), ("queue_cycles", "<f8"), ("busy_frac", "<f8"),
+        ("e_tx", "<f8"), ("e_proc", "<f8"),
+    ]),
+    "links": np.dtype([
+        ("time", "<f8"), ("src", "<i4"), ("dst", "<i4"), ("link_type", "i1"), ("distance", "<f8"),
+        ("pl_db", "<f8"), ("gain", "<f8"), ("snr", "<f8"), ("rate", "<f8"),
+    ]),
+    "agent_steps": np.dtype([
+        ("slot", "<i4"), ("time", "<f8"), ("kind", "S7"), ("index", "<i4"), ("target", "<i4"),
+        ("level_a", "<i4"), ("level_b", "<i4"), ("refused", "u1"), ("n_allowed", "<i4"),
+        ("reward", "<f8"), ("incentive", "<f8"), ("penalty", "<f8"), ("reward_adj", "<f8"),
+    ]),
+}
+
+OFFLOAD_UNITS: dict[str, dict[str, str]] = {
+    "tasks": {"created": "s", "bits": "bit", "released": "s"},
+    "subtasks": {"bits": "bit", "cycles": "cycle", "created": "s", "released": "s", "t_tx": "s",
+                 "t_queue": "s", "t_proc": "s", "finished": "s", "latency": "s",
+                 "e_tx_vehicle": "J", "e_tx_relay": "J", "e_proc": "J", "qos": "1/s - J (Eq. 48)"},
+    "hops": {"start": "s", "end": "s", "bits": "bit", "rate": "bit/s", "power": "W", "energy": "J"},
+    "node_slots": {"time": "s", "f_cpu": "Hz", "f_est": "Hz", "power": "W",
+                   "admitted_cycles": "cycle", "queue_cycles": "cycle", "e_tx": "J", "e_proc": "J"},
+    "links": {"time": "s", "distance": "m", "pl_db": "dB", "snr": "1", "rate": "bit/s"},
+    "agent_steps": {"time": "s"},
+}
+
 UNITS: dict[str, dict[str, str]] = {
     "packets": {"created": "s", "finished": "s", "bits": "bit"},
     "migrations": {"start": "s", "end": "s", "bits": "bit", "rate": "bit/s"},
@@ -149,6 +211,7 @@ UNITS: dict[str, dict[str, str]] = {
     "predictions": {"time": "s", "predicted": "vehicles/5 min", "actual": "vehicles/5 min",
                     "error": "vehicles/5 min", "predicted_bits": "bit"},
 }
+UNITS.update(OFFLOAD_UNITS)
 
 
 def decisions_dtype(n_servers: int) -> np.dtype:

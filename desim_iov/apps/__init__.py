@@ -48,6 +48,7 @@ class App(Protocol):
     def __init__(self, sim: Simulation) -> None: ...
     @staticmethod
     def root_attrs() -> dict[str, Any]: ...
+    def tick(self, t: float) -> None: ...
     def start_traffic(self) -> None: ...
     def slot_arrivals(self, t: float) -> None: ...
     def observe(self, slot: int, t: float) -> dict[str, Any]: ...
@@ -64,8 +65,14 @@ def _twin_migration() -> type:
     return TwinMigrationApp
 
 
+def _task_offloading() -> type:
+    from desim_iov.apps.task_offloading import TaskOffloadingApp
+
+    return TaskOffloadingApp
+
+
 #: ``app:`` name -> a loader of its class (imported on first use)
-APPS: dict[str, Any] = {"twin_migration": _twin_migration}
+APPS: dict[str, Any] = {"twin_migration": _twin_migration, "task_offloading": _task_offloading}
 
 
 def app_class(name: str) -> type:

@@ -183,6 +183,9 @@ class TwinMigrationApp:
 
     # ------------------------------------------------------------------ packet fidelity
 
+    def tick(self, t: float) -> None:
+        """Every mobility step: nothing (the radio is all this app reads)."""
+
     def start_traffic(self) -> None:
         for v in range(self.V):
             self.env.process(self._traffic(v))

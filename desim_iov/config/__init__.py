@@ -3,7 +3,6 @@
 re-exported here: ``from desim_iov.config import Scenario, load_scenario``."""
 
 from desim_iov.config.loading import (
-    RESERVED_PRESETS,
     apply_overrides,
     data_root,
     load_scenario,
@@ -14,6 +13,6 @@ from desim_iov.config.loading import (
 from desim_iov.config.schema import PREDICTORS, ConfigError, Scenario
 
 __all__ = [
-    "PREDICTORS", "RESERVED_PRESETS", "ConfigError", "Scenario", "apply_overrides", "data_root",
+    "PREDICTORS", "ConfigError", "Scenario", "apply_overrides", "data_root",
     "load_scenario", "preset_names", "resolve_path", "scenario_from_dict",
 ]

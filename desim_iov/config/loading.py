@@ -35,13 +35,6 @@ def resolve_path(value: str, s: Scenario) -> Path:
 # loading
 
 
-# Preset names kept free for a coming app: loading one is a one-line error naming the new home.
-RESERVED_PRESETS = {
-    "offload-urban": "preset offload-urban is reserved for the task-offloading app (issue 11); "
-                     "the twin-migration preset on the quantum-DRL radio is now twin-urban-fbl",
-}
-
-
 def preset_names() -> list[str]:
     files = resources.files("desim_iov").joinpath("scenarios").iterdir()
     return sorted(f.name[:-5] for f in files if f.name.endswith(".yaml"))
@@ -64,8 +57,6 @@ def _read_yaml(text: str, source: str) -> dict[str, Any]:
 
 def _load_raw(ref: str, seen: tuple[str, ...] = ()) -> tuple[dict[str, Any], str]:
     """The raw mapping of a preset name or a file, with ``extends:`` resolved."""
-    if ref in RESERVED_PRESETS and ref not in preset_names() and not Path(ref).is_file():
-        raise ConfigError(RESERVED_PRESETS[ref])
     if ref in preset_names():
         source = f"preset {ref}"
         text = resources.files("desim_iov").joinpath("scenarios", f"{ref}.yaml").read_text()

@@ -4,89 +4,38 @@ Loading, presets and overrides are in :mod:`desim_iov.config.loading`."""
 from __future__ import annotations
 
 import json
-import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     model_validator,
 )
 
-from desim_iov.config.units import UnitError, parse_quantity
+from desim_iov.config.offload import Offload
+from desim_iov.config.schema_base import (  # noqa: F401  (re-exported)
+    BitRate,
+    Bits,
+    BitsNN,
+    ConfigError,
+    Count,
+    Decibels,
+    Fraction,
+    Hertz,
+    Meters,
+    MetersNN,
+    Seconds,
+    SecondsNN,
+    Speed,
+    SpeedNN,
+    Strict,
+    Switch,
+    Watts,
+    _check_pathloss,
+    _non_negative,
+    _positive,
+)
 from models.forecast.names import PREDICTOR_NAMES
-
-
-class ConfigError(ValueError):
-    """Bad scenario input; ``str(e)`` is one line for the user."""
-
-
-def _q(dimension: str):
-    def conv(v: Any) -> Any:
-        try:
-            return parse_quantity(v, dimension)
-        except UnitError as e:
-            raise ValueError(str(e)) from None
-
-    return BeforeValidator(conv)
-
-
-def _positive(v: float) -> float:
-    if not v > 0:
-        raise ValueError("must be > 0")
-    if not math.isfinite(v):
-        raise ValueError("must be finite")
-    return v
-
-
-def _non_negative(v: float) -> float:
-    if v < 0:
-        raise ValueError("must be >= 0")
-    if not math.isfinite(v):
-        raise ValueError("must be finite")
-    return v
-
-
-# counts and switches refuse look-alikes (YAML `true` is not 1, `2.5` is not 2)
-Count = Annotated[int, Field(strict=True)]
-Switch = Annotated[bool, Field(strict=True)]
-
-
-Bits = Annotated[float, _q("bit"), AfterValidator(_positive)]
-BitsNN = Annotated[float, _q("bit"), AfterValidator(_non_negative)]
-BitRate = Annotated[float, _q("bit/s"), AfterValidator(_positive)]
-Seconds = Annotated[float, _q("s"), AfterValidator(_positive)]
-SecondsNN = Annotated[float, _q("s"), AfterValidator(_non_negative)]
-Meters = Annotated[float, _q("m"), AfterValidator(_positive)]
-MetersNN = Annotated[float, _q("m"), AfterValidator(_non_negative)]
-Speed = Annotated[float, _q("m/s"), AfterValidator(_positive)]
-SpeedNN = Annotated[float, _q("m/s"), AfterValidator(_non_negative)]
-Hertz = Annotated[float, _q("Hz"), AfterValidator(_positive)]
-Watts = Annotated[float, _q("W"), AfterValidator(_positive)]
-Decibels = Annotated[float, _q("dB")]
-Fraction = Annotated[float, _q("1")]
-
-
-def _check_pathloss(name: str, params: dict[str, float], freq_hz: float) -> None:
-    """Raise ValueError unless ``name`` is a model of models.pathloss and takes ``params``."""
-    from models.pathloss import MODELS, path_loss_db
-
-    if name not in MODELS:
-        raise ValueError(f"unknown path loss {name!r} (allowed: {', '.join(sorted(MODELS))})")
-    try:  # the parameters must be the model's: try them once
-        path_loss_db(name, 100.0, freq_hz, **params)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"pathloss_params {params} for {name}: {e}") from None
-
-
-class Strict(BaseModel):
-    # no inf/NaN anywhere (an infinite bandwidth or data rate would hang or poison the kernel)
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
-    )
 
 
 class Area(Strict):
@@ -355,7 +304,7 @@ class Scenario(Strict):
     data_dir: str | None = None
     seed: Count = Field(0, ge=0)
     duration: Seconds = 600.0
-    app: Literal["twin_migration"] = "twin_migration"  # desim_iov.apps.APPS
+    app: Literal["twin_migration", "task_offloading"] = "twin_migration"  # desim_iov.apps.APPS
     fidelity: Literal["packet", "slot"] = "packet"  # desim_iov.fidelity.FIDELITIES
     slot: Seconds = 30.0
     mobility_step: Seconds = 1.0
@@ -371,6 +320,7 @@ class Scenario(Strict):
     policy: PolicySpec = PolicySpec()
     predictor: Predictor = Predictor()
     reward: Reward = Reward()
+    offload: Offload = Offload()  # app task_offloading (quantum-DRL paper)
     trace: TraceConfig = TraceConfig()
 
     @model_validator(mode="before")
@@ -395,7 +345,30 @@ class Scenario(Strict):
             )
         if self.uavs.count and self.uavs.mobility == "patrol" and not self.rsus.count:
             raise ValueError("UAVs patrol among RSUs: uavs.count > 0 needs rsus.count > 0")
+        if self.app == "task_offloading":
+            self._offloading()
         return self
+
+    def _offloading(self) -> None:
+        """What the task-offloading app cannot run with (one-line errors)."""
+        if self.satellite.enabled:
+            raise ValueError("app task_offloading has no satellite (quantum-DRL paper): "
+                             "set satellite.enabled: false")
+        if self.background.model != "none":
+            raise ValueError("app task_offloading models its own CPU load: set background.model: none")
+        if self.predictor.name != "none":
+            raise ValueError("app task_offloading has no workload predictor: set predictor.name: none")
+        for name, cfg in (("rsus", self.rsus), ("uavs", self.uavs)):
+            if cfg.cpu_deviation != "none":
+                raise ValueError(f"app task_offloading draws the CPU deviation itself "
+                                 f"(offload.network.cpu_deviation): set {name}.cpu_deviation: none")
+        relays = self.rsus.count + self.uavs.count
+        if relays == 0:
+            raise ValueError("app task_offloading needs at least one BS (rsus) or UAV")
+        hops = self.offload.network.max_hops
+        if hops > relays - 1:
+            raise ValueError(f"offload.network.max_hops {hops} is impossible: a loop-free route "
+                             f"visits at most {relays} BSs/UAVs ({relays - 1} relay hops)")
 
     @property
     def n_servers(self) -> int:

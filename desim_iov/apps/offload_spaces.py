@@ -1,0 +1,132 @@
+"""Agents of the task-offloading app: their observations (quantum-DRL Eq. 57, 59, 61), action
+components (Eq. 58, 60, 62) and kernel-computed masks, sized from the scenario alone.
+
+Each agent's observation is ``{"observation": float32 (n,), "action_mask": int8 (sum nvec,)}``
+with n <= 64 (the 6-qubit amplitude encoding takes at most 2^6 features); its action is a
+``MultiDiscrete`` of three components:
+
+- vehicle: (first-hop node 0..N-1, or N = hold; transmit power level; split level);
+- UAV/BS: (standing rule for the slot: 0 = process here (kappa = 1), 1 + w = forward to node w
+  (kappa = 0); CPU level; transmit power level).
+
+The mask is the three component masks concatenated (1 = allowed). Hard constraints are
+structural or masked: a target needs an edge now (C1/C8; no B->B and nothing into a vehicle
+by construction), "hold" is allowed only when a vehicle has no edge at all. Soft ones
+(deadline, energy, QoS, decision variability, load) are penalties (Eq. 90–92).
+
+Features (scaled to O(1), clipped to [-10, 10]): vehicle (11 + 2N): position/km (3), speed/50,
+climb/10, heading/pi, ascent/(pi/2) (4), per BS/UAV CSI gain in dB/100 (N) and path loss in
+dB/100 (N), the head task (size/D^max, C/100, priority) (3), energy budget left (1). UAV
+(12 + 2N): position, velocity (7), gains and path losses to every other BS/UAV (2(N-1)), its
+queue (count/10, queued bits/D^max, mean C/100, max priority, head bits/D^max) (5), f^/f_max,
+energy left. BS (10 + 2(V+U)): position (3), gains from every vehicle and UAV (V+U), path
+losses (V+U, dropped when the total would exceed 64), queue (5), f^/f_max, energy left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from gymnasium import spaces
+
+from desim_iov.config import ConfigError
+from desim_iov.decisions import AgentSpec
+from desim_iov.kinds import BS_AGENT, UAV_AGENT, VEHICLE_AGENT, agent_id
+
+if TYPE_CHECKING:
+    from desim_iov.config import Scenario
+
+MAX_FEATURES = 64  # 2^6: the quantum policy's amplitude encoding (Sec. VI: 6 qubits)
+CLIP = 10.0
+
+
+@dataclass
+class OffloadObservation:
+    """One agent's view at an epoch: encoded ``features``, the flat ``mask`` over the action
+    components ``nvec``, and the digital twin's view ``dt`` (shared by all agents of the epoch:
+    the paper's DT holds every node's state) that heuristics may read."""
+
+    agent: str
+    kind: str
+    index: int
+    features: np.ndarray
+    mask: np.ndarray
+    nvec: tuple[int, int, int]
+    dt: Any
+
+    def component_masks(self) -> list[np.ndarray]:
+        out, i = [], 0
+        for n in self.nvec:
+            out.append(self.mask[i : i + n])
+            i += n
+        return out
+
+
+class OffloadSpaces:
+    """Per-kind sizes, spaces and the encoding of :class:`OffloadObservation`."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        s, off = scenario, scenario.offload
+        self.B, self.U, self.V = s.rsus.count, s.uavs.count, s.vehicles.count
+        self.N = N = self.B + self.U
+        net = off.network
+        self.nvec = {
+            VEHICLE_AGENT: (N + 1, net.vehicle_power_levels, len(off.tasks.split_levels)),
+            UAV_AGENT: (N + 1, len(net.cpu_levels), net.relay_power_levels),
+            BS_AGENT: (N + 1, len(net.cpu_levels), net.relay_power_levels),
+        }
+        self.bs_pl = 10 + 2 * (self.V + self.U) <= MAX_FEATURES
+        self.n_obs = {
+            VEHICLE_AGENT: 11 + 2 * N,
+            UAV_AGENT: 12 + 2 * N,
+            BS_AGENT: 10 + (2 if self.bs_pl else 1) * (self.V + self.U),
+        }
+        for kind, n in self.n_obs.items():
+            if n > MAX_FEATURES and (kind != BS_AGENT or self.B):
+                if kind == UAV_AGENT and not self.U:
+                    continue
+                raise ConfigError(
+                    f"{kind} observation needs {n} features > {MAX_FEATURES} (6-qubit amplitude "
+                    f"encoding): B + U = {N}, V = {self.V} are too many for the offloading agents")
+
+    def agents(self) -> list[tuple[str, str, int]]:
+        """(agent id, kind, index) in the env's order: vehicles, UAVs, BSs."""
+        out = [(agent_id(v), VEHICLE_AGENT, v) for v in range(self.V)]
+        out += [(agent_id(u, UAV_AGENT), UAV_AGENT, self.B + u) for u in range(self.U)]
+        out += [(agent_id(b, BS_AGENT), BS_AGENT, b) for b in range(self.B)]
+        return out
+
+    def observation_space(self, kind: str) -> spaces.Dict:
+        n, nv = self.n_obs[kind], self.nvec[kind]
+        return spaces.Dict({
+            "observation": spaces.Box(-CLIP, CLIP, (n,), np.float32),
+            "action_mask": spaces.Box(0, 1, (sum(nv),), np.int8),
+        })
+
+    def action_space(self, kind: str) -> spaces.MultiDiscrete:
+        return spaces.MultiDiscrete(list(self.nvec[kind]))
+
+    def specs(self) -> dict[str, AgentSpec]:
+        return {a: AgentSpec(a, kind, self.observation_space(kind), self.action_space(kind))
+                for a, kind, _ in self.agents()}
+
+    def encode(self, o: OffloadObservation) -> dict[str, np.ndarray]:
+        return {"observation": o.features, "action_mask": o.mask}
+
+    def zero(self, kind: str) -> dict[str, np.ndarray]:
+        return {"observation": np.zeros(self.n_obs[kind], np.float32),
+                "action_mask": np.zeros(sum(self.nvec[kind]), np.int8)}
+
+
+def features(parts: list[Any]) -> np.ndarray:
+    """Concatenate feature parts, replace non-finite values, clip to [-CLIP, CLIP]."""
+    x = np.concatenate([np.atleast_1d(np.asarray(p, dtype=np.float64)) for p in parts])
+    x = np.nan_to_num(x, nan=0.0, posinf=CLIP, neginf=-CLIP)
+    return np.clip(x, -CLIP, CLIP).astype(np.float32)
+
+
+def db100(x: np.ndarray) -> np.ndarray:
+    """Linear power gain -> dB / 100 (0 gain -> -3, i.e. -300 dB)."""
+    return 10.0 * np.log10(np.maximum(np.asarray(x, dtype=float), 1e-30)) / 100.0
