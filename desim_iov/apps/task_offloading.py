@@ -238,7 +238,7 @@ class TaskOffloadingApp:
         self._ap_task = self.recorder.appender("tasks", *OFFLOAD_DTYPES["tasks"].names)
         self._ap_sub = self.recorder.appender("subtasks", *OFFLOAD_DTYPES["subtasks"].names)
         self._ap_hop = self.recorder.appender("hops", *OFFLOAD_DTYPES["hops"].names)
-        self._link_every = off.link_sample_interval
+        self._link_every = s.trace.sample_interval  # /links
         self._link_next = 0.0
         self._kinds = np.where(self.topo.is_uav, UAV, 0).astype(np.uint8)
 
@@ -291,7 +291,7 @@ class TaskOffloadingApp:
         self._prev_xyz, self._prev_t = (r.vehicle_xyz.copy(), r.server_xyz[: self.N].copy()), t
         if t + 1e-12 >= self._link_next:
             self._write_links(t)
-            self._link_next = t + self._link_every if self._link_every > 0 else t
+            self._link_next = t + self._link_every
 
     def _write_links(self, t: float) -> None:
         tp, N = self.topo, self.N

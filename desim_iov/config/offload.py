@@ -15,7 +15,6 @@ from desim_iov.config.schema_base import (
     Fraction,
     Hertz,
     Seconds,
-    SecondsNN,
     Strict,
     Switch,
     _check_pathloss,
@@ -204,7 +203,6 @@ class Offload(Strict):
     energy: Energy = Energy()
     qos: Qos = Qos()
     reward: OffloadReward = OffloadReward()
-    link_sample_interval: SecondsNN = 0.0  # /links every N s (0: every mobility step); see trace
 
 
 __all__ = ["Offload", "Hertz"]
