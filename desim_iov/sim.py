@@ -74,7 +74,8 @@ class Simulation:
         self.app = app_cls(self)
         self.decisions = DecisionProcess(self.env, self.app, policy)
         self.servers.write_static(self.recorder)
-        self.recorder.add_sampler(lambda t: self.servers.sample(self.recorder, t))
+        if app_cls.uses_server_queues:  # /server_load: the servers' WorkQueues and background
+            self.recorder.add_sampler(lambda t: self.servers.sample(self.recorder, t))
         self.recorder.add_sampler(self._sample_positions)
         self._started = self._finished = False
         if policy is not None and hasattr(policy, "bind"):  # hindsight references (the oracle)
@@ -82,7 +83,9 @@ class Simulation:
 
     def _recorder(self, trace_path: str | None, app_cls: Any, provenance: dict[str, Any]):
         s = self.scenario
-        dtypes = {k: DTYPES[k] for k in ("servers", "server_load", "positions", "predictions")}
+        network = ("servers", "server_load", "positions", "predictions") if app_cls.uses_server_queues \
+            else ("servers", "positions")
+        dtypes = {k: DTYPES[k] for k in network}
         dtypes.update(app_cls.datasets(s, s.n_servers))
         if trace_path is None:
             return NullRecorder(dtypes)

@@ -27,6 +27,7 @@ class App(Protocol):
 
     name: str
     stats: Any
+    uses_server_queues: bool  # the network's WorkQueues, background and forecaster (/server_load)
 
     # per scenario (no simulation needed)
     @staticmethod

@@ -146,6 +146,7 @@ class TaskOffloadingApp:
     """The task-offloading application on one :class:`~desim_iov.sim.Simulation`."""
 
     name = "task_offloading"
+    uses_server_queues = False  # its own PriorityCpus; no /server_load, no background
 
     # ------------------------------------------------------------------ static (per scenario)
 

@@ -74,6 +74,7 @@ class TwinMigrationApp:
     """The twin-migration application on one :class:`~desim_iov.sim.Simulation`."""
 
     name = "twin_migration"
+    uses_server_queues = True
 
     # ------------------------------------------------------------------ static (per scenario)
 
