@@ -245,8 +245,9 @@ class DesimGymEnv(gymnasium.Env):
         acts = {a: int(action[i]) for i, a in enumerate(self.par.possible_agents) if a in self.par.agents}
         obs, rew, term, trunc, _ = self.par.step(acts)
         live = {a: o for a, o in obs.items() if a in self.par.agents}
-        terminated = not self.par.agents and not any(trunc.values())
-        truncated = bool(trunc) and all(trunc.values())
+        ended = not self.par.agents
+        truncated = ended and any(trunc.values())  # cut off at the run's end
+        terminated = ended and not truncated  # every agent reached its destination
         return self._stack(live), float(sum(rew.values())), terminated, truncated, {}
 
     def close(self) -> None:

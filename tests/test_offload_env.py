@@ -165,3 +165,19 @@ def test_central_env_matches_the_parallel_env():
         assert r == pytest.approx(sum(prew.values()))
         done = term or trunc
     assert trunc and not term and not par.agents
+
+
+def test_central_views_end_when_some_agents_terminate_and_others_are_truncated(tmp_path):
+    """(Both central views share the end-of-episode rule.) Twin migration: one vehicle arrives
+    after the last epoch but within the run (terminated), the other is cut off (truncated):
+    the episode is over, so the single-agent view says truncated (it said neither before)."""
+    csv = tmp_path / "cars.csv"
+    csv.write_text("id,t,x,y\na,0,0,0\na,140,300,0\nb,0,100,100\nb,300,900,100\n")
+    over = {"vehicles.trace": str(csv), "vehicles.count": 2}
+    env = gym_env("twin-city", duration=150, **over)
+    env.reset(seed=0)
+    flags, steps = (False, False), 0
+    while not any(flags):
+        _, _, *flags, _ = env.step(env.action_space.sample() * 0)
+        steps += 1
+    assert flags == [False, True] and steps == 5 and not env.par.agents
