@@ -1,14 +1,25 @@
-"""Multi-agent RL interface over the simulator: a PettingZoo ``ParallelEnv`` (one agent per
-vehicle) and a centralised Gymnasium wrapper, both driving the kernel through
-:meth:`Simulation.advance` / :meth:`Simulation.act`.
+"""Multi-agent RL interface over the simulator: a PettingZoo ``ParallelEnv`` (the app's
+agents, each with its own spaces) and centralised Gymnasium wrappers, all driving the kernel
+through :meth:`Simulation.advance` / :meth:`Simulation.act`. Nothing here is app-specific:
+spaces come from the app's ``agent_specs``, encodings from its ``spaces`` object (``encode``,
+``zero_for``, ``all_agents_live``), rewards and infos from the app.
 
-Observation (twin-migration Eq. 19): ``{"observation": [D_v (M-1 distances, km), S^o (M
-workloads as fractions of L_max)], "action_mask": int8 (M,)}`` — the mask is the kernel's
-(Eq. 23). Action: the server that should host the vehicle's twin. Reward (Eq. 22, with the
-paper's reward shaping): ``-(w_T z(T^sum) + w_s z(S'_m) + w_d xi)`` where ``z`` is a Z-score
-over the episode so far ("in the time dimension"), T^sum the Eq. 13 latency (capped, see
-docs/MODEL.md) and S'_m the Eq. 8 load of the chosen server. An agent leaves (terminated) when
-its vehicle reaches its destination; all are truncated at ``scenario.duration``.
+Twin migration (one agent per vehicle). Observation (Eq. 19): ``{"observation": [D_v (M-1
+distances, km), S^o (M workloads as fractions of L_max)], "action_mask": int8 (M,)}`` — the
+mask is the kernel's (Eq. 23). Action: the server that should host the vehicle's twin. Reward
+(Eq. 22, with the paper's reward shaping): ``-(w_T z(T^sum) + w_s z(S'_m) + w_d xi)`` where
+``z`` is a Z-score over the episode so far ("in the time dimension"), T^sum the Eq. 13 latency
+(capped, see docs/MODEL.md) and S'_m the Eq. 8 load of the chosen server. An agent leaves
+(terminated) when its vehicle reaches its destination; all are truncated at
+``scenario.duration``.
+
+Task offloading (vehicle, UAV and BS agents; apps/offload_spaces.py): observation
+``{"observation": float32 (n_kind,), "action_mask": int8 (sum nvec,)}``, action
+``MultiDiscrete`` of 3 components, reward the app's adjusted Eq. 63–68 reward. Every agent is
+live for the whole episode (PettingZoo never revives an agent): a vehicle with no task to
+place is idle at that epoch (zero observation, a mask allowing only the no-op, reward 0, its
+action ignored); all are truncated at ``scenario.duration``. Centralised view:
+:class:`DesimCentralEnv` (the paper's single-agent baseline).
 
 Constructors: ``parallel_env(scenario, **overrides)`` and ``gym_env(scenario, **overrides)``;
 ``scenario`` is a preset name, a YAML file or a :class:`Scenario`; ``overrides`` are dotted
@@ -17,6 +28,7 @@ fields (``parallel_env("twin-city", duration=300, **{"vehicles.count": 3})``).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import gymnasium
@@ -25,7 +37,6 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from desim_iov.apps import app_class
-from desim_iov.apps.twin_spaces import Observation
 from desim_iov.config import Scenario, load_scenario, scenario_from_dict
 from desim_iov.sim import Simulation, make_simulation
 
@@ -50,26 +61,39 @@ def _yaml(v: Any) -> str:
 
 class DesimParallelEnv(ParallelEnv):
     """PettingZoo ParallelEnv over the scenario's app: its agents, each with its own spaces
-    (``AgentSpec``), simultaneous decisions at every epoch. Twin migration: one agent per
-    vehicle, decisions each slot."""
+    (``AgentSpec``), simultaneous decisions at every epoch; observations encoded by the app's
+    spaces object (``encode``, ``zero_for``). Twin migration: one agent per vehicle, decisions
+    each slot. Task offloading: vehicle, UAV and BS agents.
 
-    metadata = {"name": "desim_iov_twin_migration_v0", "render_modes": []}
+    Liveness (the app's ``spaces.all_agents_live``): False (twin migration), an agent joins
+    when it first acts and leaves, terminated, when it no longer does (its vehicle arrived);
+    True (task offloading), every agent is live from ``reset`` to the end of the episode, as
+    PettingZoo never revives an agent that left: one with nothing to decide at an epoch (a
+    vehicle with no task to place) is idle: observation ``spaces.zero_for(agent)``, reward 0,
+    info ``{"acting": False}``, its action (if any) ignored. At ``scenario.duration`` the
+    agents still live are truncated, or terminated where the app says they finished
+    (``agent_finished``)."""
+
+    metadata = {"name": "desim_iov_v0", "render_modes": []}
 
     def __init__(self, scenario: Scenario, trace_path: str | None = None) -> None:
         self.scenario = scenario
         self.trace_path = trace_path
         self.app_cls = app_class(scenario.app)
+        self.metadata = {"name": f"desim_iov_{scenario.app}_v0", "render_modes": []}
         self.specs = self.app_cls.agent_specs(scenario)  # sized from the scenario alone
         self.possible_agents = list(self.specs)
         self.agents: list[str] = []
         self.sim: Simulation | None = None
         self._seed = scenario.seed
         self.spaces = self.app_cls.spaces(scenario)  # encoding of the app's observations
-        self.server_kinds = self.spaces.server_kinds
-        self.n_servers = self.spaces.n_servers
-        n = len(self.possible_agents)
-        self.state_space = spaces.Box(0.0, np.tile(self.spaces.high, n), (n * self.spaces.n_obs,), np.float32)
-        self._last_obs: dict[str, Observation] = {}
+        self.all_agents_live = bool(getattr(self.spaces, "all_agents_live", False))
+        self.server_kinds = getattr(self.spaces, "server_kinds", None)  # twin migration's layout
+        self.n_servers = getattr(self.spaces, "n_servers", None)
+        boxes = [self.specs[a].observation_space["observation"] for a in self.possible_agents]
+        self.state_space = spaces.Box(np.concatenate([b.low for b in boxes]),
+                                      np.concatenate([b.high for b in boxes]), dtype=np.float32)
+        self._last_obs: dict[str, Any] = {}
 
     def observation_space(self, agent: str) -> spaces.Space:
         return self.specs[agent].observation_space
@@ -77,10 +101,23 @@ class DesimParallelEnv(ParallelEnv):
     def action_space(self, agent: str) -> spaces.Space:
         return self.specs[agent].action_space
 
-    def encode(self, o: Observation) -> dict[str, np.ndarray]:
-        """The kernel's observation as this env's: Eq. 19 scaled (distances in km, workloads
-        as fractions of L_max) and the kernel's mask."""
+    def encode(self, o: Any) -> dict[str, np.ndarray]:
+        """The kernel's observation as this env's (the app's encoding; the mask is the
+        kernel's)."""
         return self.spaces.encode(o)
+
+    def _view(self, agent: str, obs: dict[str, Any]) -> dict[str, np.ndarray]:
+        o = obs.get(agent)
+        return self.encode(o) if o is not None else self.spaces.zero_for(agent)
+
+    def _to_app(self, agent: str, action: Any) -> Any:
+        """An action as the app takes it: Discrete -> int, MultiDiscrete -> int64 array."""
+        space = self.specs[agent].action_space
+        if isinstance(space, spaces.Discrete):
+            return int(action)
+        if isinstance(space, spaces.MultiDiscrete):
+            return np.asarray(action, dtype=np.int64)
+        return action
 
     # ------------------------------------------------------------------ API
 
@@ -94,47 +131,66 @@ class DesimParallelEnv(ParallelEnv):
         self.sim = make_simulation(sc, None, trace_path=self.trace_path)
         self._shaper = self.app_cls.reward_model(sc)
         obs = self.sim.advance() or {}
-        self.agents = self._ordered(obs)
         self._last_obs = obs
-        return {a: self.encode(o) for a, o in obs.items()}, {a: {} for a in obs}
+        if self.all_agents_live and obs:
+            self.agents = list(self.possible_agents)
+        else:
+            self.agents = self._ordered(obs)
+        return ({a: self._view(a, obs) for a in self.agents},
+                {a: {} if a in obs else {"acting": False} for a in self.agents})
 
-    def _ordered(self, obs: dict[str, Any]) -> list[str]:
-        return [a for a in self.possible_agents if a in obs]
+    @property
+    def acting_agents(self) -> list[str]:
+        """The live agents with a decision pending now (the others are idle)."""
+        return self._ordered(self._last_obs)
+
+    def _ordered(self, agents: Any) -> list[str]:
+        return [a for a in self.possible_agents if a in agents]
 
     def step(self, actions: dict[str, Any]):
         assert self.sim is not None, "call reset() first"
-        acting = list(self.agents)
+        live = list(self.agents)
+        acting = self.acting_agents
         missing = [a for a in acting if a not in actions]
         if missing:
             raise ValueError(f"no action for {missing}")
-        outcome = self.sim.act({a: int(actions[a]) for a in acting})
+        outcome = self.sim.act({a: self._to_app(a, actions[a]) for a in acting})
         rewards = self.app_cls.rewards(self._shaper, outcome)
         nxt = self.sim.advance()
         done = nxt is None
         nxt = nxt or {}
         self._last_obs = nxt
-        new = [a for a in nxt if a not in acting]
-        # an agent leaves when its vehicle reaches its destination (terminated); at the end of
-        # the run the vehicles still driving are cut off (truncated)
-        arrived = {a: self.sim.app.agent_finished(a) for a in acting}
-        terminations = {a: (a not in nxt) if not done else arrived[a] for a in acting}
-        truncations = {a: done and not arrived[a] for a in acting}
+        new = [a for a in self._ordered(nxt) if a not in live]
+        # the end of the run: an agent whose vehicle reached its destination is terminated,
+        # the others are cut off (truncated); before it, an agent that no longer acts leaves
+        # (terminated: its vehicle arrived) unless all agents stay live (idle)
+        arrived = {a: self.sim.app.agent_finished(a) for a in live} if done else {}
+        if done:
+            terminations = {a: arrived[a] for a in live}
+        elif self.all_agents_live:
+            terminations = dict.fromkeys(live, False)
+        else:
+            terminations = {a: a not in nxt for a in live}
+        truncations = {a: done and not arrived[a] for a in live}
+        for a in live:
+            rewards.setdefault(a, 0.0)  # idle: nothing decided, nothing earned
         for a in new:  # agents that start acting now: they join with no reward yet
             rewards[a], terminations[a], truncations[a] = 0.0, False, False
-        obs = {a: self.encode(nxt[a]) if a in nxt else self.spaces.zero() for a in acting + new}
-        infos: dict[str, dict] = {a: {} for a in acting + new}
-        infos.update(self.app_cls.infos(outcome))
-        self.agents = [] if done else self._ordered(nxt)
+        obs = {a: self._view(a, nxt) for a in live + new}
+        infos: dict[str, dict] = {a: {} if a in acting or a in new else {"acting": False} for a in live + new}
+        infos.update(_plain(self.app_cls.infos(outcome)))
+        if done:
+            self.agents = []
+        elif self.all_agents_live:
+            self.agents = self._ordered(set(live) | set(new))
+        else:
+            self.agents = self._ordered(nxt)
         return obs, rewards, terminations, truncations, infos
 
     def state(self) -> np.ndarray:
-        """Global state for centralised critics: every agent's observation (zeros when not
-        acting), concatenated in agent order."""
-        parts = []
-        for a in self.possible_agents:
-            o = self._last_obs.get(a)
-            parts.append(self.encode(o)["observation"] if o is not None else self.spaces.zero()["observation"])
-        return np.concatenate(parts)
+        """Global state for centralised critics: every possible agent's observation (zeros
+        when not acting), concatenated in agent order."""
+        return np.concatenate([self._view(a, self._last_obs)["observation"] for a in self.possible_agents])
 
     def close(self) -> None:
         if self.sim is not None:
@@ -142,29 +198,39 @@ class DesimParallelEnv(ParallelEnv):
             self.sim = None
 
 
+def _plain(infos: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The app's per-agent infos with a float NaN (no measurement: nothing handled, nothing
+    placed) as None, so that identical runs give equal infos (NaN != NaN)."""
+    return {a: {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in d.items()}
+            for a, d in infos.items()}
+
+
 class DesimGymEnv(gymnasium.Env):
-    """Centralised single-agent view: one action per vehicle (MultiDiscrete), observations
-    and masks stacked (V, .), reward = the sum of the vehicles' Eq. 22 rewards. Vehicles not
-    driving get zero rows and an all-zero mask; their actions are ignored."""
+    """Centralised single-agent view for agents that share one observation space and one
+    ``Discrete`` action space (twin migration): one action per agent (MultiDiscrete),
+    observations and masks stacked (V, .), reward = the sum of the agents' rewards (Eq. 22).
+    Agents not acting get zero rows and an all-zero mask; their actions are ignored."""
 
     metadata = {"render_modes": []}
 
     def __init__(self, scenario: Scenario, trace_path: str | None = None) -> None:
         self.par = DesimParallelEnv(scenario, trace_path)
-        v = len(self.par.possible_agents)
-        n_obs = self.par.spaces.n_obs
-        m = self.par.n_servers
+        agents = self.par.possible_agents
+        v = len(agents)
+        first = self.par.observation_space(agents[0])
+        box = first["observation"]
+        m = int(self.par.action_space(agents[0]).n)
         self.observation_space = spaces.Dict(
             {
-                "observation": spaces.Box(0.0, np.tile(self.par.spaces.high, (v, 1)), (v, n_obs), np.float32),
+                "observation": spaces.Box(np.tile(box.low, (v, 1)), np.tile(box.high, (v, 1)),
+                                          dtype=np.float32),
                 "action_mask": spaces.Box(0, 1, (v, m), np.int8),
             }
         )
         self.action_space = spaces.MultiDiscrete([m] * v)
 
     def _stack(self, obs: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-        zero = self.par.spaces.zero()
-        rows = [obs.get(a, zero) for a in self.par.possible_agents]
+        rows = [obs[a] if a in obs else self.par.spaces.zero_for(a) for a in self.par.possible_agents]
         return {
             "observation": np.stack([r["observation"] for r in rows]),
             "action_mask": np.stack([r["action_mask"] for r in rows]),
@@ -179,12 +245,82 @@ class DesimGymEnv(gymnasium.Env):
         acts = {a: int(action[i]) for i, a in enumerate(self.par.possible_agents) if a in self.par.agents}
         obs, rew, term, trunc, _ = self.par.step(acts)
         live = {a: o for a, o in obs.items() if a in self.par.agents}
-        terminated = not self.par.agents and not any(trunc.values())
-        truncated = bool(trunc) and all(trunc.values())
+        ended = not self.par.agents
+        truncated = ended and any(trunc.values())  # cut off at the run's end
+        terminated = ended and not truncated  # every agent reached its destination
         return self._stack(live), float(sum(rew.values())), terminated, truncated, {}
 
     def close(self) -> None:
         self.par.close()
+
+
+class DesimCentralEnv(gymnasium.Env):
+    """Centralised single-agent view for any app, agents of any spaces (task offloading: the
+    paper's single-agent baseline): observation ``{"observation": every possible agent's
+    observation concatenated in agent order (zeros when not acting), "action_mask": their
+    masks concatenated}``; action: one ``MultiDiscrete`` over every agent's components in the
+    same order (a ``Discrete`` agent has one); actions of agents not acting are ignored;
+    reward = the sum of the acting agents' rewards. An agent not acting shows
+    ``spaces.zero_for(agent)`` (task offloading: its mask allows only the no-op)."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, scenario: Scenario, trace_path: str | None = None) -> None:
+        self.par = DesimParallelEnv(scenario, trace_path)
+        agents = self.par.possible_agents
+        boxes, masks, nvecs, kinds, self._slices = [], [], [], set(), {}
+        i = 0
+        for a in agents:
+            osp, asp = self.par.observation_space(a), self.par.action_space(a)
+            boxes.append(osp["observation"])
+            masks.append(osp["action_mask"])
+            nv = [int(asp.n)] if isinstance(asp, spaces.Discrete) else [int(n) for n in asp.nvec]
+            kinds.add(type(asp))
+            self._slices[a] = slice(i, i + len(nv))
+            nvecs += nv
+            i += len(nv)
+        self.observation_space = spaces.Dict({
+            "observation": spaces.Box(np.concatenate([b.low for b in boxes]),
+                                      np.concatenate([b.high for b in boxes]), dtype=np.float32),
+            "action_mask": spaces.Box(0, 1, (sum(int(m.shape[0]) for m in masks),), np.int8),
+        })
+        # the agents' MultiDiscrete class where they share one (task offloading: it samples
+        # from the flat mask too)
+        cls = kinds.pop() if len(kinds) == 1 else spaces.MultiDiscrete
+        if not issubclass(cls, spaces.MultiDiscrete):
+            cls = spaces.MultiDiscrete
+        self.action_space = cls(nvecs)
+
+    def _flat(self, obs: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        rows = [obs[a] if a in obs else self.par.spaces.zero_for(a) for a in self.par.possible_agents]
+        return {"observation": np.concatenate([r["observation"] for r in rows]).astype(np.float32),
+                "action_mask": np.concatenate([r["action_mask"] for r in rows]).astype(np.int8)}
+
+    def agent_action(self, action: Any, agent: str) -> Any:
+        """``agent``'s part of a joint action."""
+        part = np.asarray(action)[self._slices[agent]]
+        return part[0] if isinstance(self.par.action_space(agent), spaces.Discrete) else part
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        obs, _ = self.par.reset(seed=seed, options=options)
+        return self._flat(obs), {}
+
+    def step(self, action):
+        acts = {a: self.agent_action(action, a) for a in self.par.acting_agents}
+        obs, rew, term, trunc, _ = self.par.step(acts)
+        live = {a: o for a, o in obs.items() if a in self.par.agents}
+        ended = not self.par.agents
+        truncated = ended and any(trunc.values())
+        terminated = ended and not truncated
+        return self._flat(live), float(sum(rew.values())), terminated, truncated, {}
+
+    def close(self) -> None:
+        self.par.close()
+
+
+#: the paper's single-agent (centralised) baseline for task offloading
+OffloadCentralEnv = DesimCentralEnv
 
 
 def parallel_env(scenario: str | Scenario = "twin-city", trace_path: str | None = None,
@@ -193,5 +329,12 @@ def parallel_env(scenario: str | Scenario = "twin-city", trace_path: str | None 
 
 
 def gym_env(scenario: str | Scenario = "twin-city", trace_path: str | None = None,
-            **overrides: Any) -> DesimGymEnv:
-    return DesimGymEnv(make_scenario(scenario, **overrides), trace_path)
+            **overrides: Any) -> DesimGymEnv | DesimCentralEnv:
+    """The centralised Gymnasium env for the scenario's app: :class:`DesimGymEnv` (stacked)
+    where every agent has the same spaces and a ``Discrete`` action (twin migration), else
+    :class:`DesimCentralEnv` (concatenated; task offloading)."""
+    sc = make_scenario(scenario, **overrides)
+    specs = list(app_class(sc.app).agent_specs(sc).values())
+    same = all(isinstance(s.action_space, spaces.Discrete) and s.action_space == specs[0].action_space
+               and s.observation_space == specs[0].observation_space for s in specs)
+    return DesimGymEnv(sc, trace_path) if specs and same else DesimCentralEnv(sc, trace_path)

@@ -33,7 +33,7 @@ from gymnasium import spaces
 
 from desim_iov.config import ConfigError
 from desim_iov.decisions import AgentSpec
-from desim_iov.kinds import BS_AGENT, UAV_AGENT, VEHICLE_AGENT, agent_id
+from desim_iov.kinds import BS_AGENT, UAV_AGENT, VEHICLE_AGENT, agent_id, parse_agent
 
 if TYPE_CHECKING:
     from desim_iov.config import Scenario
@@ -64,8 +64,26 @@ class OffloadObservation:
         return out
 
 
+class FlatMaskMultiDiscrete(spaces.MultiDiscrete):
+    """``MultiDiscrete`` whose :meth:`sample` also takes the agents' flat mask (or
+    probability): the component masks concatenated, as in the observations' ``action_mask``
+    (gymnasium wants a tuple of per-component arrays; that still works)."""
+
+    def _split(self, m: Any) -> Any:
+        if isinstance(m, np.ndarray) and m.ndim == 1 and self.nvec.ndim == 1 and m.shape[0] == int(self.nvec.sum()):
+            return tuple(np.split(m, np.cumsum(self.nvec)[:-1]))
+        return m
+
+    def sample(self, mask: Any = None, probability: Any = None) -> np.ndarray:
+        return super().sample(mask=self._split(mask), probability=self._split(probability))
+
+
 class OffloadSpaces:
     """Per-kind sizes, spaces and the encoding of :class:`OffloadObservation`."""
+
+    #: every agent is live for the whole episode: vehicles decide only in slots where they
+    #: have tasks to place and come back, so the env keeps them (idle) in between
+    all_agents_live = True
 
     def __init__(self, scenario: Scenario) -> None:
         s, off = scenario, scenario.offload
@@ -106,7 +124,7 @@ class OffloadSpaces:
         })
 
     def action_space(self, kind: str) -> spaces.MultiDiscrete:
-        return spaces.MultiDiscrete(list(self.nvec[kind]))
+        return FlatMaskMultiDiscrete(list(self.nvec[kind]))
 
     def specs(self) -> dict[str, AgentSpec]:
         return {a: AgentSpec(a, kind, self.observation_space(kind), self.action_space(kind))
@@ -118,6 +136,17 @@ class OffloadSpaces:
     def zero(self, kind: str) -> dict[str, np.ndarray]:
         return {"observation": np.zeros(self.n_obs[kind], np.float32),
                 "action_mask": np.zeros(sum(self.nvec[kind]), np.int8)}
+
+    def zero_for(self, agent: str) -> dict[str, np.ndarray]:
+        """``agent``'s observation in a slot where it does not act (a vehicle with no task):
+        zero features and a mask that allows only the no-op (hold, resp. process here; the
+        first level of the other components), so masked samplers stay defined. The env
+        ignores the action."""
+        kind = parse_agent(agent)[0]
+        out = self.zero(kind)
+        n0 = self.nvec[kind][0]
+        out["action_mask"][[self.N if kind == VEHICLE_AGENT else 0, n0, n0 + self.nvec[kind][1]]] = 1
+        return out
 
 
 def features(parts: list[Any]) -> np.ndarray:

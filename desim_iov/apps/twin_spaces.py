@@ -110,7 +110,16 @@ class TwinSpaces:
         vec = np.minimum(np.concatenate([d, s]), self.high).astype(np.float32)
         return {"observation": vec, "action_mask": o.mask.astype(np.int8)}
 
+    #: agents join when their vehicle starts driving and leave when it arrives (the env
+    #: terminates an agent that no longer acts)
+    all_agents_live = False
+
     def zero(self) -> dict[str, np.ndarray]:
         """The observation of an agent that does not act (not driving)."""
         return {"observation": np.zeros(self.n_obs, np.float32),
                 "action_mask": np.zeros(self.n_servers, np.int8)}
+
+    def zero_for(self, agent: str) -> dict[str, np.ndarray]:
+        """``agent``'s observation when it does not act: :meth:`zero` (every agent has the
+        same spaces)."""
+        return self.zero()
