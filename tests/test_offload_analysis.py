@@ -61,7 +61,9 @@ def traces(tmp_path_factory):
     d = tmp_path_factory.mktemp("off")
     return {"min-latency": _run(d / "min-latency.h5",
                                 make_policy("min-latency", app="task_offloading")),
-            "refusing": _run(d / "refusing.h5", RefusingPolicy())}
+            "refusing": _run(d / "refusing.h5", RefusingPolicy()),
+            "slot": _run(d / "slot.h5", make_policy("random", app="task_offloading"),
+                         [*SHORT, "fidelity=slot"])}
 
 
 def _raw(path):
@@ -97,7 +99,7 @@ def _close(a, b):
     return (np.isnan(a) and np.isnan(b)) if np.isnan(b) else a == pytest.approx(b, rel=1e-12, abs=1e-15)
 
 
-@pytest.mark.parametrize("which", ["min-latency", "refusing"])
+@pytest.mark.parametrize("which", ["min-latency", "refusing", "slot"])
 def test_summary_is_recomputed_from_the_raw_datasets(traces, which):
     raw, attrs, sc = _raw(traces[which])
     sub, tasks, steps = raw["subtasks"], raw["tasks"], raw["agent_steps"]
@@ -141,7 +143,7 @@ def test_the_short_traces_exercise_every_part_of_the_summary(traces):
     assert rf.outcomes["in_flight_at_end"] > 0
 
 
-@pytest.mark.parametrize("which", ["min-latency", "refusing"])
+@pytest.mark.parametrize("which", ["min-latency", "refusing", "slot"])
 def test_trace_invariants_of_the_format(traces, which):
     """docs/TRACE_FORMAT.md, schema 1.4: one /subtasks row per subtask; hops chained in time,
     no B->B hop, every rate >= R^, hops <= max_hops, /subtasks energies = sums over /hops."""
@@ -186,7 +188,7 @@ def test_run_prints_the_offloading_summary(tmp_path, capsys):
     assert "packets" not in text
 
 
-@pytest.mark.parametrize("which", ["min-latency", "refusing"])
+@pytest.mark.parametrize("which", ["min-latency", "refusing", "slot"])
 def test_exact_replay_of_an_offloading_trace_is_identical(traces, which, tmp_path, capsys):
     out = tmp_path / "again.h5"
     assert main(["replay", str(traces[which]), "--out", str(out), "--quiet"]) == 0
@@ -240,7 +242,7 @@ def test_report_writes_its_figures_and_tables(traces, tmp_path):
     for png in pngs:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     table = pd.read_csv(out / "offload_summary.csv")
-    for path in traces.values():
+    for path in (traces["refusing"], traces["min-latency"]):
         sub = open_trace(path).df("subtasks")
         lab = f"offload-urban/{open_trace(path).attrs['policy']}/seed0"
         rows = table[table.trace == lab]
