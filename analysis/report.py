@@ -2,6 +2,11 @@
 charts across traces (twin-migration Figs. 7–9 style), server-load time series and per-vehicle
 route maps with the twin's hosts and migrations (Figs. 10–11 style), as PNG.
 
+Task-offloading traces (schema 1.4, root attribute ``app``) get their own table
+(``offload_summary.csv``/``.md``, :mod:`analysis.offload_summary`) and, per trace, a latency
+breakdown by hop type, the subtask outcomes by reason and a map of the graph with the busiest
+routes. A report may mix both kinds of trace.
+
 ``python -m analysis.report TRACE.h5 [MORE.h5 ...] --out DIR`` or ``desim-iov report``.
 Reads traces of schema 1.x (``background_dropped`` in /server_load is used when present, 1.2).
 """
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +28,16 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from analysis.offload_summary import (  # noqa: E402
+    PROCESSED,
+    summarize_offload,
+    trace_app,
+)
 from analysis.summary import summarize  # noqa: E402
-from desim_iov.kinds import SATELLITE  # noqa: E402
+from desim_iov.kinds import POSITION_UAV, RSU, SATELLITE, UAV  # noqa: E402
+from desim_iov.topology import LINK_TYPES  # noqa: E402
 from traces.reader import Trace, open_trace  # noqa: E402
+from traces.schema import SUBTASK_OUTCOMES, TASK_STATUS  # noqa: E402
 
 SERVER_STYLE = {0: ("^", "tab:gray", "RSU"), 1: ("D", "tab:cyan", "UAV"), 2: ("*", "tab:purple", "satellite")}
 MB = 8e6  # bits
@@ -370,27 +383,338 @@ def plot_routes(tr: Trace, label: str, path: Path) -> dict[str, list[str]]:
 
 
 def write_report(paths: list[str | Path], out_dir: str | Path) -> list[Path]:
-    """Write the report for ``paths`` into ``out_dir``; returns the files written."""
+    """Write the report for ``paths`` into ``out_dir``; returns the files written.
+    Twin-migration traces give ``summary.*``, ``comparison.*`` and per trace its server load
+    and routes; task-offloading traces give ``offload_summary.*`` and per trace its latency
+    breakdown, outcomes and graph map (:func:`write_offload_report`). Per-trace figures are
+    numbered in the order of ``paths``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     traces = [open_trace(p) for p in paths]
     infos = describe_traces(traces)
-    labels = [i.label for i in infos]
-    table = summary_table(traces, labels)
-    groups = comparison_groups(table, infos)
-    written = [out / "summary.csv", out / "summary.md", out / "comparison.csv",
-               out / "comparison.png"]
-    table.to_csv(written[0], index=False)
-    written[1].write_text(to_markdown(table, O_V_NOTE))
-    groups.to_csv(written[2], index=False)
-    plot_comparison(groups, written[3], {float(t.scenario.get("duration", np.nan)) for t in traces})
-    for i, (tr, lab) in enumerate(zip(traces, labels, strict=True), start=1):
-        stem = f"{i:02d}_" + "".join(c if c.isalnum() or c in "-_" else "_" for c in lab)
+    offload = [trace_app(tr) == "task_offloading" for tr in traces]
+    twin = [i for i, off in enumerate(offload) if not off]
+    written: list[Path] = []
+    if twin:
+        t_traces = [traces[i] for i in twin]
+        t_infos = [infos[i] for i in twin]
+        labels = [i.label for i in t_infos]
+        table = summary_table(t_traces, labels)
+        groups = comparison_groups(table, t_infos)
+        written += [out / "summary.csv", out / "summary.md", out / "comparison.csv",
+                    out / "comparison.png"]
+        table.to_csv(written[0], index=False)
+        written[1].write_text(to_markdown(table, O_V_NOTE))
+        groups.to_csv(written[2], index=False)
+        plot_comparison(groups, written[3],
+                        {float(t.scenario.get("duration", np.nan)) for t in t_traces})
+    for i in twin:
+        stem = _stem(i + 1, infos[i].label)
         f_load = out / f"{stem}_server_load.png"
         f_routes = out / f"{stem}_routes.png"
-        plot_server_load(tr, lab, f_load)
-        plot_routes(tr, lab, f_routes)
+        plot_server_load(traces[i], infos[i].label, f_load)
+        plot_routes(traces[i], infos[i].label, f_routes)
         written += [f_load, f_routes]
+    if any(offload):
+        idx = [i for i, off in enumerate(offload) if off]
+        written += write_offload_report([traces[i] for i in idx], [infos[i].label for i in idx],
+                                        out, [i + 1 for i in idx])
+    return written
+
+
+def _stem(i: int, label: str) -> str:
+    return f"{i:02d}_" + "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
+
+
+# ---------------------------------------------------------------------- task offloading
+
+OFFLOAD_NOTE = (
+    "Task offloading (analysis/offload_summary.py). `subtasks`: rows of /subtasks (one per "
+    "subtask generated); the five outcome columns count them by reason. Latency (finished − "
+    "released), `deadline_hit_rate` (deadline_met), `hops_mean` (relay hops after the access "
+    "hop), the per-subtask energies and QoS (Eq. 48; `qos_norm_mean`: Eq. 93) are over "
+    "processed subtasks (in time or late); energy totals (J) sum every subtask. `refused`: "
+    "actions outside the mask (/agent_steps; per vehicle: its own, `all`: every agent)."
+)
+
+OFFLOAD_TABLE_COLUMNS = [
+    "tasks", "subtasks", *SUBTASK_OUTCOMES.values(), *(f"tasks_{k}" for k in TASK_STATUS.values()),
+    "processed", "latency_mean_s", "latency_p50_s", "latency_p95_s", "deadline_hit_rate",
+    "hops_mean", "t_tx_mean_s", "t_queue_mean_s", "t_proc_mean_s", "e_tx_vehicle_J",
+    "e_tx_relay_J", "e_proc_J", "energy_J", "e_tx_vehicle_per_subtask_J",
+    "e_tx_relay_per_subtask_J", "e_proc_per_subtask_J", "qos_mean", "qos_norm_mean", "refused",
+]
+
+OUTCOME_COLORS = {"processed_in_time": "tab:green", "processed_late": "tab:orange",
+                  "edge_vanished": "tab:red", "hop_limit": "tab:purple",
+                  "in_flight_at_end": "tab:gray"}
+LINK_COLORS = {"vb": "tab:blue", "vu": "tab:cyan", "uu": "tab:olive", "bu": "tab:brown",
+               "ub": "tab:pink"}
+
+
+def offload_summary_table(traces: list[Trace], labels: list[str]) -> pd.DataFrame:
+    """One row per vehicle and one 'all' row per offloading trace."""
+    rows = []
+    for tr, lab in zip(traces, labels, strict=True):
+        sm = summarize_offload(tr)
+        pv = sm.per_vehicle.copy()
+        pv.insert(0, "trace", lab)
+        pv["vehicle"] = pv["vehicle"].astype(str)
+        rows.append(pv[["trace", "vehicle", *OFFLOAD_TABLE_COLUMNS]])
+        t = sm.total
+        row = {"trace": lab, "vehicle": "all", "tasks": t["tasks_generated"],
+               "subtasks": t["subtasks_generated"], **sm.outcomes,
+               **{f"tasks_{k}": v for k, v in sm.task_status.items()}}
+        row.update({c: t[c] for c in OFFLOAD_TABLE_COLUMNS if c not in row})
+        rows.append(pd.DataFrame([row]))
+    return pd.concat(rows, ignore_index=True)
+
+
+def busiest_routes(tr: Trace, k: int = 5) -> pd.DataFrame:
+    """The ``k`` most used src→dst pairs of /hops over the whole run (ties by node numbers):
+    ``route`` (B/U/V names), ``src``, ``dst``, ``link_type`` (name), ``hops`` (transmissions)
+    and ``airtime_mean_s``."""
+    hops = tr.df("hops")
+    cols = ["route", "src", "dst", "link_type", "hops", "airtime_mean_s"]
+    if not len(hops):
+        return pd.DataFrame(columns=cols)
+    servers = tr.df("servers")
+    n_bs, n = int((servers.kind == RSU).sum()), int(len(servers))
+    hops = hops.assign(air=hops.end - hops.start)
+    g = hops.groupby(["src", "dst"])
+    top = pd.DataFrame({"link_type": g.link_type.first().map(LINK_TYPES), "hops": g.size(),
+                        "airtime_mean_s": g.air.mean()}).reset_index()
+    top = top.sort_values(["hops", "src", "dst"], ascending=[False, True, True],
+                          kind="stable").head(k).reset_index(drop=True)
+    top["route"] = [f"{_node_name(a, n_bs, n)}→{_node_name(b, n_bs, n)}"
+                    for a, b in zip(top.src, top.dst, strict=True)]
+    return top[cols]
+
+
+def latency_breakdown(tr: Trace) -> dict[str, pd.Series | float]:
+    """``per_hop``: mean airtime per hop by link type (s, every /hops row); ``per_subtask``:
+    the mean latency of a processed subtask split into airtime by link type (its hops of that
+    type), queueing (t_queue), processing (t_proc) and what the three leave of the latency
+    (``unaccounted``); ``n_hops`` per type, ``processed`` and the deadline (s)."""
+    hops, sub = tr.df("hops"), tr.df("subtasks")
+    names = list(LINK_TYPES.values())
+    hops = hops.assign(air=hops.end - hops.start, type=hops.link_type.map(LINK_TYPES))
+    per_hop = hops.groupby("type").air.mean().reindex(names)
+    n_hops = hops.groupby("type").size().reindex(names, fill_value=0)
+    proc = sub[sub.outcome.isin(PROCESSED)]
+    n = len(proc)
+    mine = hops[hops.subtask.isin(proc.subtask)]
+    air = mine.groupby("type").air.sum().reindex(names, fill_value=0.0) / n if n else \
+        pd.Series(np.nan, index=names)
+    parts = {f"airtime {k}": float(v) for k, v in air.items()}
+    parts["queue"] = float(proc.t_queue.mean()) if n else float("nan")
+    parts["processing"] = float(proc.t_proc.mean()) if n else float("nan")
+    parts["unaccounted"] = float((proc.latency - proc.t_tx - proc.t_queue - proc.t_proc).mean()) \
+        if n else float("nan")
+    deadline = float(tr.scenario.get("offload", {}).get("tasks", {}).get("deadline", np.nan))
+    return {"per_hop": per_hop, "n_hops": n_hops, "per_subtask": pd.Series(parts),
+            "latency_mean": float(proc.latency.mean()) if n else float("nan"),
+            "processed": n, "deadline": deadline}
+
+
+def plot_latency_breakdown(tr: Trace, label: str, path: Path) -> dict[str, pd.Series | float]:
+    """Left: mean airtime of one hop per link type (n hops on the bars). Right: the mean latency
+    of a processed subtask stacked from airtime per link type, queueing, processing (and the
+    part the three do not account for), beside the deadline rho. Returns the numbers drawn."""
+    b = latency_breakdown(tr)
+    ms = 1e3
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.3, 1]})
+    names = list(b["per_hop"].index)
+    vals = b["per_hop"].fillna(0.0).to_numpy() * ms
+    bars = ax1.bar(names, vals, color=[LINK_COLORS[n] for n in names])
+    for bar, n in zip(bars, b["n_hops"], strict=True):
+        ax1.annotate(f"n={n}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                     ha="center", va="bottom", fontsize=8)
+    ax1.set_ylabel("mean airtime per hop (ms)")
+    ax1.set_xlabel("link type")
+    ax1.set_title("airtime per hop, by link type", fontsize=10)
+    ax1.grid(axis="y", alpha=0.3)
+    parts = b["per_subtask"]
+    colors = [LINK_COLORS[k.split()[1]] if k.startswith("airtime") else
+              {"queue": "tab:gray", "processing": "tab:red", "unaccounted": "white"}[k]
+              for k in parts.index]
+    bottom = 0.0
+    for (name, v), c in zip(parts.items(), colors, strict=True):
+        v = 0.0 if not np.isfinite(v) else v * ms
+        if name.startswith("airtime") and v == 0.0:
+            continue
+        if name == "unaccounted" and abs(v) < 1e-6:
+            continue
+        ax2.bar([0], [v], bottom=bottom, color=c, edgecolor="k", lw=0.4, width=0.5,
+                hatch="//" if name == "unaccounted" else None, label=f"{name}: {v:.3g} ms")
+        bottom += v
+    if np.isfinite(b["deadline"]):
+        ax2.axhline(b["deadline"] * ms, color="k", ls="--", lw=1,
+                    label=f"deadline rho = {b['deadline'] * ms:.3g} ms")
+    ax2.set_xlim(-0.6, 1.6)
+    ax2.set_xticks([0], [f"{b['processed']} processed subtasks"])
+    ax2.set_ylabel("mean latency (ms)")
+    ax2.set_title(f"latency of a processed subtask: mean {b['latency_mean'] * ms:.3g} ms",
+                  fontsize=10)
+    ax2.legend(fontsize=8, loc="upper right")
+    ax2.grid(axis="y", alpha=0.3)
+    fig.suptitle(f"latency breakdown — {label}", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return b
+
+
+def plot_outcomes(tr: Trace, label: str, path: Path) -> dict[str, dict[str, int]]:
+    """Subtasks by outcome (every reason of SUBTASK_OUTCOMES, zero bars included) and tasks by
+    status. Returns the counts drawn."""
+    sub, tasks = tr.df("subtasks"), tr.df("tasks")
+    outcomes = {name: int((sub.outcome == code).sum()) for code, name in SUBTASK_OUTCOMES.items()}
+    status = {name: int((tasks.status == code).sum()) for code, name in TASK_STATUS.items()}
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [5, 3]})
+    for ax, counts, colors, what in (
+            (ax1, outcomes, [OUTCOME_COLORS[k] for k in outcomes], f"subtasks ({len(sub)})"),
+            (ax2, status, ["tab:green", "tab:red", "tab:gray"], f"tasks ({len(tasks)})")):
+        bars = ax.bar(range(len(counts)), list(counts.values()), color=colors)
+        ax.set_xticks(range(len(counts)), [textwrap.fill(k.replace("_", " "), 10) for k in counts],
+                      fontsize=8)
+        for bar, v in zip(bars, counts.values(), strict=True):
+            ax.annotate(str(v), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha="center", va="bottom", fontsize=8)
+        ax.set_ylabel(what)
+        ax.grid(axis="y", alpha=0.3)
+    ax1.set_title("subtasks by outcome", fontsize=10)
+    ax2.set_title("tasks by status", fontsize=10)
+    fig.suptitle(f"outcomes — {label}", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return {"outcomes": outcomes, "task_status": status}
+
+
+def _nearest(times: np.ndarray, t: float) -> float:
+    u = np.unique(times)
+    return float(u[np.argmin(np.abs(u - t))])
+
+
+def graph_positions(tr: Trace, t: float) -> tuple[dict[int, tuple[float, float]], float]:
+    """Node -> (x, y) at the /positions sample nearest ``t`` (BSs from /servers, fixed; UAVs
+    and vehicles from /positions), and that sample's time. Node numbering as the trace's:
+    servers 0..N-1 (BSs, then UAVs), vehicles N..N+V-1."""
+    servers = tr.df("servers")
+    pos = tr.df("positions")
+    n_bs = int((servers.kind == RSU).sum())
+    n = int(len(servers))
+    xy = {int(r.server): (float(r.x), float(r.y)) for r in servers.itertuples() if r.kind == RSU}
+    t_pos = _nearest(pos.time.to_numpy(), t) if len(pos) else float("nan")
+    at = pos[pos.time == t_pos]
+    for r in at.itertuples():
+        node = n_bs + int(r.id) if r.kind == POSITION_UAV else n + int(r.id)
+        xy[node] = (float(r.x), float(r.y))
+    for r in servers.itertuples():  # a UAV without a sample: where it started
+        if r.kind == UAV and int(r.server) not in xy:
+            xy[int(r.server)] = (float(r.x), float(r.y))
+    return xy, t_pos
+
+
+def _node_name(node: int, n_bs: int, n: int) -> str:
+    if node < n_bs:
+        return f"B{node}"
+    if node < n:
+        return f"U{node - n_bs}"
+    return f"V{node - n}"
+
+
+def plot_offload_graph(tr: Trace, label: str, path: Path, t: float | None = None,
+                       k: int = 5) -> dict[str, object]:
+    """Map of the graph at time ``t`` (default: the /links sample nearest the median start of
+    the hops, else mid-run): BSs, UAVs and vehicles where they were, every link of /links at
+    that sample drawn thin (coloured by type), and the ``k`` busiest routes of the whole run
+    (src→dst pairs of /hops, most transmissions) drawn thick and labelled with their counts.
+    Returns the chosen times, the links drawn and the routes."""
+    links = tr.df("links")
+    hops = tr.df("hops")
+    servers = tr.df("servers")
+    n_bs = int((servers.kind == RSU).sum())
+    n = int(len(servers))
+    if t is None:
+        t = float(hops.start.median()) if len(hops) else float(tr.scenario.get("duration", 0)) / 2
+    t_links = _nearest(links.time.to_numpy(), t) if len(links) else float("nan")
+    now = links[links.time == t_links]
+    xy, t_pos = graph_positions(tr, t_links if np.isfinite(t_links) else t)
+    routes = busiest_routes(tr, k)
+    fig, ax = plt.subplots(figsize=(8.5, 8))
+    drawn = 0
+    for code, name in LINK_TYPES.items():
+        sel = now[now.link_type == code]
+        segs = [(xy[s], xy[d]) for s, d in zip(sel.src, sel.dst, strict=True)
+                if s in xy and d in xy]
+        for (x0, y0), (x1, y1) in segs:
+            ax.plot([x0, x1], [y0, y1], color=LINK_COLORS[name], lw=0.5, alpha=0.45, zorder=1)
+        drawn += len(segs)
+        ax.plot([], [], color=LINK_COLORS[name], lw=1, label=f"{name} links ({len(segs)})")
+    kinds = (("BS", range(n_bs), "^", "tab:gray"), ("UAV", range(n_bs, n), "D", "tab:cyan"),
+             ("vehicle", [z for z in xy if z >= n], "o", "tab:blue"))
+    for name, nodes, mk, col in kinds:
+        pts = [(z, *xy[z]) for z in nodes if z in xy]
+        if pts:
+            ax.scatter([p[1] for p in pts], [p[2] for p in pts], marker=mk, s=60, color=col,
+                       edgecolors="k", lw=0.5, zorder=4, label=name)
+            for z, x, y in pts:
+                ax.annotate(_node_name(z, n_bs, n), (x, y), xytext=(4, 4),
+                            textcoords="offset points", fontsize=7, zorder=5)
+    if len(routes):
+        widest = max(int(routes.hops.max()), 1)
+        for r in routes.itertuples():
+            if r.src not in xy or r.dst not in xy:
+                continue
+            (x0, y0), (x1, y1) = xy[r.src], xy[r.dst]
+            ax.annotate("", (x1, y1), (x0, y0), zorder=3, arrowprops={
+                "arrowstyle": "-|>", "color": "tab:red", "alpha": 0.75,
+                "lw": 1.5 + 4.5 * r.hops / widest, "mutation_scale": 14})
+            ax.annotate(f"{r.route} ×{r.hops}",
+                        ((x0 + x1) / 2, (y0 + y1) / 2), fontsize=8, color="darkred", zorder=6,
+                        ha="center", bbox={"boxstyle": "round,pad=0.2", "fc": "white",
+                                           "ec": "none", "alpha": 0.75})
+        ax.plot([], [], color="tab:red", lw=4, label=f"busiest routes (top {len(routes)}, whole run)")
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    ax.grid(alpha=0.2)
+    ax.legend(fontsize=8, loc="upper left", framealpha=0.85)
+    ax.set_title(f"graph at t = {t_links:.3g} s (positions at {t_pos:.3g} s) — {label}",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return {"t_links": t_links, "t_positions": t_pos, "links": drawn, "routes": routes}
+
+
+def write_offload_report(traces: list[Trace], labels: list[str], out: Path,
+                         numbers: list[int]) -> list[Path]:
+    """``offload_summary.csv``/``.md`` over the offloading traces (with each trace's busiest
+    routes in the Markdown), and per trace ``NN_<label>_latency.png``, ``_outcomes.png`` and
+    ``_graph.png``."""
+    table = offload_summary_table(traces, labels)
+    f_csv, f_md = out / "offload_summary.csv", out / "offload_summary.md"
+    table.to_csv(f_csv, index=False)
+    md = [to_markdown(table, OFFLOAD_NOTE)]
+    written = [f_csv, f_md]
+    for tr, lab, i in zip(traces, labels, numbers, strict=True):
+        stem = _stem(i, lab)
+        files = [out / f"{stem}_{what}.png" for what in ("latency", "outcomes", "graph")]
+        plot_latency_breakdown(tr, lab, files[0])
+        plot_outcomes(tr, lab, files[1])
+        g = plot_offload_graph(tr, lab, files[2])
+        written += files
+        routes = g["routes"]
+        md.append(f"\n### busiest routes — {lab}\n")
+        if len(routes):
+            shown = routes.assign(airtime_mean_s=routes.airtime_mean_s.map(lambda v: f"{v:.4g}"))
+            md.append(to_markdown(shown.astype(str)))
+        else:
+            md.append("no hops were transmitted.\n")
+    f_md.write_text("".join(md))
     return written
 
 

@@ -76,9 +76,31 @@ def _make_policy(name: str, params: dict, scenario=None):
         raise CliError(str(e).strip("\"'")) from None
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _run_summary(scenario, out: Path, title: str) -> str:
+    """The terminal summary of a trace just written, by the scenario's app."""
+    if scenario.app == "task_offloading":
+        from analysis.offload_summary import format_offload_summary, summarize_offload
+
+        return format_offload_summary(summarize_offload(out), title)
     from analysis.summary import format_summary, summarize
 
+    return format_summary(summarize(out), title)
+
+
+def _totals(trace) -> dict:
+    """The flat totals of a trace's summary (the what-if comparison), by the trace's app."""
+    from desim_iov.replay import trace_app
+
+    if trace_app(trace) == "task_offloading":
+        from analysis.offload_summary import flat_totals, summarize_offload
+
+        return flat_totals(summarize_offload(trace))
+    from analysis.summary import summarize
+
+    return summarize(trace).total
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
     scenario = _scenario(args)
     tr = scenario.vehicles.trace
     if tr and not tr.startswith("data:") and not Path(tr).is_absolute():
@@ -94,19 +116,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"{scenario.name}, policy {scenario.policy.name}, seed {scenario.seed}, "
             f"{scenario.duration:g} s simulated"
         )
-        print(format_summary(summarize(out), title))
+        print(_run_summary(scenario, out, title))
     print(f"trace: {out}")
     return 0
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from analysis.summary import summarize
     from desim_iov.provenance import changed_inputs
     from desim_iov.replay import (
-        RecordedPolicy,
         check_replayable,
         compare_traces,
         default_replay_path,
+        recorded_policy,
         scenario_of,
     )
     from traces.reader import open_trace
@@ -124,7 +145,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                            "point --data at the original data")
     if args.policy is None:  # exact replay of the recorded decisions
         out = Path(args.out) if args.out else default_replay_path(src, "replay")
-        _simulate(scenario, RecordedPolicy(trace), out, args.quiet, {"replay_of": str(src)})
+        _simulate(scenario, recorded_policy(trace), out, args.quiet, {"replay_of": str(src)})
         cmp = compare_traces(trace, open_trace(out))
         for line in cmp.lines():
             print(line)
@@ -137,7 +158,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     scenario = scenario.model_copy(update={"policy": scenario.policy.model_copy(
         update={"name": args.policy, "params": params})})
     _simulate(scenario, policy, out, args.quiet, {"what_if_of": str(src)})
-    before, after = summarize(trace).total, summarize(out).total
+    before, after = _totals(trace), _totals(open_trace(out))
     name_a = trace.attrs.get("policy", "recorded")
     print(f"{'metric':<26} {name_a:>14} {args.policy:>14} {'change':>10}")
     for k, va in before.items():
@@ -221,8 +242,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:  # safe: `desim-iov eval`, no Python eval
-    from analysis.summary import format_summary, summarize
-
     learning = _learning()
     scenario = _scenario(args, f"fidelity={args.fidelity}")
     if not Path(args.checkpoint).is_file():
@@ -235,7 +254,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:  # safe: `desim-iov eval`, no Py
     out = Path(args.out or f"runs/eval-{args.agent}-{scenario.name}-seed{scenario.seed}.h5")
     _simulate(scenario, policy, out, args.quiet, {"checkpoint": str(args.checkpoint)})
     if not args.quiet:
-        print(format_summary(summarize(out), f"{scenario.name}, {args.agent}, seed {scenario.seed}"))
+        print(_run_summary(scenario, out, f"{scenario.name}, {args.agent}, seed {scenario.seed}"))
     print(f"trace: {out}")
     return 0
 
