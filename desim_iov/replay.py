@@ -140,8 +140,7 @@ class Comparison:
 
 DATASETS = ("packets", "migrations", "decisions", "slots", "server_load", "positions")
 #: what an exact replay of a task-offloading trace must reproduce
-OFFLOAD_DATASETS = ("tasks", "subtasks", "hops", "node_slots", "links", "agent_steps",
-                    "server_load", "positions")
+OFFLOAD_DATASETS = ("tasks", "subtasks", "hops", "node_slots", "links", "agent_steps", "positions")
 #: datasets written in completion order, aligned by these keys before comparing
 SORT_KEYS = {"packets": ["packet_id"], "tasks": ["task"], "subtasks": ["subtask"],
              "hops": ["subtask", "hop"]}

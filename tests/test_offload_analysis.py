@@ -194,8 +194,7 @@ def test_exact_replay_of_an_offloading_trace_is_identical(traces, which, tmp_pat
     assert main(["replay", str(traces[which]), "--out", str(out), "--quiet"]) == 0
     text = capsys.readouterr().out
     src = open_trace(traces[which])
-    for name in ("tasks", "subtasks", "hops", "node_slots", "links", "agent_steps",
-                 "server_load", "positions"):
+    for name in ("tasks", "subtasks", "hops", "node_slots", "links", "agent_steps", "positions"):
         n = len(src.array(name))
         assert f"identical: {n}/{n} {name}" in text
     assert "packets" not in text

@@ -121,11 +121,14 @@ def test_same_seed_same_trace_and_arrivals_common_to_policies(tmp_path):
     pd.testing.assert_frame_equal(ta[["task", "vehicle", "created"]], tc[["task", "vehicle", "created"]])
 
 
-def test_every_subtask_ends_once_even_with_vanishing_links(tmp_path):
+@pytest.mark.parametrize("size", ["1 MB", "100 kB"])
+def test_every_subtask_ends_once_even_with_vanishing_links(tmp_path, size):
     """Fast UAVs and a high R^ make links come and go: nothing raises, every subtask has one
-    terminal row with a reason."""
+    terminal row with a reason, and waits before a vanished relay link still count as
+    queueing (latency = t_tx + t_queue + t_proc)."""
     sc, tr, _ = _run(tmp_path, "random", "v.h5", "uavs.speed=45 m/s", "uavs.speed_max=50 m/s",
-                     "offload.network.min_rate=40 Mbit/s", "duration=0.6 s")
+                     "offload.network.min_rate=40 Mbit/s", "duration=0.6 s",
+                     f"offload.tasks.size={size}", f"offload.tasks.max_subtask={size}")
     sub = _check_invariants(sc, tr)
     assert sub.subtask.is_unique
     assert (sub.rerouted > 0).any()  # links did vanish under queued subtasks

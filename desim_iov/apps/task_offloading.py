@@ -662,8 +662,10 @@ class TaskOffloadingApp:
             req = self.node_tx[z].request()
             yield req
             try:
-                if not tp.relay_edge[z, nxt]:
+                if not tp.relay_edge[z, nxt]:  # gone while waiting for the transmitter
                     st.rerouted += 1
+                    st.t_queue += env.now - st.arrived
+                    st.arrived = env.now
                     break
                 lvl = tp.relay_level_to(z, nxt, int(self.relay_level[z]))
                 rate = float(tp.relay_rate_levels[lvl, z, nxt])
@@ -683,7 +685,6 @@ class TaskOffloadingApp:
                           st.bits, rate, power, energy))
             visited.append(nxt)
             z = nxt
-        st.arrived = env.now
         done = env.event()
         self.cpu[z].submit(st, st.priority, st.cycles, lambda job, s, e: done.succeed(e))
         end = yield done
