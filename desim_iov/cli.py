@@ -181,6 +181,19 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     from analysis.experiment_results import summarise
     from desim_iov.experiments.twin_migration import run_experiment
 
+    if args.experiment == "offload-heuristics":
+        from desim_iov.experiments.offloading import POLICIES, run_heuristics
+
+        try:
+            df = run_heuristics(Path(args.out), seeds=args.seeds, overrides=list(args.set or []),
+                                policies=tuple(args.algorithms or POLICIES), progress=not args.quiet)
+        except KeyError as e:
+            raise CliError(str(e).strip("\"'")) from None
+        print(df.drop(columns="seed").groupby("policy", sort=False).mean().to_string(
+            float_format=lambda v: f"{v:.4g}"))
+        print(f"results: {Path(args.out) / 'results.csv'}")
+        return 0
+
     try:
         overrides = list(args.set or [])
         if args.data is not None:
@@ -354,8 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true")
     ev.set_defaults(func=_cmd_eval)
 
-    ex = sub.add_parser("experiment", help="the twin-migration paper's Figs. 6-9")
-    ex.add_argument("experiment", choices=["fig6", "fig7", "fig8", "fig9"])
+    ex = sub.add_parser("experiment", help="the twin-migration paper's Figs. 6-9; the offloading "
+                        "heuristics side by side (offload-heuristics)")
+    ex.add_argument("experiment", choices=["fig6", "fig7", "fig8", "fig9", "offload-heuristics"])
     ex.add_argument("--out", required=True)
     ex.add_argument("--seeds", type=int, default=3)
     ex.add_argument("--updates", type=int, default=200, help="training updates per learner")

@@ -118,3 +118,28 @@ def test_hindsight_reads_the_true_cpu_and_assigns_greedily():
     assert np.array_equal(pol.view.f_cpu, sim.app.f_cpu)
     sim.run()
     assert sim.stats.subtasks > 0
+
+
+def test_heuristics_experiment_writes_one_row_per_policy_and_seed(tmp_path, capsys):
+    from desim_iov.cli import main
+
+    out = tmp_path / "exp"
+    assert main(["experiment", "offload-heuristics", "--out", str(out), "--seeds", "2", "--quiet",
+                 "--algorithms", "nearest", "random", "--set", "duration=0.3 s",
+                 "--set", "offload.tasks.prob_per_slot=0.3"]) == 0
+    import pandas as pd
+
+    df = pd.read_csv(out / "results.csv")
+    assert sorted(zip(df.policy, df.seed, strict=True)) == [("nearest", 0), ("nearest", 1),
+                                                            ("random", 0), ("random", 1)]
+    shares = df[[c for c in df.columns if c.startswith("share_")]].sum(axis=1)
+    np.testing.assert_allclose(shares, 1.0)  # every subtask has exactly one outcome
+    # common random numbers: the same tasks whatever the policy
+    from traces.reader import open_trace
+
+    for seed in (0, 1):
+        a = open_trace(str(out / "traces" / f"nearest-seed{seed}.h5")).df("tasks")
+        b = open_trace(str(out / "traces" / f"random-seed{seed}.h5")).df("tasks")
+        assert list(a.created) == list(b.created)
+    assert (out / "outcomes.png").stat().st_size > 0
+    assert "nearest" in capsys.readouterr().out
