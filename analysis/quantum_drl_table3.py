@@ -83,11 +83,17 @@ class Reading:
         base = np.array(SIZE_UNITS) * (scale if self.binary_prefix else 1.0)
         return base * self.bits_per_byte_unit
 
+    def power_w(self) -> float:
+        """P_max,v = -30 "dB" in W under this reading."""
+        return float(dbm_to_w(-30.0)) if self.power == "dBm" else 10.0 ** (-30.0 / 10.0)
+
+    def noise_w(self) -> float:
+        """sigma^2 = -90 "dB" in W under this reading."""
+        return float(dbm_to_w(-90.0)) if self.noise == "dBm" else 10.0 ** (-90.0 / 10.0)
+
     def snr(self, pl_db: np.ndarray, array_gain: float) -> np.ndarray:
-        p_w = dbm_to_w(-30.0) if self.power == "dBm" else 10.0 ** (-30.0 / 10.0)
-        n_w = dbm_to_w(-90.0) if self.noise == "dBm" else 10.0 ** (-90.0 / 10.0)
         sign = -1.0 if self.gain_sign == "standard" else 1.0
-        return p_w * array_gain * 10.0 ** (sign * pl_db / 10.0) / n_w
+        return self.power_w() * array_gain * 10.0 ** (sign * pl_db / 10.0) / self.noise_w()
 
     def rate_bps(self, snr: np.ndarray) -> np.ndarray:
         if self.rate == "shannon":
@@ -131,36 +137,60 @@ def row_ratio_mismatch(reading: Reading) -> float:
     return float(np.abs(np.log(row_ratios(reading)[:, None] / paper)).max())
 
 
-def _bs_variants(f: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Okumura and 3GPP UMa curves over D_BS for each sub-reading."""
-    out = {}
-    okumura = {
-        "Okumura f[MHz], d[km] (standard)": pl.okumura_hata(D_BS, f, h_bs=H_BS, h_ut=H_UT),
-        "Okumura with f in GHz": pl.okumura_hata(D_BS, f / 1e3, h_bs=H_BS, h_ut=H_UT),
-        "Okumura with d in m": pl.okumura_hata(D_BS * 1e3, f, h_bs=H_BS, h_ut=H_UT),
-    }
-    umas = {
-        "UMa LOS (Eq. 16-18)": pl.uma_los(D_BS, f, h_bs=H_BS, h_ut=H_UT, breakpoint_m=D_BP),
-        "UMa NLOS (Eq. 19-20)": pl.uma_nlos(D_BS, f, h_bs=H_BS, h_ut=H_UT, breakpoint_m=D_BP),
-    }
-    for (ko, vo), (ku, vu) in itertools.product(okumura.items(), umas.items()):
-        out[f"{ko}; {ku}"] = (vo, vu)
-    return out
+@dataclass(frozen=True)
+class Curve:
+    """One path-loss sub-reading: the ``models.pathloss`` model ``model`` with ``params``, fed
+    the carrier divided by ``freq_div`` and the distance times ``dist_mul`` (the unit slips:
+    Okumura-Hata with f in GHz or d in m)."""
+
+    model: str
+    params: tuple[tuple[str, float], ...] = ()
+    freq_div: float = 1.0
+    dist_mul: float = 1.0
+
+    def pl_db(self, distance_m: np.ndarray, freq_hz: float) -> np.ndarray:
+        return pl.path_loss_db(self.model, np.asarray(distance_m, dtype=float) * self.dist_mul,
+                               freq_hz / self.freq_div, **dict(self.params))
 
 
-def _uav_variants(f: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    out = {}
-    free = {"Friis (alpha = 2)": pl.free_space(D_UAV, f)}
-    for alpha in (2.25, 2.5, 2.75):
-        free[f"Eq. 26 alpha = {alpha}"] = pl.log_distance(D_UAV, f, exponent=alpha)
-    air = {
-        "UMa-AV LOS (Eq. 27)": pl.uav_los(D_UAV, f, h_uav=H_UAV),
-        "LoS-weighted Eq. 27-29, p1 = 63 m, d1 = 100 m": pl.uav_mixed(D_UAV, f, h_uav=H_UAV, h_ut=H_UT, d1_m=100.0, p1_m=63.0),
-        "LoS-weighted Eq. 27-29, TR 36.777 d1/p1": pl.uav_mixed(D_UAV, f, h_uav=H_UAV, h_ut=H_UT),
-    }
-    for (kf, vf), (ka, va) in itertools.product(free.items(), air.items()):
-        out[f"{kf}; {ka}"] = (vf, va)
-    return out
+_HATA = (("h_bs", H_BS), ("h_ut", H_UT))
+_UMA = (("h_bs", H_BS), ("h_ut", H_UT), ("breakpoint_m", D_BP))
+OKUMURA = {
+    "Okumura f[MHz], d[km] (standard)": Curve("okumura_hata", _HATA),
+    "Okumura with f in GHz": Curve("okumura_hata", _HATA, freq_div=1e3),
+    "Okumura with d in m": Curve("okumura_hata", _HATA, dist_mul=1e3),
+}
+UMA = {
+    "UMa LOS (Eq. 16-18)": Curve("uma_los", _UMA),
+    "UMa NLOS (Eq. 19-20)": Curve("uma_nlos", _UMA),
+}
+FREE = {"Friis (alpha = 2)": Curve("free_space")} | {
+    f"Eq. 26 alpha = {alpha}": Curve("log_distance", (("exponent", alpha),)) for alpha in (2.25, 2.5, 2.75)
+}
+AIR = {
+    "UMa-AV LOS (Eq. 27)": Curve("uav_los", (("h_uav", H_UAV),)),
+    "LoS-weighted Eq. 27-29, p1 = 63 m, d1 = 100 m": Curve(
+        "uav_mixed", (("h_uav", H_UAV), ("h_ut", H_UT), ("d1_m", 100.0), ("p1_m", 63.0))),
+    "LoS-weighted Eq. 27-29, TR 36.777 d1/p1": Curve("uav_mixed", (("h_uav", H_UAV), ("h_ut", H_UT))),
+}
+BS_PAIRS: dict[str, tuple[Curve, Curve]] = {
+    f"{ko}; {ku}": (vo, vu) for (ko, vo), (ku, vu) in itertools.product(OKUMURA.items(), UMA.items())
+}
+"""Vehicle->BS sub-readings: name -> (Okumura curve, 3GPP UMa curve)."""
+UAV_PAIRS: dict[str, tuple[Curve, Curve]] = {
+    f"{kf}; {ka}": (vf, va) for (kf, vf), (ka, va) in itertools.product(FREE.items(), AIR.items())
+}
+"""Vehicle->UAV sub-readings: name -> (free-space curve, air-to-ground curve)."""
+
+
+def _bs_variants(f: float, d: np.ndarray = D_BS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Okumura and 3GPP UMa curves over the distances ``d`` for each sub-reading."""
+    return {name: (a.pl_db(d, f), b.pl_db(d, f)) for name, (a, b) in BS_PAIRS.items()}
+
+
+def _uav_variants(f: float, d: np.ndarray = D_UAV) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Free-space and air-to-ground curves over the distances ``d`` for each sub-reading."""
+    return {name: (a.pl_db(d, f), b.pl_db(d, f)) for name, (a, b) in UAV_PAIRS.items()}
 
 
 def _fit(reading: Reading, curves: dict, dist: np.ndarray, cols: slice, gains: tuple[float, ...]):
