@@ -25,7 +25,10 @@ otherwise hide.
 from __future__ import annotations
 
 import itertools
+import json
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.special import gamma as gamma_fn
@@ -33,6 +36,10 @@ from scipy.special import roots_genlaguerre
 
 from models import pathloss as pl
 from models.rate import dbm_to_w, fbl_rate_bps, shannon_bps
+
+if TYPE_CHECKING:
+    from desim_iov.config import Scenario
+    from models.mobility import Trajectory
 
 SIZES = ("100 KB", "1 MB", "10 MB")
 SIZE_UNITS = (1e5, 1e6, 1e7)  # decimal bytes per row
@@ -252,6 +259,121 @@ def literal_reading() -> tuple[Reading, np.ndarray]:
         _latency(r, pl.uav_los(d_uav, f, h_uav=H_UAV), 1.0)[0],
     ]
     return r, np.stack(cols, axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# One Table III cell through the packet kernel (tests/test_table3_kernel.py)
+
+_BS_COLUMNS, _UAV_COLUMNS = (0, 1), (2, 3)
+
+
+@dataclass(frozen=True)
+class KernelCell:
+    """One Table III cell as a task-offloading run of the kernel: ``scenario`` holds one
+    vehicle and one BS (vehicle->BS columns) or one BS with one UAV hovering over it
+    (vehicle->UAV columns: ``uavs.mobility: patrol`` is the only fixed UAV position and needs a
+    BS); the vehicle stands still on ``trajectory`` at the 3-D distance ``distance_m`` from the
+    ``target`` node (node index: the BS is 0, the UAV 1) and sends one task of ``bits`` at
+    t = 0, which the run must offload to ``target``. ``expected_s`` is this script's
+    closed-form latency D / R of the cell (``inf`` where the rate is 0)."""
+
+    scenario: Scenario
+    trajectory: Trajectory
+    target: int
+    distance_m: float
+    bits: float
+    expected_s: float
+
+
+def _set(data: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    for p in parents:
+        data = data.setdefault(p, {})
+    data[leaf] = value
+
+
+def kernel_cell(reading: Reading, column: int, row: int, pair: str, array_gain: float | str,
+                distance_m: float) -> KernelCell:
+    """The kernel scenario of Table III cell (``row``: SIZES, ``column``: COLUMNS) under
+    ``reading`` with the link type's sub-reading ``pair`` (a key of BS_PAIRS or UAV_PAIRS),
+    the BS array gain ``array_gain`` (vehicle->BS only; 1 for the UAV) and the link distance
+    ``distance_m`` (as fitted by :func:`evaluate_readings`, 3-D).
+
+    The scenario is ``offload-urban`` with: one vehicle at P_v and one BS at h_BS = 25 m (the
+    vehicle at h_UT = 1.5 m; the UAV at H_UAV), ``channel.fading: none`` (the BS's array gain
+    M is then exactly ``rsus.antennas``), the pair's path-loss model and parameters for the
+    column's server class (``rsus.pathloss`` / ``uavs.pathloss``), the reading's carrier
+    (divided by 1000 for "Okumura with f in GHz": Hata's formula then sees f / 1000 Hz, as the
+    script's curve does; the whole scenario's carrier, harmless with one link), noise,
+    ``channel.rate`` (Shannon, or FBL with the access block length n), the task size in bits
+    as one subtask, no CPU deviation nor DT error, a near-zero processing load, one power
+    level, ``offload.network.min_rate`` 1 bit/s (C8 would otherwise remove the slow links),
+    and one slot lasting the whole run (one task, one decision epoch).
+
+    Raises ValueError for readings the kernel cannot express: ``array_gain="rayleigh4"`` (a
+    mean of D/R over Rayleigh fading; the kernel draws one fading realisation per link and
+    mobility step, so a run gives one sample of D/R, never its mean) and ``gain_sign="eq11"``
+    (the kernel converts a loss with 10^(-PL/10) only; 10^(+PL/10) could only be imitated by a
+    ``channel.gain_coefficient`` computed from the expected answer)."""
+    from desim_iov.config import load_scenario, scenario_from_dict
+    from models.mobility import Trajectory
+
+    if reading.gain_sign != "standard":
+        raise ValueError("gain sign 'eq11' (10^(+PL/10)) cannot be expressed: the kernel's gain is "
+                         "10^(-PL/10) (models.pathloss.gain_from_path_loss_db)")
+    if not isinstance(array_gain, (int, float)):
+        raise ValueError(f"array gain {array_gain!r} cannot be expressed: the kernel draws one fading "
+                         "realisation per link and step, the reading needs the mean of D/R over fading")
+    if column in _BS_COLUMNS:
+        curve = BS_PAIRS[pair][column]
+        h_rx, target = H_BS, 0
+        if float(array_gain) != int(array_gain) or array_gain < 1:
+            raise ValueError(f"array gain {array_gain}: the kernel's is the BS's antenna count M")
+    elif column in _UAV_COLUMNS:
+        curve = UAV_PAIRS[pair][column - 2]
+        h_rx, target = H_UAV, 1
+        if array_gain != 1:
+            raise ValueError("the vehicle->UAV link is SISO (array gain 1)")
+    else:
+        raise ValueError(f"column {column}: Table III has columns 0-3 ({', '.join(COLUMNS)})")
+    bits = float(reading.size_bits()[row])
+    freq = reading.freq_hz
+    expected = float(_latency(reading, curve.pl_db(np.array([distance_m]), freq), float(array_gain))[0, row])
+    d = distance_m * curve.dist_mul  # the distance the formula is fed
+    dz = h_rx - H_UT
+    if d < dz:
+        raise ValueError(f"distance {d} m is below the height difference {dz} m")
+    trajectory = Trajectory([0.0], [[math.sqrt(d * d - dz * dz), 0.0, H_UT]])
+    run_s = 2.0 * expected + 0.01 if math.isfinite(expected) else 0.02
+    data = json.loads(load_scenario("offload-urban").to_json())
+    over: dict[str, Any] = {
+        "seed": 0, "duration": run_s, "slot": run_s, "mobility_step": run_s,
+        "vehicles.count": 1, "vehicles.tx_power": reading.power_w(),
+        "rsus.count": 1, "rsus.layout": "grid", "rsus.height_min": H_BS, "rsus.height_max": H_BS,
+        "rsus.antennas": int(array_gain) if column in _BS_COLUMNS else 1,
+        "rsus.bandwidth_up": BANDWIDTH_HZ,
+        "uavs.count": int(column in _UAV_COLUMNS), "uavs.mobility": "patrol", "uavs.route_length": 1,
+        "uavs.altitude": H_UAV, "uavs.altitude_max": H_UAV, "uavs.antennas": 1,
+        "uavs.bandwidth_up": BANDWIDTH_HZ,
+        "channel.fading": "none", "channel.gain_coefficient": 1.0,
+        "channel.carrier_frequency": freq / curve.freq_div, "channel.noise_power": reading.noise_w(),
+        "channel.rate": "shannon" if reading.rate == "shannon" else "fbl", "channel.error_prob": EPS,
+        "offload.links.vb_blocklength": 100 if reading.rate == "fbl100" else 1000,
+        "offload.links.vu_blocklength": 100 if reading.rate == "fbl100" else 1000,
+        "offload.tasks.size": bits, "offload.tasks.max_subtask": bits, "offload.tasks.split_levels": [1],
+        "offload.tasks.arrivals": "per_step", "offload.tasks.cycles_per_bit": 1e-6,
+        "offload.network.min_rate": 1.0, "offload.network.max_hops": 0,
+        "offload.network.cpu_deviation": "none", "offload.network.dt_cpu_error": 0.0,
+        "offload.network.block_delay": 0.0, "offload.network.vehicle_power_levels": 1,
+        "offload.network.relay_power_levels": 1,
+    }
+    cls = "rsus" if column in _BS_COLUMNS else "uavs"
+    over[f"{cls}.pathloss"] = curve.model
+    over[f"{cls}.pathloss_params"] = dict(curve.params)
+    for k, v in over.items():
+        _set(data, k, v)
+    scenario = scenario_from_dict(data, f"Table III cell {SIZES[row]} / {COLUMNS[column]}")
+    return KernelCell(scenario, trajectory, target, d, bits, expected)
 
 
 def _table(lat: np.ndarray) -> list[str]:
