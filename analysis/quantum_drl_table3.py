@@ -25,7 +25,10 @@ otherwise hide.
 from __future__ import annotations
 
 import itertools
+import json
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.special import gamma as gamma_fn
@@ -33,6 +36,10 @@ from scipy.special import roots_genlaguerre
 
 from models import pathloss as pl
 from models.rate import dbm_to_w, fbl_rate_bps, shannon_bps
+
+if TYPE_CHECKING:
+    from desim_iov.config import Scenario
+    from models.mobility import Trajectory
 
 SIZES = ("100 KB", "1 MB", "10 MB")
 SIZE_UNITS = (1e5, 1e6, 1e7)  # decimal bytes per row
@@ -83,11 +90,17 @@ class Reading:
         base = np.array(SIZE_UNITS) * (scale if self.binary_prefix else 1.0)
         return base * self.bits_per_byte_unit
 
+    def power_w(self) -> float:
+        """P_max,v = -30 "dB" in W under this reading."""
+        return float(dbm_to_w(-30.0)) if self.power == "dBm" else 10.0 ** (-30.0 / 10.0)
+
+    def noise_w(self) -> float:
+        """sigma^2 = -90 "dB" in W under this reading."""
+        return float(dbm_to_w(-90.0)) if self.noise == "dBm" else 10.0 ** (-90.0 / 10.0)
+
     def snr(self, pl_db: np.ndarray, array_gain: float) -> np.ndarray:
-        p_w = dbm_to_w(-30.0) if self.power == "dBm" else 10.0 ** (-30.0 / 10.0)
-        n_w = dbm_to_w(-90.0) if self.noise == "dBm" else 10.0 ** (-90.0 / 10.0)
         sign = -1.0 if self.gain_sign == "standard" else 1.0
-        return p_w * array_gain * 10.0 ** (sign * pl_db / 10.0) / n_w
+        return self.power_w() * array_gain * 10.0 ** (sign * pl_db / 10.0) / self.noise_w()
 
     def rate_bps(self, snr: np.ndarray) -> np.ndarray:
         if self.rate == "shannon":
@@ -131,36 +144,60 @@ def row_ratio_mismatch(reading: Reading) -> float:
     return float(np.abs(np.log(row_ratios(reading)[:, None] / paper)).max())
 
 
-def _bs_variants(f: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Okumura and 3GPP UMa curves over D_BS for each sub-reading."""
-    out = {}
-    okumura = {
-        "Okumura f[MHz], d[km] (standard)": pl.okumura_hata(D_BS, f, h_bs=H_BS, h_ut=H_UT),
-        "Okumura with f in GHz": pl.okumura_hata(D_BS, f / 1e3, h_bs=H_BS, h_ut=H_UT),
-        "Okumura with d in m": pl.okumura_hata(D_BS * 1e3, f, h_bs=H_BS, h_ut=H_UT),
-    }
-    umas = {
-        "UMa LOS (Eq. 16-18)": pl.uma_los(D_BS, f, h_bs=H_BS, h_ut=H_UT, breakpoint_m=D_BP),
-        "UMa NLOS (Eq. 19-20)": pl.uma_nlos(D_BS, f, h_bs=H_BS, h_ut=H_UT, breakpoint_m=D_BP),
-    }
-    for (ko, vo), (ku, vu) in itertools.product(okumura.items(), umas.items()):
-        out[f"{ko}; {ku}"] = (vo, vu)
-    return out
+@dataclass(frozen=True)
+class Curve:
+    """One path-loss sub-reading: the ``models.pathloss`` model ``model`` with ``params``, fed
+    the carrier divided by ``freq_div`` and the distance times ``dist_mul`` (the unit slips:
+    Okumura-Hata with f in GHz or d in m)."""
+
+    model: str
+    params: tuple[tuple[str, float], ...] = ()
+    freq_div: float = 1.0
+    dist_mul: float = 1.0
+
+    def pl_db(self, distance_m: np.ndarray, freq_hz: float) -> np.ndarray:
+        return pl.path_loss_db(self.model, np.asarray(distance_m, dtype=float) * self.dist_mul,
+                               freq_hz / self.freq_div, **dict(self.params))
 
 
-def _uav_variants(f: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    out = {}
-    free = {"Friis (alpha = 2)": pl.free_space(D_UAV, f)}
-    for alpha in (2.25, 2.5, 2.75):
-        free[f"Eq. 26 alpha = {alpha}"] = pl.log_distance(D_UAV, f, exponent=alpha)
-    air = {
-        "UMa-AV LOS (Eq. 27)": pl.uav_los(D_UAV, f, h_uav=H_UAV),
-        "LoS-weighted Eq. 27-29, p1 = 63 m, d1 = 100 m": pl.uav_mixed(D_UAV, f, h_uav=H_UAV, h_ut=H_UT, d1_m=100.0, p1_m=63.0),
-        "LoS-weighted Eq. 27-29, TR 36.777 d1/p1": pl.uav_mixed(D_UAV, f, h_uav=H_UAV, h_ut=H_UT),
-    }
-    for (kf, vf), (ka, va) in itertools.product(free.items(), air.items()):
-        out[f"{kf}; {ka}"] = (vf, va)
-    return out
+_HATA = (("h_bs", H_BS), ("h_ut", H_UT))
+_UMA = (("h_bs", H_BS), ("h_ut", H_UT), ("breakpoint_m", D_BP))
+OKUMURA = {
+    "Okumura f[MHz], d[km] (standard)": Curve("okumura_hata", _HATA),
+    "Okumura with f in GHz": Curve("okumura_hata", _HATA, freq_div=1e3),
+    "Okumura with d in m": Curve("okumura_hata", _HATA, dist_mul=1e3),
+}
+UMA = {
+    "UMa LOS (Eq. 16-18)": Curve("uma_los", _UMA),
+    "UMa NLOS (Eq. 19-20)": Curve("uma_nlos", _UMA),
+}
+FREE = {"Friis (alpha = 2)": Curve("free_space")} | {
+    f"Eq. 26 alpha = {alpha}": Curve("log_distance", (("exponent", alpha),)) for alpha in (2.25, 2.5, 2.75)
+}
+AIR = {
+    "UMa-AV LOS (Eq. 27)": Curve("uav_los", (("h_uav", H_UAV),)),
+    "LoS-weighted Eq. 27-29, p1 = 63 m, d1 = 100 m": Curve(
+        "uav_mixed", (("h_uav", H_UAV), ("h_ut", H_UT), ("d1_m", 100.0), ("p1_m", 63.0))),
+    "LoS-weighted Eq. 27-29, TR 36.777 d1/p1": Curve("uav_mixed", (("h_uav", H_UAV), ("h_ut", H_UT))),
+}
+BS_PAIRS: dict[str, tuple[Curve, Curve]] = {
+    f"{ko}; {ku}": (vo, vu) for (ko, vo), (ku, vu) in itertools.product(OKUMURA.items(), UMA.items())
+}
+"""Vehicle->BS sub-readings: name -> (Okumura curve, 3GPP UMa curve)."""
+UAV_PAIRS: dict[str, tuple[Curve, Curve]] = {
+    f"{kf}; {ka}": (vf, va) for (kf, vf), (ka, va) in itertools.product(FREE.items(), AIR.items())
+}
+"""Vehicle->UAV sub-readings: name -> (free-space curve, air-to-ground curve)."""
+
+
+def _bs_variants(f: float, d: np.ndarray = D_BS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Okumura and 3GPP UMa curves over the distances ``d`` for each sub-reading."""
+    return {name: (a.pl_db(d, f), b.pl_db(d, f)) for name, (a, b) in BS_PAIRS.items()}
+
+
+def _uav_variants(f: float, d: np.ndarray = D_UAV) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Free-space and air-to-ground curves over the distances ``d`` for each sub-reading."""
+    return {name: (a.pl_db(d, f), b.pl_db(d, f)) for name, (a, b) in UAV_PAIRS.items()}
 
 
 def _fit(reading: Reading, curves: dict, dist: np.ndarray, cols: slice, gains: tuple[float, ...]):
@@ -222,6 +259,121 @@ def literal_reading() -> tuple[Reading, np.ndarray]:
         _latency(r, pl.uav_los(d_uav, f, h_uav=H_UAV), 1.0)[0],
     ]
     return r, np.stack(cols, axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# One Table III cell through the packet kernel (tests/test_table3_kernel.py)
+
+_BS_COLUMNS, _UAV_COLUMNS = (0, 1), (2, 3)
+
+
+@dataclass(frozen=True)
+class KernelCell:
+    """One Table III cell as a task-offloading run of the kernel: ``scenario`` holds one
+    vehicle and one BS (vehicle->BS columns) or one BS with one UAV hovering over it
+    (vehicle->UAV columns: ``uavs.mobility: patrol`` is the only fixed UAV position and needs a
+    BS); the vehicle stands still on ``trajectory`` at the 3-D distance ``distance_m`` from the
+    ``target`` node (node index: the BS is 0, the UAV 1) and sends one task of ``bits`` at
+    t = 0, which the run must offload to ``target``. ``expected_s`` is this script's
+    closed-form latency D / R of the cell (``inf`` where the rate is 0)."""
+
+    scenario: Scenario
+    trajectory: Trajectory
+    target: int
+    distance_m: float
+    bits: float
+    expected_s: float
+
+
+def _set(data: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    for p in parents:
+        data = data.setdefault(p, {})
+    data[leaf] = value
+
+
+def kernel_cell(reading: Reading, column: int, row: int, pair: str, array_gain: float | str,
+                distance_m: float) -> KernelCell:
+    """The kernel scenario of Table III cell (``row``: SIZES, ``column``: COLUMNS) under
+    ``reading`` with the link type's sub-reading ``pair`` (a key of BS_PAIRS or UAV_PAIRS),
+    the BS array gain ``array_gain`` (vehicle->BS only; 1 for the UAV) and the link distance
+    ``distance_m`` (as fitted by :func:`evaluate_readings`, 3-D).
+
+    The scenario is ``offload-urban`` with: one vehicle at P_v and one BS at h_BS = 25 m (the
+    vehicle at h_UT = 1.5 m; the UAV at H_UAV), ``channel.fading: none`` (the BS's array gain
+    M is then exactly ``rsus.antennas``), the pair's path-loss model and parameters for the
+    column's server class (``rsus.pathloss`` / ``uavs.pathloss``), the reading's carrier
+    (divided by 1000 for "Okumura with f in GHz": Hata's formula then sees f / 1000 Hz, as the
+    script's curve does; the whole scenario's carrier, harmless with one link), noise,
+    ``channel.rate`` (Shannon, or FBL with the access block length n), the task size in bits
+    as one subtask, no CPU deviation nor DT error, a near-zero processing load, one power
+    level, ``offload.network.min_rate`` 1 bit/s (C8 would otherwise remove the slow links),
+    and one slot lasting the whole run (one task, one decision epoch).
+
+    Raises ValueError for readings the kernel cannot express: ``array_gain="rayleigh4"`` (a
+    mean of D/R over Rayleigh fading; the kernel draws one fading realisation per link and
+    mobility step, so a run gives one sample of D/R, never its mean) and ``gain_sign="eq11"``
+    (the kernel converts a loss with 10^(-PL/10) only; 10^(+PL/10) could only be imitated by a
+    ``channel.gain_coefficient`` computed from the expected answer)."""
+    from desim_iov.config import load_scenario, scenario_from_dict
+    from models.mobility import Trajectory
+
+    if reading.gain_sign != "standard":
+        raise ValueError("gain sign 'eq11' (10^(+PL/10)) cannot be expressed: the kernel's gain is "
+                         "10^(-PL/10) (models.pathloss.gain_from_path_loss_db)")
+    if not isinstance(array_gain, (int, float)):
+        raise ValueError(f"array gain {array_gain!r} cannot be expressed: the kernel draws one fading "
+                         "realisation per link and step, the reading needs the mean of D/R over fading")
+    if column in _BS_COLUMNS:
+        curve = BS_PAIRS[pair][column]
+        h_rx, target = H_BS, 0
+        if float(array_gain) != int(array_gain) or array_gain < 1:
+            raise ValueError(f"array gain {array_gain}: the kernel's is the BS's antenna count M")
+    elif column in _UAV_COLUMNS:
+        curve = UAV_PAIRS[pair][column - 2]
+        h_rx, target = H_UAV, 1
+        if array_gain != 1:
+            raise ValueError("the vehicle->UAV link is SISO (array gain 1)")
+    else:
+        raise ValueError(f"column {column}: Table III has columns 0-3 ({', '.join(COLUMNS)})")
+    bits = float(reading.size_bits()[row])
+    freq = reading.freq_hz
+    expected = float(_latency(reading, curve.pl_db(np.array([distance_m]), freq), float(array_gain))[0, row])
+    d = distance_m * curve.dist_mul  # the distance the formula is fed
+    dz = h_rx - H_UT
+    if d < dz:
+        raise ValueError(f"distance {d} m is below the height difference {dz} m")
+    trajectory = Trajectory([0.0], [[math.sqrt(d * d - dz * dz), 0.0, H_UT]])
+    run_s = 2.0 * expected + 0.01 if math.isfinite(expected) else 0.02
+    data = json.loads(load_scenario("offload-urban").to_json())
+    over: dict[str, Any] = {
+        "seed": 0, "duration": run_s, "slot": run_s, "mobility_step": run_s,
+        "vehicles.count": 1, "vehicles.tx_power": reading.power_w(),
+        "rsus.count": 1, "rsus.layout": "grid", "rsus.height_min": H_BS, "rsus.height_max": H_BS,
+        "rsus.antennas": int(array_gain) if column in _BS_COLUMNS else 1,
+        "rsus.bandwidth_up": BANDWIDTH_HZ,
+        "uavs.count": int(column in _UAV_COLUMNS), "uavs.mobility": "patrol", "uavs.route_length": 1,
+        "uavs.altitude": H_UAV, "uavs.altitude_max": H_UAV, "uavs.antennas": 1,
+        "uavs.bandwidth_up": BANDWIDTH_HZ,
+        "channel.fading": "none", "channel.gain_coefficient": 1.0,
+        "channel.carrier_frequency": freq / curve.freq_div, "channel.noise_power": reading.noise_w(),
+        "channel.rate": "shannon" if reading.rate == "shannon" else "fbl", "channel.error_prob": EPS,
+        "offload.links.vb_blocklength": 100 if reading.rate == "fbl100" else 1000,
+        "offload.links.vu_blocklength": 100 if reading.rate == "fbl100" else 1000,
+        "offload.tasks.size": bits, "offload.tasks.max_subtask": bits, "offload.tasks.split_levels": [1],
+        "offload.tasks.arrivals": "per_step", "offload.tasks.cycles_per_bit": 1e-6,
+        "offload.network.min_rate": 1.0, "offload.network.max_hops": 0,
+        "offload.network.cpu_deviation": "none", "offload.network.dt_cpu_error": 0.0,
+        "offload.network.block_delay": 0.0, "offload.network.vehicle_power_levels": 1,
+        "offload.network.relay_power_levels": 1,
+    }
+    cls = "rsus" if column in _BS_COLUMNS else "uavs"
+    over[f"{cls}.pathloss"] = curve.model
+    over[f"{cls}.pathloss_params"] = dict(curve.params)
+    for k, v in over.items():
+        _set(data, k, v)
+    scenario = scenario_from_dict(data, f"Table III cell {SIZES[row]} / {COLUMNS[column]}")
+    return KernelCell(scenario, trajectory, target, d, bits, expected)
 
 
 def _table(lat: np.ndarray) -> list[str]:
