@@ -41,8 +41,12 @@ RATE_MODELS = {
 class Radio:
     """The radio state at the last :meth:`update` time ``t``."""
 
-    def __init__(self, scenario: Scenario, world: World, streams: RngStreams) -> None:
+    def __init__(self, scenario: Scenario, world: World, streams: RngStreams, *,
+                 access_rates: bool = True) -> None:
         s, w = scenario, world
+        # False: gains and uplink SNRs only (task offloading computes its own rates per link
+        # type in desim_iov.topology; rate_up/rate_down/reachable are then not kept)
+        self.access_rates = access_rates
         self.scenario, self.world = s, w
         ch = s.channel
         self.satellite = w.satellite
@@ -115,6 +119,10 @@ class Radio:
         d = pairwise_distance_m(vp, sp)
         h = self.access_gain(d)
         snr_up = snr_linear(s.vehicles.tx_power, h, self.noise_up)
+        self.vehicle_xyz, self.server_xyz, self.distance = vp, sp, d
+        self.gain, self.snr_up = h, snr_up  # with this step's fading (and array gain)
+        if not self.access_rates:
+            return
         r_up = self.rate(self.bw_up, snr_up)
         r_dn = self.rate(self.bw_down, snr_linear(self.tx_power, h, self.noise_down))
         # reachable: within D_max (Eq. 14) and a usable link both ways (an FBL rate can be 0)
@@ -123,8 +131,6 @@ class Radio:
             r_up[:, self.satellite] = self.r_sat
             r_dn[:, self.satellite] = self.r_sat
             ok[:, self.satellite] = True
-        self.vehicle_xyz, self.server_xyz, self.distance = vp, sp, d
-        self.gain, self.snr_up = h, snr_up  # with this step's fading (and array gain)
         self.rate_up, self.rate_down, self.reachable = r_up, r_dn, ok
         self.rate_up_rows = r_up.tolist()
         self.rate_down_rows = r_dn.tolist()

@@ -67,7 +67,7 @@ class Simulation:
         self.fidelity = FIDELITIES[s.fidelity]
         app_cls = app_class(s.app)
         self.recorder = self._recorder(trace_path, app_cls, provenance or {})
-        self.radio = Radio(s, self.world, self.streams)
+        self.radio = Radio(s, self.world, self.streams, access_rates=app_cls.uses_server_queues)
         self.servers = EdgeServers(s, self.world, self.streams, self.fidelity.batches_per_tick(s))
         self.forecaster = make_forecaster(s, self.servers, self.recorder)
         self.radio.update(0.0)

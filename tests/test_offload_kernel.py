@@ -212,3 +212,20 @@ def test_actions_outside_the_mask_are_refused_and_counted(tmp_path):
         sim2 = Simulation(sc, None)
         obs = sim2.advance()
         sim2.act({a: np.array([0, 0]) for a in obs})
+
+
+def test_slot_fidelity_drops_at_the_hop_limit_and_records_nothing_after_the_end(tmp_path):
+    """The closed form follows the packet process: with at_hop_limit drop the subtask ends
+    hop_limit (no processing), and hops or processing that would end after the run are not
+    written (the subtask is in flight at the end, as in the packet kernel)."""
+    sc, tr, _ = _run(tmp_path, "random", "sd.h5", "fidelity=slot", "offload.network.max_hops=0",
+                     "offload.network.at_hop_limit=drop")
+    sub, hops = tr.df("subtasks"), tr.df("hops")
+    dropped = sub[sub.outcome == SUBTASK_CODE["hop_limit"]]
+    assert len(dropped) > 0 and (dropped.e_proc == 0).all() and (dropped.proc_node == -1).all()
+    assert (hops.end <= sc.duration + 1e-12).all()
+    inflight = sub[sub.outcome == SUBTASK_CODE["in_flight_at_end"]]
+    assert len(inflight) > 0
+    h = hops.groupby("subtask").end.max()
+    assert (h.reindex(inflight.subtask).fillna(0) <= sc.duration + 1e-12).all()
+    _check_invariants(sc, tr)

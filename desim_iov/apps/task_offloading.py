@@ -140,6 +140,7 @@ class Placement:
     t_proc: float
     rates: list[float]
     levels: list[int]
+    dropped: bool = False  # at the hop limit (at_hop_limit: drop): latency NaN
 
 
 class TaskOffloadingApp:
@@ -540,27 +541,28 @@ class TaskOffloadingApp:
 
     # ------------------------------------------------------------------ the closed form
 
-    def _path(self, first: int) -> list[int]:
-        """Nodes a subtask placed at ``first`` visits under the slot's rules (loop guard and
-        hop limit as in the packet process; the last node processes)."""
+    def _path(self, first: int) -> tuple[list[int], bool]:
+        """Nodes a subtask placed at ``first`` visits under the slot's rules, in the packet
+        process's order of checks (loop guard, hop limit, link), and whether it is dropped at
+        the hop limit (``at_hop_limit: drop``); otherwise the last node processes."""
         nodes = [first]
         z = first
         while True:
             rule = self.rule[z]
-            if rule == PROCESS:
-                break
-            nxt = rule - 1
-            if nxt in nodes or len(nodes) - 1 >= self.net.max_hops or not self.topo.relay_edge[z, nxt]:
-                break
-            nodes.append(nxt)
-            z = nxt
-        return nodes
+            if rule == PROCESS or (rule - 1) in nodes:
+                return nodes, False
+            if len(nodes) - 1 >= self.net.max_hops:
+                return nodes, self.net.at_hop_limit == "drop"
+            if not self.topo.relay_edge[z, rule - 1]:
+                return nodes, False
+            z = rule - 1
+            nodes.append(z)
 
     def _closed_form(self, v: int, first: int, power: int, bits: float, cycles: float) -> Placement:
         """Eq. 5–7 on the slot's frozen state: sum of D/R over the path (+ kappa_blk n/B) plus
         C D / f at the processing node (its true f_cpu times its CPU level)."""
         tp = self.topo
-        nodes = self._path(first)
+        nodes, dropped = self._path(first)
         power = tp.access_level(v, first, power)
         r0 = float(tp.access_rate_levels[power, v, first])
         t_hops = [tp.airtime(bits, r0, int(tp.access_blocklength[first]), float(tp.access_bw[first]))]
@@ -575,6 +577,8 @@ class TaskOffloadingApp:
             levels.append(lvl)
         z = nodes[-1]
         t_proc = cycles / (self.f_cpu[z] * self.cpu_level[z])
+        if dropped:  # never processed: no processing time or energy
+            return Placement(nodes, math.nan, e_v, e_relay, 0.0, t_hops, 0.0, rates, levels, True)
         return Placement(nodes, sum(t_hops) + t_proc, e_v, e_relay, self.energy_cfg.xi * cycles, t_hops,
                          t_proc, rates, levels)
 
@@ -585,34 +589,41 @@ class TaskOffloadingApp:
         return float(self.world.tx_power_w[z]) * 10 ** (-level * self.net.power_step_db / 10)
 
     def _finish_closed_form(self, st: Subtask, pl: Placement) -> None:
-        """Slot fidelity: the subtask's hops and outcome from the closed form."""
-        tp, N = self.topo, self.N
+        """Slot fidelity: the subtask's hops and outcome from the closed form, recorded as the
+        packet kernel records them: a hop when it ends, processing energy when the service
+        starts, nothing that would happen after the run's end (then ``in_flight_at_end``)."""
+        tp, N, end_of_run = self.topo, self.N, self.scenario.duration
         t = st.released
         src = N + st.vehicle
         for h, dst in enumerate(pl.nodes):
             dur, rate = pl.t_hops[h], pl.rates[h]
+            if t + dur > end_of_run:
+                self._write_subtask(st, np.nan, IN_FLIGHT)
+                return
             if h == 0:
                 ltype, power, energy = int(tp.access_type[dst]), self._vehicle_power(pl.levels[0]), pl.e_vehicle
+                st.e_tx_vehicle = energy
             else:
                 ltype, energy = int(tp.relay_type[src, dst]), pl.e_relay[h - 1]
                 power = self._relay_power(src, pl.levels[h])
                 self._e_tx[src] += energy
+                st.e_tx_relay += energy
+                st.hops = h
             self._ap_hop((st.id, h, src, dst, ltype, t, t + dur, st.bits, rate, power, energy))
+            st.t_tx += dur
             t += dur
             src = dst
-        st.hops = len(pl.nodes) - 1
-        st.t_tx = sum(pl.t_hops)
-        st.e_tx_vehicle, st.e_tx_relay = pl.e_vehicle, sum(pl.e_relay)
+        if pl.dropped:
+            self._write_subtask(st, np.nan, HOP_LIMIT)
+            return
         z = pl.nodes[-1]
         st.proc_node, st.t_proc, st.e_proc = z, pl.t_proc, pl.e_proc
         self._e_proc[z] += pl.e_proc
         self._admitted[z] += st.cycles
         self._add_busy(z, t, t + pl.t_proc)
-        end = t + pl.t_proc
-        if end > self.scenario.duration:
-            self._write_subtask(st, np.nan, IN_FLIGHT)
-        else:
-            self._write_subtask(st, end, None)
+        done = t + pl.t_proc
+        self._write_subtask(st, done if done <= end_of_run else np.nan,
+                            None if done <= end_of_run else IN_FLIGHT)
 
     # ------------------------------------------------------------------ packet fidelity
 
@@ -726,17 +737,23 @@ class TaskOffloadingApp:
         handled = np.zeros(N)
         lat_sum, met_sum = np.zeros(N), np.zeros(N)
         proc_cycles, e_node = np.zeros(N), np.zeros(N)
+        drop_latency = cfg.drop_latency * rho
+
+        def latency(pl: Placement) -> float:  # a subtask dropped at the hop limit never ends
+            return drop_latency if pl.dropped else pl.latency
+
         for items in released.values():
             for st, pl in items:
                 for k, z in enumerate(pl.nodes):
                     handled[z] += 1
-                    lat_sum[z] += pl.latency
-                    met_sum[z] += pl.latency <= rho
+                    lat_sum[z] += latency(pl)
+                    met_sum[z] += latency(pl) <= rho
                     if k < len(pl.e_relay):
                         e_node[z] += pl.e_relay[k]
-                z = pl.nodes[-1]
-                proc_cycles[z] += st.cycles
-                e_node[z] += pl.e_proc
+                if not pl.dropped:
+                    z = pl.nodes[-1]
+                    proc_cycles[z] += st.cycles
+                    e_node[z] += pl.e_proc
         relay_ids = [o.index for o in ep["obs"].values() if o.kind != VEHICLE_AGENT]
         n_mean = float(handled[relay_ids].mean()) if relay_ids else 0.0
         rewards: dict[str, float] = {}
@@ -748,9 +765,9 @@ class TaskOffloadingApp:
             if kind == VEHICLE_AGENT:
                 items = released.get(i, [])
                 if items:
-                    lat = float(np.mean([pl.latency for _, pl in items]))
+                    lat = float(np.mean([latency(pl) for _, pl in items]))
                     e = float(sum(pl.e_vehicle for _, pl in items))
-                    qv = float(np.mean([qos_eq48(max(pl.latency, 1e-12), pl.e_vehicle, w_l=q.w_l, w_e=q.w_e)
+                    qv = float(np.mean([qos_eq48(max(latency(pl), 1e-12), pl.e_vehicle, w_l=q.w_l, w_e=q.w_e)
                                         for _, pl in items]))
                     l_n, e_n, q_n = lat / rho, e / en.vehicle_budget, qv / q.q_min
                     r = vehicle_reward(l_n, e_n, q_n, cfg.w_vehicle)

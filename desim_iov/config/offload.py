@@ -179,7 +179,8 @@ class OffloadReward(Strict):
     """Eq. 63–68 and Eq. 90–92 on normalised terms (L/rho, E/E_max, Q/Q_min; readings A31–A33).
     The paper gives orderings only: omega = (lat, ene, qos) incentives, lam = penalties,
     ``w_vehicle`` = (omega_L, omega_E, omega_Q) of Eq. 64, ``change_penalty`` for C13 (A25),
-    ``load_penalty`` for C14b/C15 (A26)."""
+    ``load_penalty`` for C14b/C15 (A26); a subtask dropped at the hop limit enters the
+    rewards with latency ``drop_latency`` x rho (it never ends; the paper has no drops)."""
 
     w_vehicle: tuple[Weight, Weight, Weight] = (1.0, 1.0, 1.0)
     zeta_tf: Weight = 1.0
@@ -192,6 +193,7 @@ class OffloadReward(Strict):
     change_penalty: Weight = 0.1
     max_change: Fraction = 0.5
     load_penalty: Weight = 0.1
+    drop_latency: Annotated[float, Field(gt=0.0)] = 2.0  # a subtask dropped at the hop limit counts as L = 2 rho
 
 
 class Offload(Strict):
