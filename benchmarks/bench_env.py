@@ -1,7 +1,8 @@
 """Environment steps per second (PettingZoo ParallelEnv), slot fidelity beside packet fidelity.
 
-One step = one decision epoch for all vehicles. Random masked actions; the episode restarts
-at its end. Medians of ``--repeats`` runs of ``--steps`` steps each. Last line:
+One step = one decision epoch for all agents (twin migration: the driving vehicles; task
+offloading: vehicles, UAVs and BSs). Random masked actions (each agent's action space sampled
+under its mask); the episode restarts at its end. Medians of ``--repeats`` runs of ``--steps`` steps each. Last line:
 ``steps_per_s=<slot fidelity>``. Usage: ``python benchmarks/bench_env.py [--scenario twin-city]``.
 """
 
@@ -11,20 +12,19 @@ import argparse
 import statistics
 import time
 
-import numpy as np
-
 from desim_iov.env import parallel_env
 
 
 def rate(scenario: str, fidelity: str, steps: int) -> float:
     env = parallel_env(scenario, fidelity=fidelity)
-    rng = np.random.default_rng(0)
+    for i, a in enumerate(env.possible_agents):
+        env.action_space(a).seed(i)
     obs, _ = env.reset(seed=0)
     t0 = time.perf_counter()
     for _ in range(steps):
         if not env.agents:
             obs, _ = env.reset()
-        acts = {a: int(rng.choice(np.flatnonzero(obs[a]["action_mask"]))) for a in env.agents}
+        acts = {a: env.action_space(a).sample(mask=obs[a]["action_mask"]) for a in env.agents}
         obs, *_ = env.step(acts)
     return steps / (time.perf_counter() - t0)
 
