@@ -34,6 +34,28 @@ class HindsightPolicy(Policy, Protocol):
     def bind(self, view: Any) -> None: ...
 
 
+class HindsightReference:
+    """Shared by the hindsight references (``oracle``, ``hindsight``): the kernel hands them
+    the app's documented hindsight view through :meth:`bind` before the run; :meth:`viewed`
+    refuses to act without it. No random stream: they are deterministic."""
+
+    name = "?"
+
+    def __init__(self) -> None:
+        self.view: Any = None
+
+    def reset(self, rng: np.random.Generator) -> None:
+        pass
+
+    def bind(self, view: Any) -> None:
+        self.view = view
+
+    def viewed(self) -> Any:
+        if self.view is None:
+            raise RuntimeError(f"the {self.name} policy needs the run's view: Simulation binds it")
+        return self.view
+
+
 def policy_names(app: str = "twin_migration") -> dict[str, str]:
     """name -> one-line description of every policy registered for ``app`` (agents/registry.py)."""
     return {name: entry.help for name, entry in sorted(table_of(app).items())}

@@ -9,30 +9,19 @@ assignment on perfect information, not a proven optimum: learners are reported a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
+from agents.base import HindsightReference
 from desim_iov.apps.offload_spaces import OffloadObservation
 from desim_iov.kinds import VEHICLE_AGENT
 
 
-class HindsightOffloadPolicy:
+class HindsightOffloadPolicy(HindsightReference):
     name = "hindsight"
 
-    def __init__(self) -> None:
-        self.view: Any = None
-
-    def reset(self, rng: np.random.Generator) -> None:
-        pass
-
-    def bind(self, view: Any) -> None:
-        self.view = view
-
     def act(self, observations: Mapping[str, OffloadObservation]) -> dict[str, np.ndarray]:
-        if self.view is None:
-            raise RuntimeError("the hindsight policy needs the run's view: Simulation binds it")
-        hv = self.view
+        hv = self.viewed()
         f = np.maximum(hv.f_cpu, 1.0)
         load = hv.queue_cycles.astype(float)
         levels = hv.split_levels

@@ -36,32 +36,22 @@ joint problem infeasible, they become the soft w_d 1(S' > L_max) term of g_m(n) 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from agents.base import HindsightReference
 from desim_iov.apps.twin_spaces import Observation
 from models.compute import computing_latency_s
 from models.geo import pairwise_distance_m
 from models.rate import transmission_latency_s
 
 
-class OraclePolicy:
+class OraclePolicy(HindsightReference):
     """Needs the run's hindsight view (``bind``, desim_iov/apps/twin_hindsight.py): it reads
     the future, which no agent may."""
 
     name = "oracle"
-
-    def __init__(self) -> None:
-        self.view: Any = None
-
-    def reset(self, rng: np.random.Generator) -> None:
-        pass
-
-    def bind(self, view: Any) -> None:
-        """The kernel hands a hindsight reference its :class:`TwinHindsight` view."""
-        self.view = view
 
     def _future_reach(self, t: float, vehicles: list[int]) -> np.ndarray:
         """(A, M) True where server m stays within range of vehicle v over [t, t + tau)."""
@@ -91,9 +81,7 @@ class OraclePolicy:
         """(agents, current hosts, candidate servers, c (A, M), g (M, A + 1)) of the epoch;
         inf marks what the hard constraints forbid (module docstring). ``hard_capacity``
         False leaves Eq. 16e to the soft w_d term of g."""
-        if self.view is None:
-            raise RuntimeError("the oracle needs a run's hindsight view (Simulation calls bind)")
-        h = self.view
+        h = self.viewed()
         s = h.scenario
         agents = list(observations)
         vehicles = [observations[a].vehicle for a in agents]

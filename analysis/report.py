@@ -93,14 +93,21 @@ def describe_traces(traces: list[Trace]) -> list[TraceInfo]:
     return out
 
 
+def _labelled(per_vehicle: pd.DataFrame, label: str) -> pd.DataFrame:
+    """A summary's per-vehicle rows with the trace's label in front (vehicle as text, so the
+    'all' rows fit the same column)."""
+    pv = per_vehicle.copy()
+    pv.insert(0, "trace", label)
+    pv["vehicle"] = pv["vehicle"].astype(str)
+    return pv
+
+
 def summary_table(traces: list[Trace], labels: list[str]) -> pd.DataFrame:
     """One row per vehicle and one 'all' row per trace (see :data:`O_V_NOTE`)."""
     rows = []
     for tr, lab in zip(traces, labels, strict=True):
         sm = summarize(tr)
-        pv = sm.per_vehicle.copy()
-        pv.insert(0, "trace", lab)
-        pv["vehicle"] = pv["vehicle"].astype(str)
+        pv = _labelled(sm.per_vehicle, lab)
         rows.append(pv)
         t = sm.total
         rows.append(pd.DataFrame([{
@@ -457,10 +464,7 @@ def offload_summary_table(traces: list[Trace], labels: list[str]) -> pd.DataFram
     rows = []
     for tr, lab in zip(traces, labels, strict=True):
         sm = summarize_offload(tr)
-        pv = sm.per_vehicle.copy()
-        pv.insert(0, "trace", lab)
-        pv["vehicle"] = pv["vehicle"].astype(str)
-        rows.append(pv[["trace", "vehicle", *OFFLOAD_TABLE_COLUMNS]])
+        rows.append(_labelled(sm.per_vehicle, lab)[["trace", "vehicle", *OFFLOAD_TABLE_COLUMNS]])
         t = sm.total
         row = {"trace": lab, "vehicle": "all", "tasks": t["tasks_generated"],
                "subtasks": t["subtasks_generated"], **sm.outcomes,
