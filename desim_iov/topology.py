@@ -217,8 +217,33 @@ class Topology:
         """BS/UAV indices node ``z`` can forward to now."""
         return np.flatnonzero(self.relay_edge[z])
 
+    def fastest_access(self, v: int) -> int:
+        """Vehicle ``v``'s BS/UAV of the highest access rate among its edges now; -1 if none."""
+        edges = np.flatnonzero(self.access_edge[v])
+        return int(edges[np.argmax(self.access_rate[v, edges])]) if edges.size else -1
+
     def vehicle_node(self, v: int) -> int:
         return self.N + v
+
+    def write_links(self, recorder, t: float) -> None:
+        """/links: every edge of the current step with its attributes (a snapshot)."""
+        tp, N = self, self.N
+        v, z = np.nonzero(tp.access_edge)
+        a, b = np.nonzero(tp.relay_edge)
+        rows = recorder.rows("links", len(v) + len(a))
+        rows["time"] = t
+        k = len(v)
+        rows["src"][:k], rows["dst"][:k] = N + v, z
+        rows["link_type"][:k] = tp.access_type[z]
+        for name, arr in (("distance", tp.access_distance), ("pl_db", tp.access_pl_db),
+                          ("gain", tp.access_gain), ("snr", tp.access_snr), ("rate", tp.access_rate)):
+            rows[name][:k] = arr[v, z]
+        rows["src"][k:], rows["dst"][k:] = a, b
+        rows["link_type"][k:] = tp.relay_type[a, b]
+        for name, arr in (("distance", tp.relay_distance), ("pl_db", tp.relay_pl_db),
+                          ("gain", tp.relay_gain), ("snr", tp.relay_snr), ("rate", tp.relay_rate)):
+            rows[name][k:] = arr[a, b]
+        recorder.append_many("links", rows)
 
     def graph(self) -> nx.DiGraph:
         """A ``networkx.DiGraph`` of the current step: nodes with ``kind`` (vehicle/bs/uav)

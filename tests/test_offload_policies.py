@@ -115,7 +115,7 @@ def test_hindsight_reads_the_true_cpu_and_assigns_greedily():
     with pytest.raises(RuntimeError, match="needs the run's view"):
         pol.act({})
     sim = Simulation(sc, pol)  # binds the app's hindsight view
-    assert np.array_equal(pol.view.f_cpu, sim.app.f_cpu)
+    assert np.array_equal(pol.view.f_cpu, sim.app.nodes.f_cpu)
     sim.run()
     assert sim.stats.subtasks > 0
 

@@ -20,11 +20,11 @@ class OffloadHindsight:
     @property
     def f_cpu(self) -> np.ndarray:
         """(N,) true CPU frequencies of the current slot, Hz."""
-        return self._app.f_cpu.copy()
+        return self._app.nodes.f_cpu.copy()
 
     @property
     def queue_cycles(self) -> np.ndarray:
-        return np.array([c.queued_cycles for c in self._app.cpu])
+        return self._app.nodes.queued_cycles()
 
     @property
     def access_rate_levels(self) -> np.ndarray:

@@ -16,7 +16,8 @@ by construction), "hold" is allowed only when a vehicle has no edge at all. Soft
 
 Features (scaled to O(1), clipped to [-10, 10]): vehicle (11 + 2N): position/km (3), speed/50,
 climb/10, heading/pi, ascent/(pi/2) (4), per BS/UAV CSI gain in dB/100 (N) and path loss in
-dB/100 (N), the head task (size/D^max, C/100, priority) (3), energy budget left (1). UAV
+dB/100 (N), the oldest waiting task (size/D^max, C/100, slots waited/hold_slots) (3), energy
+budget left (1). UAV
 (12 + 2N): position, velocity (7), gains and path losses to every other BS/UAV (2(N-1)), its
 queue (count/10, queued bits/D^max, mean C/100, max priority, head bits/D^max) (5), f^/f_max,
 energy left. BS (10 + 2(V+U)): position (3), gains from every vehicle and UAV (V+U), path
@@ -25,6 +26,7 @@ losses (V+U, dropped when the total would exceed 64), queue (5), f^/f_max, energ
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -159,3 +161,62 @@ def features(parts: list[Any]) -> np.ndarray:
 def db100(x: np.ndarray) -> np.ndarray:
     """Linear power gain -> dB / 100 (0 gain -> -3, i.e. -300 dB)."""
     return 10.0 * np.log10(np.maximum(np.asarray(x, dtype=float), 1e-30)) / 100.0
+
+
+def motion(vel: np.ndarray) -> list[float]:
+    """Velocity as the paper's state has it (Eq. 57/59): speed/50, climb/10, heading theta/pi,
+    ascent phi/(pi/2)."""
+    speed = float(np.hypot(vel[0], vel[1]))
+    heading = math.atan2(vel[1], vel[0]) if speed > 0 else 0.0
+    ascent = math.atan2(vel[2], speed) if speed > 0 or vel[2] else 0.0
+    return [speed / 50.0, vel[2] / 10.0, heading / math.pi, ascent / (math.pi / 2)]
+
+
+def vehicle_features(topo: Any, v: int, xyz: np.ndarray, vel: np.ndarray, head_bits: float,
+                     waited_slots: int, tasks: Any) -> np.ndarray:
+    """Eq. 57 for vehicle ``v`` (module docstring; ``head_bits``: its oldest waiting task)."""
+    return features([
+        xyz / 1000.0, motion(vel),
+        db100(topo.access_gain[v]), topo.access_pl_db[v] / 100.0,
+        [head_bits / tasks.max_subtask, tasks.cycles_per_bit / 100.0, waited_slots / max(tasks.hold_slots, 1)],
+        [1.0],  # energy left: the vehicle budget is per slot and nothing is spent yet
+    ])
+
+
+def relay_features(spaces: OffloadSpaces, topo: Any, z: int, kind: str, xyz: np.ndarray,
+                   vel: np.ndarray, jobs: list, queued_cycles: float, queued_bits: float,
+                   f_ratio: float, energy_left: float, tasks: Any) -> np.ndarray:
+    """Eq. 59 (UAV) / Eq. 61 (BS) for node ``z``; ``jobs`` its CPU's queued subtasks."""
+    if jobs:
+        head = max(jobs, key=lambda j: j.priority)
+        queue = [len(jobs) / 10.0, queued_bits / tasks.max_subtask,
+                 queued_cycles / max(queued_bits, 1.0) / 100.0, head.priority, head.bits / tasks.max_subtask]
+    else:
+        queue = [0.0] * 5
+    tail = [f_ratio, energy_left]
+    pos = xyz / 1000.0
+    if kind == UAV_AGENT:
+        others = np.arange(topo.N) != z
+        return features([pos, motion(vel), db100(topo.relay_gain[z, others]),
+                         topo.relay_pl_db[z, others] / 100.0, queue, tail])
+    # BS: links into it from every vehicle and every UAV
+    B = topo.B
+    parts = [pos, db100(np.concatenate([topo.access_gain[:, z], topo.relay_gain[B:, z]]))]
+    if spaces.bs_pl:
+        parts.append(np.concatenate([topo.access_pl_db[:, z], topo.relay_pl_db[B:, z]]) / 100.0)
+    return features(parts + [queue, tail])
+
+
+def target_mask(topo: Any, kind: str, i: int) -> np.ndarray:
+    """The first component's mask: a vehicle's first hops with an edge now (C1/C8), "hold" only
+    without any; a relay may always process (code 0) and forward along its edges."""
+    N = topo.N
+    m = np.zeros(N + 1, np.int8)
+    if kind == VEHICLE_AGENT:
+        m[:N] = topo.access_edge[i]
+        if not m.any():
+            m[N] = 1
+    else:
+        m[0] = 1
+        m[1:] = topo.relay_edge[i]
+    return m

@@ -1,0 +1,126 @@
+"""Rewards of the task-offloading agents at each epoch (quantum-DRL Eq. 63–68, adjusted by
+Eq. 90–92, Alg. 3 line 21), from the closed form of the slot's placements (Eq. 5–7), and the
+epoch's /agent_steps rows. The formulas are in ``models/offload_rewards.py``; the readings of
+the undefined metrics in docs/MODEL.md ("Task offloading", "Rewards")."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from desim_iov.apps.offload_records import Outcome, Placement, Subtask
+from desim_iov.kinds import UAV_AGENT, VEHICLE_AGENT
+from models.energy import qos as qos_eq48
+from models.offload_rewards import (
+    bs_reward,
+    change_share,
+    incentives_penalties,
+    load_balance,
+    task_distribution,
+    uav_reward,
+    vehicle_reward,
+)
+from traces.schema import OFFLOAD_DTYPES
+
+if TYPE_CHECKING:
+    from desim_iov.config import Scenario
+
+
+class RewardScorer:
+    """One run's reward computation; keeps each vehicle's previous first hops (C13)."""
+
+    def __init__(self, scenario: Scenario, recorder: Any, n_bs: int) -> None:
+        off = scenario.offload
+        self.cfg, self.tc, self.en, self.q = off.reward, off.tasks, off.energy, off.qos
+        self.capacity = off.network.capacity_cycles
+        self.slot_len = scenario.slot
+        self.recorder = recorder
+        self.B = n_bs
+        self.last_targets: list[list[int] | None] = [None] * scenario.vehicles.count
+
+    def score(self, ep: dict[str, Any], decoded: dict[str, tuple[int, int, int, bool]],
+              released: dict[int, list[tuple[Subtask, Placement]]], *, f_cpu: np.ndarray,
+              cpu_level: np.ndarray, queued_cycles: np.ndarray) -> Outcome:
+        """Eq. 63–68 per acting agent from the closed form of the slot's placements, adjusted
+        by Eq. 90–92 (Alg. 3 line 21); /agent_steps rows. ``f_cpu``, ``cpu_level``,
+        ``queued_cycles``: per BS/UAV, the slot's."""
+        cfg, tc, en, q = self.cfg, self.tc, self.en, self.q
+        rho = tc.deadline
+        N = len(f_cpu)
+        handled = np.zeros(N)
+        lat_sum, met_sum = np.zeros(N), np.zeros(N)
+        proc_cycles, e_node = np.zeros(N), np.zeros(N)
+        drop_latency = cfg.drop_latency * rho
+
+        def latency(pl: Placement) -> float:  # a subtask dropped at the hop limit never ends
+            return drop_latency if pl.dropped else pl.latency
+
+        for items in released.values():
+            for st, pl in items:
+                for k, z in enumerate(pl.nodes):
+                    handled[z] += 1
+                    lat_sum[z] += latency(pl)
+                    met_sum[z] += latency(pl) <= rho
+                    if k < len(pl.e_relay):
+                        e_node[z] += pl.e_relay[k]
+                if not pl.dropped:
+                    z = pl.nodes[-1]
+                    proc_cycles[z] += st.cycles
+                    e_node[z] += pl.e_proc
+        relay_ids = [o.index for o in ep["obs"].values() if o.kind != VEHICLE_AGENT]
+        n_mean = float(handled[relay_ids].mean()) if relay_ids else 0.0
+        rewards: dict[str, float] = {}
+        infos: dict[str, dict[str, Any]] = {}
+        rows = []
+        for a, (target, la, lb, refused) in decoded.items():
+            o = ep["obs"][a]
+            kind, i = o.kind, o.index
+            if kind == VEHICLE_AGENT:
+                items = released.get(i, [])
+                if items:
+                    lat = float(np.mean([latency(pl) for _, pl in items]))
+                    e = float(sum(pl.e_vehicle for _, pl in items))
+                    qv = float(np.mean([qos_eq48(max(latency(pl), 1e-12), pl.e_vehicle, w_l=q.w_l, w_e=q.w_e)
+                                        for _, pl in items]))
+                    l_n, e_n, q_n = lat / rho, e / en.vehicle_budget, qv / q.q_min
+                    r = vehicle_reward(l_n, e_n, q_n, cfg.w_vehicle)
+                    targets = [pl.nodes[0] for _, pl in items]
+                    chg = change_share(self.last_targets[i], targets)
+                    self.last_targets[i] = targets
+                    adj = incentives_penalties(l_n, e_n, q_n, omega=cfg.omega, lam=cfg.lam,
+                                               extra_penalty=cfg.change_penalty * max(0.0, chg - cfg.max_change))
+                    info = {"latency": lat, "energy": e, "qos": qv, "subtasks": len(items), "changed": chg}
+                else:  # held: nothing placed this slot
+                    r, adj = 0.0, incentives_penalties(None, 0.0, None, omega=cfg.omega, lam=cfg.lam)
+                    info = {"latency": float("nan"), "energy": 0.0, "qos": float("nan"), "subtasks": 0, "changed": 0.0}
+            else:
+                n = handled[i]
+                l_n = lat_sum[i] / n / rho if n else None
+                e_n = e_node[i] / en.node_budget
+                f = f_cpu[i] * cpu_level[i]
+                busy = proc_cycles[i] / f
+                ru = min(1.0, busy / self.slot_len)
+                ql = queued_cycles[i] / self.capacity
+                if kind == UAV_AGENT:
+                    eta = met_sum[i] / n if n else 0.0
+                    lb_ = load_balance(task_distribution(n, n_mean), ru, ql, cfg.beta)
+                    r = uav_reward(eta, l_n or 0.0, lb_, e_n, zeta_tf=cfg.zeta_tf, zeta_e=cfg.zeta_e, alpha=cfg.alpha)
+                else:
+                    r = bs_reward(ru, e_n, zeta_tp=cfg.zeta_tp, zeta_e=cfg.zeta_e)
+                load_pen = cfg.load_penalty * max(0.0, busy - rho) / rho
+                adj = incentives_penalties(l_n, e_n, None, omega=cfg.omega, lam=cfg.lam, extra_penalty=load_pen)
+                info = {"handled": int(n), "energy": float(e_node[i]), "busy": busy,
+                        "latency": (l_n * rho) if l_n is not None else float("nan")}
+            r_adj = r + adj.incentive - adj.penalty
+            rewards[a] = float(r_adj)
+            info.update(reward=float(r), incentive=adj.incentive, penalty=adj.penalty, refused=refused)
+            infos[a] = info
+            rows.append((ep["slot"], ep["t"], kind.encode(), i if kind == VEHICLE_AGENT else
+                         (i - self.B if kind == UAV_AGENT else i),
+                         target if kind == VEHICLE_AGENT else target - 1, la, lb, int(refused),
+                         int(o.mask[: o.nvec[0]].sum()), r, adj.incentive, adj.penalty, r_adj))
+        if rows:
+            arr = np.array(rows, dtype=OFFLOAD_DTYPES["agent_steps"])
+            self.recorder.append_many("agent_steps", arr)
+        return Outcome(rewards, infos)
