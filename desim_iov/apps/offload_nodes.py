@@ -143,14 +143,15 @@ class OffloadNodes:
 
     # ------------------------------------------------------------------ the closed form
 
-    def path(self, first: int) -> tuple[list[int], bool]:
-        """Nodes a subtask placed at ``first`` visits under the slot's rules, in the packet
-        process's order of checks (loop guard, hop limit, link), and whether it is dropped at
-        the hop limit (``at_hop_limit: drop``); otherwise the last node processes."""
+    def path(self, first: int, rules: list[int] | None = None) -> tuple[list[int], bool]:
+        """Nodes a subtask placed at ``first`` visits under the slot's rules (or ``rules``), in
+        the packet process's order of checks (loop guard, hop limit, link), and whether it is
+        dropped at the hop limit (``at_hop_limit: drop``); otherwise the last node processes."""
+        rules = self.rule if rules is None else rules
         nodes = [first]
         z = first
         while True:
-            rule = self.rule[z]
+            rule = rules[z]
             if rule == PROCESS or (rule - 1) in nodes:
                 return nodes, False
             if len(nodes) - 1 >= self.net.max_hops:
@@ -160,18 +161,25 @@ class OffloadNodes:
             z = rule - 1
             nodes.append(z)
 
-    def closed_form(self, v: int, first: int, power: int, bits: float) -> Placement:
+    def closed_form(self, v: int, first: int, power: int, bits: float, *, rules: list[int] | None = None,
+                    relay_level: np.ndarray | None = None, cpu_level: np.ndarray | None = None,
+                    f_cpu: np.ndarray | None = None) -> Placement:
         """Eq. 5–7 on the slot's frozen state: sum of D/R over the path (+ kappa_blk n/B) plus
-        C D / f at the processing node (its true f_cpu times its CPU level)."""
+        C D / f at the processing node (its true f_cpu times its CPU level). The keywords
+        replace the slot's rules, levels and frequencies (the digital twin's one-slot model,
+        ``apps/offload_model.py``, evaluates other joint actions on f^ this way)."""
         tp = self.topo
-        nodes, dropped = self.path(first)
+        relay_level = self.relay_level if relay_level is None else relay_level
+        cpu_level = self.cpu_level if cpu_level is None else cpu_level
+        f_cpu = self.f_cpu if f_cpu is None else f_cpu
+        nodes, dropped = self.path(first, rules)
         power = tp.access_level(v, first, power)
         r0 = float(tp.access_rate_levels[power, v, first])
         t_hops = [tp.airtime(bits, r0, int(tp.access_blocklength[first]), float(tp.access_bw[first]))]
         e_v = float(transmit_energy_j(self.vehicle_power(power), bits, r0))
         e_relay, rates, levels = [], [r0], [power]
         for x, y in zip(nodes[:-1], nodes[1:], strict=True):
-            lvl = tp.relay_level_to(x, y, int(self.relay_level[x]))
+            lvl = tp.relay_level_to(x, y, int(relay_level[x]))
             r = float(tp.relay_rate_levels[lvl, x, y])
             t_hops.append(tp.airtime(bits, r, int(tp.relay_blocklength[x, y]), float(tp.relay_bw[x, y])))
             e_relay.append(float(transmit_energy_j(self.relay_power(x, lvl), bits, r)))
@@ -180,6 +188,6 @@ class OffloadNodes:
         if dropped:  # never processed: no processing time or energy
             return Placement(nodes, math.nan, e_v, e_relay, 0.0, t_hops, 0.0, rates, levels, True)
         z = nodes[-1]
-        t_proc = float(processing_latency_s(bits, self.tasks.cycles_per_bit, self.f_cpu[z] * self.cpu_level[z]))
+        t_proc = float(processing_latency_s(bits, self.tasks.cycles_per_bit, f_cpu[z] * cpu_level[z]))
         return Placement(nodes, sum(t_hops) + t_proc, e_v, e_relay, self.proc_energy(bits), t_hops,
                          t_proc, rates, levels)

@@ -5,6 +5,7 @@ the undefined metrics in docs/MODEL.md ("Task offloading", "Rewards")."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,8 +44,25 @@ class RewardScorer:
               released: dict[int, list[tuple[Subtask, Placement]]], *, f_cpu: np.ndarray,
               cpu_level: np.ndarray, queued_cycles: np.ndarray) -> Outcome:
         """Eq. 63–68 per acting agent from the closed form of the slot's placements, adjusted
-        by Eq. 90–92 (Alg. 3 line 21); /agent_steps rows. ``f_cpu``, ``cpu_level``,
-        ``queued_cycles``: per BS/UAV, the slot's."""
+        by Eq. 90–92 (Alg. 3 line 21); /agent_steps rows; each vehicle's first hops kept for
+        C13. ``f_cpu``, ``cpu_level``, ``queued_cycles``: per BS/UAV, the slot's."""
+        rewards, infos, rows, targets = self.evaluate(ep, decoded, released, f_cpu=f_cpu, cpu_level=cpu_level,
+                                                      queued_cycles=queued_cycles)
+        for i, t in targets.items():
+            self.last_targets[i] = t
+        if rows:
+            self.recorder.append_many("agent_steps", np.array(rows, dtype=OFFLOAD_DTYPES["agent_steps"]))
+        return Outcome(rewards, infos)
+
+    def evaluate(self, ep: dict[str, Any], decoded: dict[str, tuple[int, int, int, bool]],
+                 released: dict[int, list[tuple[Any, Placement]]], *, f_cpu: np.ndarray,
+                 cpu_level: np.ndarray, queued_cycles: np.ndarray, only: Collection[str] | None = None,
+                 ) -> tuple[dict[str, float], dict[str, dict[str, Any]], list[tuple], dict[int, list[int]]]:
+        """:meth:`score` without side effects: (adjusted rewards, infos, /agent_steps rows, each
+        placing vehicle's first hops). Also the digital twin's one-slot model
+        (apps/offload_model.py) for other joint actions; ``released`` items need only
+        ``.cycles`` besides their placement; ``only``: the agents whose rewards are wanted
+        (the others are skipped: a best response needs one agent's)."""
         cfg, tc, en, q = self.cfg, self.tc, self.en, self.q
         rho = tc.deadline
         N = len(f_cpu)
@@ -73,7 +91,10 @@ class RewardScorer:
         rewards: dict[str, float] = {}
         infos: dict[str, dict[str, Any]] = {}
         rows = []
+        new_targets: dict[int, list[int]] = {}
         for a, (target, la, lb, refused) in decoded.items():
+            if only is not None and a not in only:
+                continue
             o = ep["obs"][a]
             kind, i = o.kind, o.index
             if kind == VEHICLE_AGENT:
@@ -81,13 +102,16 @@ class RewardScorer:
                 if items:
                     lat = float(np.mean([latency(pl) for _, pl in items]))
                     e = float(sum(pl.e_vehicle for _, pl in items))
-                    qv = float(np.mean([qos_eq48(max(latency(pl), 1e-12), pl.e_vehicle, w_l=q.w_l, w_e=q.w_e)
-                                        for _, pl in items]))
+                    qos_of: dict[int, float] = {}  # a task's subtasks often share one placement
+                    for _, pl in items:
+                        if id(pl) not in qos_of:
+                            qos_of[id(pl)] = qos_eq48(max(latency(pl), 1e-12), pl.e_vehicle, w_l=q.w_l, w_e=q.w_e)
+                    qv = float(np.mean([qos_of[id(pl)] for _, pl in items]))
                     l_n, e_n, q_n = lat / rho, e / en.vehicle_budget, qv / q.q_min
                     r = vehicle_reward(l_n, e_n, q_n, cfg.w_vehicle)
                     targets = [pl.nodes[0] for _, pl in items]
                     chg = change_share(self.last_targets[i], targets)
-                    self.last_targets[i] = targets
+                    new_targets[i] = targets
                     adj = incentives_penalties(l_n, e_n, q_n, omega=cfg.omega, lam=cfg.lam,
                                                extra_penalty=cfg.change_penalty * max(0.0, chg - cfg.max_change))
                     info = {"latency": lat, "energy": e, "qos": qv, "subtasks": len(items), "changed": chg}
@@ -120,7 +144,4 @@ class RewardScorer:
                          (i - self.B if kind == UAV_AGENT else i),
                          target if kind == VEHICLE_AGENT else target - 1, la, lb, int(refused),
                          int(o.mask[: o.nvec[0]].sum()), r, adj.incentive, adj.penalty, r_adj))
-        if rows:
-            arr = np.array(rows, dtype=OFFLOAD_DTYPES["agent_steps"])
-            self.recorder.append_many("agent_steps", arr)
-        return Outcome(rewards, infos)
+        return rewards, infos, rows, new_targets
