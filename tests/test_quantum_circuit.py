@@ -54,16 +54,25 @@ def np_cnot(control: int, target: int, n: int) -> np.ndarray:
 
 
 def np_circuit_probabilities(theta: np.ndarray, amplitudes: np.ndarray) -> np.ndarray:
+    """The circuit gate by gate, each gate a full 2**n x 2**n matrix acting on the rows."""
     layers, n, _ = theta.shape
-    u = np.eye(2 ** n, dtype=complex)
+    psi = amplitudes / np.linalg.norm(amplitudes, axis=1, keepdims=True) + 0j
     for layer in range(layers):
         for q in range(n):
             for k, axis in enumerate("XYZ"):
-                u = np_on_wire(np_rotation(axis, theta[layer, q, k]), q, n) @ u
+                psi = psi @ np_on_wire(np_rotation(axis, theta[layer, q, k]), q, n).T
         for q in range(n):
-            u = np_cnot(q, (q + 1) % n, n) @ u
-    psi = amplitudes / np.linalg.norm(amplitudes, axis=1, keepdims=True)
-    return np.abs(psi @ u.T) ** 2
+            psi = psi @ np_cnot(q, (q + 1) % n, n).T
+    return np.abs(psi) ** 2
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny tensors: more threads only oversubscribe a shared CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def random_inputs(seed: int, batch: int = 5, sets: tuple[int, ...] = (),
@@ -96,12 +105,13 @@ def test_parameter_sets_match_one_at_a_time() -> None:
     theta, amps = random_inputs(3, sets=(3,))
     both = circuit_probabilities(theta, amps)
     assert both.shape == (3, 5, D)
-    for p in range(3):
-        ref = np_circuit_probabilities(theta[p].numpy(), amps.numpy())
-        np.testing.assert_allclose(both[p].numpy(), ref, rtol=0, atol=1e-10)
+    ref = np_circuit_probabilities(theta[1].numpy(), amps.numpy())
+    np.testing.assert_allclose(both[1].numpy(), ref, rtol=0, atol=1e-10)
     per_set = torch.randn(3, 4, D, dtype=torch.float64)  # one batch per set
     got = circuit_probabilities(theta, per_set)
     for p in range(3):
+        np.testing.assert_allclose(both[p].numpy(), circuit_probabilities(theta[p], amps).numpy(),
+                                   rtol=0, atol=1e-12)
         np.testing.assert_allclose(got[p].numpy(), circuit_probabilities(theta[p], per_set[p]).numpy(),
                                    rtol=0, atol=1e-12)
     np.testing.assert_allclose(got.numpy(), circuit_probabilities(theta, per_set, method="gates").numpy(),
@@ -163,7 +173,7 @@ def test_gradients_fused_equal_gates_and_amplitude_gradcheck() -> None:
         grads.append((th.grad, am.grad))
     for a, b in zip(*grads, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=1e-12)
-    am = amps.clone().requires_grad_()
+    am = amps[:1].clone().requires_grad_()
     assert torch.autograd.gradcheck(lambda x: circuit_probabilities(theta, x), (am,))
 
 
@@ -256,15 +266,15 @@ def test_variational_circuit_learns_a_target_outcome() -> None:
     assert sum(p.numel() for p in circ.parameters()) == 3 * N * L
     uni = VariationalCircuit(generator=torch.Generator().manual_seed(2)).theta.detach()
     assert float(uni.min()) >= 0 and float(uni.max()) < 2 * math.pi and float(uni.std()) > 1
-    amps = amplitude_encode(torch.rand(8, 12))
+    amps = amplitude_encode(torch.rand(1, 12))
     opt = torch.optim.Adam(circ.parameters(), lr=0.1)
-    first = float(circ(amps)[:, 37].mean())
-    for _ in range(150):
+    first = float(circ(amps)[:, 37].mean().detach())
+    for _ in range(100):
         loss = -circ(amps)[:, 37].mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert first < 0.2 and -float(loss) > 0.8
+    assert first < 0.2 and -float(loss.detach()) > 0.9
     np.testing.assert_allclose(circ(amps, method="gates").detach().numpy(),
                                circ(amps).detach().numpy(), atol=2e-6)
 
