@@ -32,6 +32,10 @@ class Learner(NamedTuple):
     algorithm: str  # the module that trains it (agents.train reads it)
     use_mask: bool  # trained and evaluated with the kernel's action mask (Eq. 23)
     help: str
+    app: str = "twin_migration"
+    hyper: dict[str, Any] = {}  # the algorithm's Config fields this variant fixes
+    overrides: tuple[str, ...] = ()  # scenario settings this variant fixes (ablations)
+    forecast: bool = False  # uses the digital twin's forecaster (offloading "with LSTM")
 
 
 #: the trained agents: `desim-iov train --agent NAME`; as policies they need checkpoint= and
@@ -50,6 +54,31 @@ POLICIES.update({name: Entry("agents.learned:learned_policy", lr.help) for name,
 # name -> help of the trained agents (the CLI passes them the scenario)
 LEARNED: dict[str, str] = {name: lr.help for name, lr in LEARNERS.items()}
 
+#: the task-offloading learners (quantum-DRL paper, Figs. 3-7): `desim-iov train --agent NAME
+#: --scenario offload-urban`; the "with LSTM" ones need the digital twin's forecaster
+#: (offload.dt.predictor; `train` fits one first when the scenario has none)
+OFFLOAD_LEARNERS: dict[str, Learner] = {
+    "qdrl": Learner("agents.qdrl", True, "offloading: multi-agent quantum actor-critic + DT peephole-LSTM "
+                    "forecast + Nash-equilibrium step (Alg. 1-3, the proposed method); needs checkpoint=",
+                    "task_offloading", forecast=True),
+    "qdrl-sa": Learner("agents.qdrl", True, "offloading: single-agent quantum-DRL (one circuit and critic for "
+                       "every decision, team reward, no Alg. 3); needs checkpoint=", "task_offloading",
+                       {"shared": True}, forecast=True),
+    "qdrl-nolstm": Learner("agents.qdrl", True, "offloading: quantum-DRL with the DT but no forecaster "
+                           "(Fig. 4-5 ablation); needs checkpoint=", "task_offloading",
+                           overrides=("offload.dt.predictor=none",)),
+    "qdrl-nodt": Learner("agents.qdrl", True, "offloading: quantum-DRL without the digital twin (local states, "
+                         "no forecast, no Alg. 3; Fig. 5 ablation); needs checkpoint=", "task_offloading",
+                         {"nash": False}, ("offload.dt.enabled=false", "offload.dt.predictor=none")),
+    "ppo-offload": Learner("agents.ppo_offload", True, "offloading: multi-agent PPO with the DT forecast "
+                           "(Fig. 3-4 baseline); needs checkpoint=", "task_offloading", forecast=True),
+    "ddpg-offload": Learner("agents.ddpg_offload", True, "offloading: multi-agent DDPG (Gumbel-softmax) with the "
+                            "DT forecast (Fig. 3-4 baseline); needs checkpoint=", "task_offloading", forecast=True),
+}
+
+#: every learner of both apps by name (agents.train)
+ALL_LEARNERS: dict[str, Learner] = {**LEARNERS, **OFFLOAD_LEARNERS}
+
 #: the task-offloading app's policies (quantum-DRL paper baselines): a name may mean a
 #: different policy in each app ("random")
 OFFLOAD_POLICIES: dict[str, Entry] = {
@@ -66,6 +95,8 @@ OFFLOAD_POLICIES: dict[str, Entry] = {
                        "offloading: per-slot best assignment on the true CPU frequencies and rates; "
                        "a reference"),
 }
+OFFLOAD_POLICIES.update({name: Entry("agents.learned:learned_policy", lr.help)
+                         for name, lr in OFFLOAD_LEARNERS.items()})
 
 #: ``app`` -> its policy table
 POLICY_TABLES: dict[str, dict[str, Entry]] = {"twin_migration": POLICIES,
@@ -82,4 +113,5 @@ def factory_of(name: str, app: str = "twin_migration") -> Callable[..., Any]:
     """The factory of a policy registered for ``app``, its module imported now."""
     module, attr = table_of(app)[name].factory.split(":")
     factory = getattr(importlib.import_module(module), attr)
-    return functools.partial(factory, name) if app == "twin_migration" and name in LEARNERS else factory
+    learned = LEARNERS if app == "twin_migration" else OFFLOAD_LEARNERS
+    return functools.partial(factory, name) if name in learned else factory

@@ -35,7 +35,7 @@ from agents.blocks.checkpoints import load_checkpoint, save_checkpoint
 from agents.blocks.layout import Layout
 from agents.blocks.networks import Actor
 from agents.blocks.policy import ActorPolicy
-from agents.registry import LEARNERS
+from agents.registry import ALL_LEARNERS
 
 CURVE_COLUMNS = [
     "update", "episodes", "env_steps", "agent_steps", "wall_s", "episode_reward_mean",
@@ -46,20 +46,35 @@ CURVE_COLUMNS = [
 
 def _agent(name: str) -> tuple[Any, bool]:
     """(algorithm module, use_mask) of a learner declared in agents/registry.py."""
-    if name not in LEARNERS:
-        raise KeyError(f"unknown learning agent {name!r} (allowed: {', '.join(LEARNERS)})")
-    lr = LEARNERS[name]
+    if name not in ALL_LEARNERS:
+        raise KeyError(f"unknown learning agent {name!r} (allowed: {', '.join(ALL_LEARNERS)})")
+    lr = ALL_LEARNERS[name]
     return importlib.import_module(lr.algorithm), lr.use_mask
 
 
 def make_config(name: str, **hyper: Any) -> Any:
-    """The algorithm's Config with ``hyper`` applied; unknown names raise TypeError."""
+    """The algorithm's Config with the variant's fixed fields (registry ``hyper``) and
+    ``hyper`` applied; unknown names raise TypeError."""
     mod, use_mask = _agent(name)
     fields = {f.name for f in dataclasses.fields(mod.Config)} - {"use_mask"}
     bad = sorted(set(hyper) - fields)
     if bad:
         raise TypeError(f"{name}: unknown hyperparameter(s) {bad} (allowed: {', '.join(sorted(fields))})")
-    return mod.Config(use_mask=use_mask, **hyper)
+    return mod.Config(use_mask=use_mask, **{**ALL_LEARNERS[name].hyper, **hyper})
+
+
+def scenario_for(name: str, scenario: Any) -> Any:
+    """``scenario`` as learner ``name`` trains and runs on it: its app checked, the variant's
+    fixed settings applied (the ablations: no forecaster, no digital twin). One-line
+    ValueError when the scenario's app is not the learner's."""
+    lr = ALL_LEARNERS[name] if name in ALL_LEARNERS else _agent(name)
+    if scenario.app != lr.app:
+        raise ValueError(f"learner {name!r} is for app {lr.app}; scenario {scenario.name!r} is {scenario.app}")
+    if not lr.overrides:
+        return scenario
+    from desim_iov.env import make_scenario
+
+    return make_scenario(scenario, **dict(o.split("=", 1) for o in lr.overrides))
 
 
 def _scenario_json(env: Any) -> Any:
@@ -103,6 +118,8 @@ def train(agent_name: str, env_fn: Callable[[], Any], *, updates: int, seed: int
     else:
         cfg = make_config(agent_name, **hyper)
         learner = mod.Learner(env, cfg, seed)
+    if hasattr(learner, "plan"):  # exploration schedules that span the whole budget
+        learner.plan(updates)
     torch_threads = torch.get_num_threads()
     layout = learner.layout
     config = {
@@ -174,6 +191,10 @@ def load_policy(agent_name: str, checkpoint: str | Path, scenario: Any) -> Actor
     if cfg["agent"] != agent_name:
         raise ValueError(f"{checkpoint}: a {cfg['agent']!r} checkpoint, not {agent_name!r}")
     sc = make_scenario(scenario) if isinstance(scenario, str) else scenario
+    if ALL_LEARNERS[agent_name].app == "task_offloading":
+        from agents.offload_policy import load_offload_policy
+
+        return load_offload_policy(agent_name, checkpoint, cfg, state, sc)
     encoder = DesimParallelEnv(sc)
     layout = Layout.of_env(encoder)
     trained = Layout(cfg["layout"]["n_agents"], cfg["layout"]["n_servers"], tuple(cfg["layout"]["kinds"]))

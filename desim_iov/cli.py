@@ -65,10 +65,10 @@ def _simulate(scenario, policy, out: Path, quiet: bool, provenance: dict | None 
 
 def _make_policy(name: str, params: dict, scenario=None):
     from agents.base import make_policy
-    from agents.learned import LEARNED
+    from agents.registry import ALL_LEARNERS
 
     app = scenario.app if scenario is not None else "twin_migration"
-    if name in LEARNED and scenario is not None and app == "twin_migration":
+    if name in ALL_LEARNERS and scenario is not None and ALL_LEARNERS[name].app == app:
         params = {**params, "scenario": scenario}  # a checkpoint is read for this scenario
     try:
         return make_policy(name, app=app, **params)
@@ -180,6 +180,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_experiment(args: argparse.Namespace) -> int:
     from analysis.experiment_results import summarise
     from desim_iov.experiments.twin_migration import run_experiment
+
+    if args.experiment.startswith("qdrl-"):
+        from desim_iov.experiments.qdrl_figs import run_figure
+
+        try:
+            lines = run_figure(args.experiment, Path(args.out), seeds=args.seeds, episodes=args.episodes or 1000,
+                               overrides=list(args.set or []), progress=not args.quiet,
+                               workers=args.workers or 2, backend=args.backend)
+        except (KeyError, ValueError, RuntimeError) as e:
+            raise CliError(str(e).strip("\"'")) from None
+        print("\n".join(lines))
+        print(f"results: {Path(args.out) / args.experiment.removeprefix('qdrl-')}")
+        return 0
 
     if args.experiment == "offload-heuristics":
         from desim_iov.experiments.offloading import POLICIES, run_heuristics
@@ -368,8 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=_cmd_eval)
 
     ex = sub.add_parser("experiment", help="the twin-migration paper's Figs. 6-9; the offloading "
-                        "heuristics side by side (offload-heuristics)")
-    ex.add_argument("experiment", choices=["fig6", "fig7", "fig8", "fig9", "offload-heuristics"])
+                        "heuristics side by side (offload-heuristics); the quantum-DRL paper's Figs. 3-7 "
+                        "(qdrl-fig3 ... qdrl-fig7: --episodes is the training budget, default 1000)")
+    ex.add_argument("experiment", choices=["fig6", "fig7", "fig8", "fig9", "offload-heuristics",
+                                           "qdrl-fig3", "qdrl-fig4", "qdrl-fig5", "qdrl-fig6", "qdrl-fig7"])
     ex.add_argument("--out", required=True)
     ex.add_argument("--seeds", type=int, default=3)
     ex.add_argument("--updates", type=int, default=200, help="training updates per learner")

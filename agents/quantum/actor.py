@@ -55,13 +55,12 @@ class QuantumActor(nn.Module):
         return amplitude_encode(x, N_QUBITS, bias=True)
 
     def probs(self, x: torch.Tensor, index_feature: torch.Tensor | None, masks: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Per group, (B, size) masked, renormalised code probabilities."""
+        """Per group, (B, size) masked, renormalised code probabilities; group g's circuit is
+        theta[g] (a shared actor serves kinds with fewer groups with its first circuits)."""
         amp = self.amplitudes(x, index_feature)
-        out = []
-        for g, size in enumerate(self.codec.sizes):
-            p = circuit_probabilities(self.theta[g], amp)
-            out.append(masked_code_probs(p, size, masks[g], self.beta))
-        return out
+        g = len(masks)  # every group's circuit in one call (one unitary per parameter set)
+        p = circuit_probabilities(self.theta[:g], amp.unsqueeze(0).expand(g, *amp.shape))
+        return [masked_code_probs(p[i], m.shape[1], m, self.beta) for i, m in enumerate(masks)]
 
     @staticmethod
     def joint(probs: list[torch.Tensor]) -> torch.Tensor:
