@@ -345,3 +345,41 @@ def play_episode(env: Any, layout: OffloadLayout, seed: int,
         done = not env.agents
         on_step(Step(before, actions, rew, infos, stack_kinds(layout, obs, env.acting_agents if not done else [], zero),
                      done))
+
+
+# ---------------------------------------------------------------- the classical baselines' policy
+# (agents/ppo_offload.py, agents/ddpg_offload.py): self-contained, kept at the end of the file
+
+from agents.blocks.distributions import MaskedCategorical  # noqa: E402
+
+
+class ComponentCategorical:
+    """Factorised masked categorical over a ``MultiDiscrete`` action: one
+    :class:`MaskedCategorical` per component on its slice of the flat logits (B, sum nvec) and
+    of the flat mask (B, sum nvec; None: unmasked), the layout of the env's ``action_mask``.
+    Components are independent given the observation (the kernel's mask is a product of the
+    component masks), so log-probabilities and entropies add up over components."""
+
+    def __init__(self, logits: torch.Tensor, flat_mask: torch.Tensor | None, nvec: tuple[int, ...]) -> None:
+        edges = np.concatenate([[0], np.cumsum(nvec)]).astype(int)
+        self.parts = [MaskedCategorical(logits[..., lo:hi], None if flat_mask is None else flat_mask[..., lo:hi])
+                      for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+
+    @property
+    def masked_logits(self) -> torch.Tensor:
+        """(B, sum nvec) logits with -inf where masked."""
+        return torch.cat([d.logits for d in self.parts], -1)
+
+    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        return sum(d.log_prob(actions[..., c]) for c, d in enumerate(self.parts))
+
+    def entropy(self) -> torch.Tensor:
+        return sum(d.entropy() for d in self.parts)
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(B, components) draws, never a masked value."""
+        return torch.stack([d.sample(generator) for d in self.parts], -1)
+
+    def mode(self) -> torch.Tensor:
+        """(B, components) greedy actions: the argmax of each component under its mask."""
+        return torch.stack([d.mode() for d in self.parts], -1)
