@@ -168,11 +168,6 @@ class OffloadLayout:
             raise ValueError(f"{what}: trained for {short(saved)}; this scenario has {short(mine)}")
 
 
-def one_hot_inputs(x: np.ndarray, n_agents: int) -> np.ndarray:
-    """Features (n, d) of a kind's agents in order, with the one-hot agent index appended."""
-    return np.concatenate([x, np.eye(n_agents, dtype=np.float32)[: x.shape[0]]], axis=1)
-
-
 @dataclass
 class KindStep:
     """One env step of one kind: every agent of the kind in order (idle ones: zeros)."""
@@ -328,7 +323,9 @@ class Step:
                 else np.zeros((0, len(kl.nvec)), np.int64),
                 "reward": np.array([team_r if team else self.rewards.get(kl.agents[i], 0.0) for i in rows], np.float32),
                 "next_obs": a.obs[rows], "next_mask": a.mask[rows],
-                "done": np.full(rows.size, float(self.done), np.float32)}
+                # an agent idle at the next epoch (a vehicle with no task) ends its trajectory
+                # there: its zero observation is never a decision, so nothing bootstraps from it
+                "done": (~a.acting[rows] | self.done).astype(np.float32)}
 
 
 def play_episode(env: Any, layout: OffloadLayout, seed: int,

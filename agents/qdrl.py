@@ -78,6 +78,7 @@ class Config:
     nash_beta: float = 0.1
     shared: bool = False  # qdrl-sa: one actor/critic for all decisions, team reward, no Alg. 3
     max_grad_norm: float = 10.0
+    reward_scale: float = 0.01  # the rewards are O(10-100) per step (L/rho with L ~ 0.1-1 s): as the baselines
 
 
 class Critic(nn.Module):
@@ -170,11 +171,18 @@ class Learner:
 
     # -------------------------------------------------------------- acting
 
+    def _masks(self, codec: Any, flat_masks: np.ndarray) -> list[torch.Tensor]:
+        """The codes the actor may pick: the kernel's mask (``use_mask``), else every code that
+        names an action (the kernel then refuses a masked target)."""
+        if not self.cfg.use_mask:
+            flat_masks = np.ones_like(flat_masks, dtype=bool)
+        return code_masks_t(codec, flat_masks)
+
     def act_kind(self, kind: str, obs: np.ndarray, flat_masks: np.ndarray, rows: np.ndarray,
                  eps: float = 0.0, greedy: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(components (n, 3), explored (n,)) for the kind's agents ``rows``."""
         codec = self.layout.kinds[kind].codec
-        masks = code_masks_t(codec, flat_masks)
+        masks = self._masks(codec, flat_masks)
         with torch.no_grad():
             probs = self._probs(kind, obs, rows, masks)
         codes, explored = sample_codes(probs, masks, eps, self.rng, greedy=greedy)
@@ -226,6 +234,7 @@ class Learner:
             if not tr["agent"].size:
                 continue
             agents = self.layout.kinds[kind].agents
+            tr["reward"] = tr["reward"] * np.float32(self.cfg.reward_scale)
             tr["flag"] = np.array([agents[i] in self._nash_changed for i in tr["agent"]], np.float32)
             self.buffers[kind].add(**tr)
             self.agent_steps += tr["agent"].size
@@ -237,7 +246,7 @@ class Learner:
         cfg, kl = self.cfg, self.layout.kinds[kind]
         codec, actor, critic, target = kl.codec, self.actors[kind], self.critics[kind], self.targets[kind]
         rows = b["agent"]
-        masks, next_masks = code_masks_t(codec, b["mask"]), code_masks_t(codec, b["next_mask"])
+        masks, next_masks = self._masks(codec, b["mask"]), self._masks(codec, b["next_mask"])
         n_joint = codec.n_joint
         with torch.no_grad():  # TD target with the expected next value (reading A36)
             p_next = QuantumActor.joint(self._probs(kind, b["next_obs"], rows, next_masks))
@@ -278,13 +287,14 @@ class Learner:
     def update(self) -> dict[str, float]:
         t0 = time.perf_counter()
         self._stats = {}
+        eps_used = self.epsilon()  # the exploration rate of this update's (first) episode
         for _ in range(self.cfg.episodes_per_update):
             play_episode(self.env, self.layout, self.episode_seed(self.episodes), self._act, self._store)
             self.episodes += 1
             self.log.end()
         out = self.log.metrics(self.cfg.episodes_per_update)
         out.update({k: float(np.mean(v)) for k, v in self._stats.items()})
-        out.update(alpha=self.epsilon(), rollout_s=time.perf_counter() - t0, update_s=0.0)
+        out.update(alpha=eps_used, rollout_s=time.perf_counter() - t0, update_s=0.0)
         return out
 
     # -------------------------------------------------------------- checkpoints
@@ -300,7 +310,7 @@ class Learner:
             "opt_actor": {k: self.opt_actor[id(a)].state_dict() for k, a in self._unique(self.actors).items()},
             "opt_critic": {k: self.opt_critic[id(c)].state_dict() for k, c in self._unique(self.critics).items()},
             "buffers": {k: b.state_dict() for k, b in self.buffers.items()},
-            "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+            "rng": self.rng.bit_generator.state,
             "episodes": self.episodes, "env_steps": self.env_steps, "agent_steps": self.agent_steps,
             "planned_episodes": self.planned_episodes,
         }
@@ -316,7 +326,6 @@ class Learner:
         for k, b in self.buffers.items():
             b.load_state_dict(st["buffers"][k])
         self.rng.bit_generator.state = st["rng"]
-        torch.set_rng_state(st["torch_rng"])
         self.episodes, self.env_steps = int(st["episodes"]), int(st["env_steps"])
         self.agent_steps, self.planned_episodes = int(st["agent_steps"]), int(st["planned_episodes"])
 

@@ -19,7 +19,12 @@ NAMES = ("nearest", "max-rate", "min-latency", "random", "hindsight")
 
 
 def test_registered_for_the_offloading_app_only():
-    assert set(policy_names("task_offloading")) == set(NAMES) == set(OFFLOAD_POLICIES)
+    from agents.registry import OFFLOAD_LEARNERS
+
+    assert set(policy_names("task_offloading")) == set(NAMES) | set(OFFLOAD_LEARNERS) == set(OFFLOAD_POLICIES)
+    assert not set(OFFLOAD_LEARNERS) & set(policy_names())  # learners of one app only
+    with pytest.raises(KeyError, match="needs checkpoint"):
+        make_policy("qdrl", app="task_offloading")
     for name in NAMES:
         assert callable(factory_of(name, "task_offloading"))
     assert "nearest" not in policy_names()  # twin migration's table
