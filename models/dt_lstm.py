@@ -186,8 +186,10 @@ def dt_loss(pred: torch.Tensor, target: torch.Tensor, eta_w: float = 0.01,
 
 @dataclass
 class KindModel:
-    """One agent kind's trained forecaster: ``net`` on inputs scaled by (``mean``, ``std``)
-    (the training set's, per feature); ``n_state`` state features then 3 action features."""
+    """One agent kind's trained forecaster: ``net`` on inputs and targets scaled by the
+    training targets' ``mean`` and ``std`` per feature; ``n_state`` state features then 3
+    action features. A feature constant in training (std < 1e-6) is scaled by 1 and predicted
+    as that constant (e.g. the queues of slot-fidelity traces, always empty)."""
 
     kind: str
     net: DTForecaster
@@ -201,8 +203,16 @@ class KindModel:
     def n_in(self) -> int:
         return int(self.net.kwargs["n_in"])
 
+    @property
+    def constant(self) -> np.ndarray:
+        return self.std < 1e-6
+
+    @property
+    def scale_std(self) -> np.ndarray:
+        return np.where(self.constant, 1.0, self.std)
+
     def scale(self, o: np.ndarray) -> np.ndarray:
-        return ((o - self.mean) / self.std).astype(np.float32)
+        return ((o - self.mean) / self.scale_std).astype(np.float32)
 
     @torch.no_grad()
     def predict(self, windows: np.ndarray, batch: int = 4096) -> np.ndarray:
@@ -211,7 +221,9 @@ class KindModel:
         x = torch.from_numpy(self.scale(np.asarray(windows, dtype=np.float64)))
         out = [self.net(x[i:i + batch]).numpy() for i in range(0, len(x), batch)]
         y = np.concatenate(out) if out else np.zeros((0, self.n_in), np.float32)
-        return y.astype(np.float64) * self.std + self.mean
+        y = y.astype(np.float64) * self.scale_std + self.mean
+        y[:, self.constant] = self.mean[self.constant]
+        return y
 
 
 @dataclass
