@@ -17,7 +17,7 @@ by construction), "hold" is allowed only when a vehicle has no edge at all. Soft
 Features (scaled to O(1), clipped to [-10, 10]): the agent's state, then the digital twin's
 forecast block. Vehicle (11 + 3N): position/km (3), speed/50, climb/10, heading/pi,
 ascent/(pi/2) (4), per BS/UAV CSI gain in dB/100 (N) and path loss in dB/100 (N), the oldest
-waiting task (size/D^max, C/100, slots waited/hold_slots; zeros without a task) (3), energy
+waiting task (size/D^max, C/100, slots waited/hold_slots; size and wait 0 without one) (3), energy
 budget left (1). UAV (12 + 3N): position, velocity (7), gains and path losses to every other
 BS/UAV (2(N-1)), its queue (count/10, queued bits/D^max, mean C/100, max priority, head
 bits/D^max) (5), f^/f_max (the DT's estimate; without the DT its own exact f_cpu/f_max),
