@@ -287,3 +287,19 @@ def test_cli_dt_train_then_a_run_with_the_peephole_lstm(tmp_path, capsys):
     assert main(["dt", "train", str(tmp_path / "missing.h5"), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "no such trace file" in err and err.count("\n") == 1
+
+
+def test_older_traces_open_and_say_they_have_no_dt_states(tmp_path):
+    from traces.dt_states import read_dt_states
+    from traces.reader import TraceError, open_trace
+
+    _, _, f = _run(tmp_path, "o.h5", fidelity="slot")
+    f.close()
+    with h5py.File(tmp_path / "o.h5", "a") as g:  # as schema 1.4 wrote it
+        del g["dt_states"]
+        g.attrs["schema_version"] = "1.4"
+    tr = open_trace(tmp_path / "o.h5")
+    assert tr.attrs["schema_version"] == "1.4" and len(tr.df("agent_steps"))
+    with pytest.raises(TraceError, match="no /dt_states .* this one is 1.4") as e:
+        read_dt_states(tmp_path / "o.h5")
+    assert "\n" not in str(e.value)
