@@ -51,8 +51,9 @@ CLIP = 10.0
 @dataclass
 class OffloadObservation:
     """One agent's view at an epoch: encoded ``features``, the flat ``mask`` over the action
-    components ``nvec``, and the digital twin's view ``dt`` (shared by all agents of the epoch:
-    the paper's DT holds every node's state) that heuristics may read."""
+    components ``nvec``, and the digital twin's view ``dt`` that heuristics may read (shared by
+    all agents of the epoch: the paper's DT holds every node's state; without the DT, each
+    agent's own view of its local state, ``DigitalTwin.local_view``)."""
 
     agent: str
     kind: str
