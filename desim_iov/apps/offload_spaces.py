@@ -221,6 +221,27 @@ def relay_features(spaces: OffloadSpaces, topo: Any, z: int, kind: str, xyz: np.
     return features(parts + [queue, tail])
 
 
+def agent_states(spaces: OffloadSpaces, topo: Any, radio: Any, velocity: tuple[np.ndarray, np.ndarray],
+                 pending: list[list], cpus: list, queued_cycles: np.ndarray, queued_bits: np.ndarray,
+                 f_ratio: np.ndarray, energy_left: np.ndarray, slot: int, tasks: Any) -> dict[str, np.ndarray]:
+    """Every agent's state features (the observation without the forecast block), per kind
+    (A, n_state) in agent index order: vehicles idle or not (``pending[v]``: its waiting tasks;
+    none: size and wait 0), UAVs j = node B + j, BSs; ``f_ratio``, ``energy_left`` per node."""
+    vel_v, vel_s = velocity
+    out = {k: np.zeros((n, spaces.n_state[k]), np.float32)
+           for k, n in ((VEHICLE_AGENT, spaces.V), (UAV_AGENT, spaces.U), (BS_AGENT, spaces.B))}
+    for v in range(spaces.V):
+        head = pending[v][0] if pending[v] else None
+        out[VEHICLE_AGENT][v] = vehicle_features(topo, v, radio.vehicle_xyz[v], vel_v[v], head.bits if head else 0.0,
+                                                 slot - head.slot if head else 0, tasks, spaces.pl[VEHICLE_AGENT])
+    for z in range(spaces.N):
+        kind = UAV_AGENT if z >= spaces.B else BS_AGENT
+        out[kind][z - spaces.B if kind == UAV_AGENT else z] = relay_features(
+            spaces, topo, z, kind, radio.server_xyz[z], vel_s[z], cpus[z].jobs(), queued_cycles[z],
+            queued_bits[z], f_ratio[z], energy_left[z], tasks)
+    return out
+
+
 def target_mask(topo: Any, kind: str, i: int) -> np.ndarray:
     """The first component's mask: a vehicle's first hops with an edge now (C1/C8), "hold" only
     without any; a relay may always process (code 0) and forward along its edges."""

@@ -47,13 +47,12 @@ from desim_iov.apps.offload_scoring import RewardScorer
 from desim_iov.apps.offload_spaces import (
     OffloadObservation,
     OffloadSpaces,
-    relay_features,
+    agent_states,
     target_mask,
-    vehicle_features,
 )
 from desim_iov.decisions import AgentSpec, PolicyError
-from desim_iov.digital_twin import KINDS, DigitalTwin
-from desim_iov.kinds import BS_AGENT, UAV_AGENT, VEHICLE_AGENT
+from desim_iov.digital_twin import DigitalTwin
+from desim_iov.kinds import UAV_AGENT, VEHICLE_AGENT
 from desim_iov.topology import Topology
 from models.compute import (
     subtask_priority,
@@ -224,24 +223,6 @@ class TaskOffloadingApp:
 
     # ------------------------------------------------------------------ observe
 
-    def _states(self, slot: int, qc: np.ndarray, qb: np.ndarray, f_ratio: np.ndarray) -> dict[str, np.ndarray]:
-        """Every agent's state features (Eq. 57/59/61, without the forecast block), per kind
-        (A, n_state): idle vehicles too (no task: zeros in the task features)."""
-        sp, tp, r, tc = self.spaces_, self.topo, self.radio, self.tasks_cfg
-        vel_v, vel_s = self._velocity
-        out = {k: np.zeros((self.twin.counts[k], sp.n_state[k]), np.float32) for k in KINDS}
-        for v in range(self.V):
-            head = self.pending[v][0] if self.pending[v] else None
-            out[VEHICLE_AGENT][v] = vehicle_features(tp, v, r.vehicle_xyz[v], vel_v[v], head.bits if head else 0.0,
-                                                     slot - head.slot if head else 0, tc, sp.pl[VEHICLE_AGENT])
-        for z in range(self.N):
-            kind = UAV_AGENT if tp.is_uav[z] else BS_AGENT
-            spent = (self.nodes.e_tx[z] + self.nodes.e_proc[z]) / self.energy_cfg.node_budget
-            out[kind][z - self.B if kind == UAV_AGENT else z] = relay_features(
-                sp, tp, z, kind, r.server_xyz[z], vel_s[z], self.nodes.cpu[z].jobs(), qc[z], qb[z],
-                f_ratio[z], 1.0 - spent, tc)
-        return out
-
     def observe(self, slot: int, t: float) -> dict[str, OffloadObservation]:
         self.topo.update(t)
         self.nodes.new_slot(slot, t)
@@ -250,7 +231,10 @@ class TaskOffloadingApp:
         qc = np.array([c.queued_cycles for c in nodes.cpu])
         qb = np.array([sum(j.bits for j in c.jobs()) for c in nodes.cpu])
         # the synced state: a relay's f feature is the DT's f^ (without the DT its own f_cpu)
-        states = self._states(slot, qc, qb, (nodes.f_est if twin.enabled else nodes.f_cpu) / nodes.f_max)
+        spent = (nodes.e_tx + nodes.e_proc) / self.energy_cfg.node_budget
+        states = agent_states(self.spaces_, tp, self.radio, self._velocity, self.pending, nodes.cpu, qc, qb,
+                              (nodes.f_est if twin.enabled else nodes.f_cpu) / nodes.f_max, 1.0 - spent,
+                              slot, self.tasks_cfg)
         twin.sync(slot, t, states, self._last_actions, f_est=nodes.f_est, queue_cycles=qc, queue_bits=qb)
         self._last_actions = DigitalTwin.no_actions(twin.counts)
         f_dt, qc_dt, qb_dt = twin.served()  # k slots old; nominal/empty without the DT
