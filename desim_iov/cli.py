@@ -288,10 +288,11 @@ def _cmd_dt(args: argparse.Namespace) -> int:
     from desim_iov.experiments.dt_forecast import format_metrics, train_from_traces
     from models.dt_train import DTTrainConfig
 
-    torch.set_num_threads(args.threads)
-    cfg = DTTrainConfig(epochs=args.epochs, batch_size=args.batch, patience=args.patience, seed=args.seed,
-                        hidden=args.hidden, layers=args.layers, progress=not args.quiet)
+    torch.set_num_threads(max(1, args.threads))
     try:
+        cfg = DTTrainConfig(epochs=args.epochs, batch_size=args.batch, patience=args.patience, seed=args.seed,
+                            hidden=args.hidden, layers=args.layers, peephole=args.peephole, eta_w=args.eta_w,
+                            var_sign=float(args.var_sign), progress=not args.quiet)
         report = train_from_traces(args.traces, args.out, cfg, window=args.window,
                                    holdout_traces=args.holdout_traces)
     except ValueError as e:  # unreadable traces, traces of several networks, too short
@@ -427,6 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
     dtt.add_argument("--seed", type=int, default=0)
     dtt.add_argument("--hidden", type=int, default=128, help="units per layer (Sec. VI: 128)")
     dtt.add_argument("--layers", type=int, default=3, help="LSTM layers (Sec. VI: 3)")
+    dtt.add_argument("--peephole", default="diagonal", choices=["diagonal", "full"])
+    dtt.add_argument("--eta-w", type=float, default=0.01, help="Eq. 74 variance weight (default 0.01)")
+    dtt.add_argument("--var-sign", type=int, default=1, choices=[1, -1],
+                     help="+1: Eq. 74 as printed (penalises spread); -1: rewards it (the text)")
     dtt.add_argument("--holdout-traces", type=int, default=0,
                      help="test on the last K traces (default: the last 15 %% of each)")
     dtt.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")

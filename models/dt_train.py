@@ -51,6 +51,13 @@ class DTTrainConfig:
     seed: int = 0
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience", "hidden", "layers"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
     def net_kwargs(self, n: int) -> dict[str, Any]:
         return {"n_in": n, "n_out": n, "hidden": self.hidden, "layers": self.layers, "dropout": self.dropout,
                 "head": self.head, "peephole": self.peephole, "residual": self.residual}

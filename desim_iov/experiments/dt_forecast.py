@@ -57,6 +57,8 @@ def load_windows(paths: list[str | Path], window: int, val_frac: float = 0.15, t
     the agents' layout. One-line ValueError for traces of different networks."""
     if not paths:
         raise ValueError("no trace given")
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
     if not 0 <= holdout_traces < len(paths):
         raise ValueError(f"--holdout-traces {holdout_traces}: need 0 <= K < {len(paths)} traces")
     layout: dict[str, Any] | None = None
