@@ -14,7 +14,8 @@ into training and validation. All traces must come from one network size (B, U, 
 Writes ``DIR/dt_forecaster.pt`` (read by ``--set offload.dt.predictor=peephole_lstm --set
 offload.dt.checkpoint=DIR/dt_forecaster.pt``), ``DIR/metrics.json`` (per kind: train loss
 (Eq. 74) and validation MSE at the best epoch, test MSE of the model and of persistence and
-their ratio, epochs run, seconds) and ``DIR/dt_loss_curves.png``.
+their ratio, epochs run, seconds; MSEs scaled as in training unless they say otherwise) and
+``DIR/dt_loss_curves.png``.
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ def train_from_traces(paths: list[str | Path], out_dir: str | Path, cfg: DTTrain
         models[kind], results[kind] = model, res
         best = res.history[res.best_epoch - 1] if res.best_epoch else (float("nan"), float("nan"))
         test = evaluate(model, d["test"], layout["load_index"].get(kind))
-        metrics[kind] = {"train_loss": best[0], "val_mse": best[1], "test_mse_scaled": test.get("scaled_mse"),
+        metrics[kind] = {"train_loss": best[0], "train_mse": res.train_mse[res.best_epoch - 1] if res.best_epoch else None,
+                         "val_mse": best[1], "test_mse_scaled": test.get("scaled_mse"),
                          "test": test, "epochs_run": res.epochs_run, "best_epoch": res.best_epoch,
                          "seconds": res.seconds, "n_train": res.n_train, "n_val": res.n_val}
     settings = {"traces": [str(p) for p in paths], "window": window, "val_frac": val_frac,
@@ -128,7 +130,8 @@ def train_from_traces(paths: list[str | Path], out_dir: str | Path, cfg: DTTrain
 
 
 def plot_curves(results: dict[str, KindResult], path: Path) -> Path:
-    """Training loss (Eq. 74) and validation MSE (scaled) per epoch, one panel per kind."""
+    """Training and validation MSE (scaled, mean over features) per epoch, one panel per kind;
+    the best epoch dotted."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -137,8 +140,8 @@ def plot_curves(results: dict[str, KindResult], path: Path) -> Path:
     fig, axes = plt.subplots(1, max(len(results), 1), figsize=(4.2 * max(len(results), 1), 3.4), squeeze=False)
     for ax, (kind, res) in zip(axes[0], results.items(), strict=False):
         ep = np.arange(1, len(res.history) + 1)
-        tr, va = np.array(res.history).T if res.history else (np.zeros(0), np.zeros(0))
-        ax.plot(ep, tr, label="train loss (Eq. 74)")
+        va = np.array([h[1] for h in res.history])
+        ax.plot(ep, res.train_mse, label="training MSE")
         ax.plot(ep, va, label="validation MSE")
         if res.best_epoch:
             ax.axvline(res.best_epoch, color="grey", ls=":", lw=1)
