@@ -291,7 +291,8 @@ def _cmd_dt(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     try:
         cfg = DTTrainConfig(epochs=args.epochs, batch_size=args.batch, patience=args.patience, seed=args.seed,
-                            hidden=args.hidden, layers=args.layers, peephole=args.peephole, eta_w=args.eta_w,
+                            hidden=args.hidden, layers=args.layers, dropout=args.dropout,
+                            peephole=args.peephole, eta_w=args.eta_w,
                             var_sign=float(args.var_sign), progress=not args.quiet)
         report = train_from_traces(args.traces, args.out, cfg, window=args.window,
                                    holdout_traces=args.holdout_traces)
@@ -428,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     dtt.add_argument("--seed", type=int, default=0)
     dtt.add_argument("--hidden", type=int, default=128, help="units per layer (Sec. VI: 128)")
     dtt.add_argument("--layers", type=int, default=3, help="LSTM layers (Sec. VI: 3)")
+    dtt.add_argument("--dropout", type=float, default=0.3, help="between LSTM layers (Sec. VI: 0.3)")
     dtt.add_argument("--peephole", default="diagonal", choices=["diagonal", "full"])
     dtt.add_argument("--eta-w", type=float, default=0.01, help="Eq. 74 variance weight (default 0.01)")
     dtt.add_argument("--var-sign", type=int, default=1, choices=[1, -1],
