@@ -294,6 +294,30 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         raise CliError(str(e)) from None
 
 
+def _cmd_dt(args: argparse.Namespace) -> int:
+    """``dt train``: the digital twin's peephole LSTMs from traces (desim_iov/experiments/dt_forecast.py)."""
+    import torch
+
+    from desim_iov.experiments.dt_forecast import format_metrics, train_from_traces
+    from models.dt_train import DTTrainConfig
+
+    torch.set_num_threads(max(1, args.threads))
+    try:
+        cfg = DTTrainConfig(epochs=args.epochs, batch_size=args.batch, patience=args.patience, seed=args.seed,
+                            hidden=args.hidden, layers=args.layers, dropout=args.dropout,
+                            peephole=args.peephole, eta_w=args.eta_w,
+                            var_sign=float(args.var_sign), progress=not args.quiet)
+        report = train_from_traces(args.traces, args.out, cfg, window=args.window,
+                                   holdout_traces=args.holdout_traces)
+    except ValueError as e:  # unreadable traces, traces of several networks, too short
+        raise CliError(str(e)) from None
+    print(format_metrics(report))
+    out = Path(args.out)
+    for name in ("dt_forecaster.pt", "metrics.json", "dt_loss_curves.png"):
+        print(out / name)
+    return 0
+
+
 def _cmd_scenarios(args: argparse.Namespace) -> int:
     for name in preset_names():
         print(f"{name:<20} {load_scenario(name).description}")
@@ -406,6 +430,30 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("what", choices=["table"])
     fc.add_argument("rest", nargs=argparse.REMAINDER, help="options of the table command")
     fc.set_defaults(func=_cmd_forecast)
+
+    dt = sub.add_parser("dt", help="the task-offloading digital twin: `dt train TRACES... --out DIR` "
+                        "fits its peephole LSTMs on traces' /dt_states")
+    dts = dt.add_subparsers(dest="dt_command", required=True)
+    dtt = dts.add_parser("train", help="train one peephole LSTM per agent kind (Alg. 1)")
+    dtt.add_argument("traces", nargs="+", help="task-offloading traces (one network size)")
+    dtt.add_argument("--out", required=True, help="directory: dt_forecaster.pt, metrics.json, curves")
+    dtt.add_argument("--epochs", type=int, default=1000, help="at most (early stopping, default 1000)")
+    dtt.add_argument("--batch", type=int, default=64)
+    dtt.add_argument("--window", type=int, default=8, help="slots of history (offload.dt.window)")
+    dtt.add_argument("--patience", type=int, default=20, help="epochs without validation gain")
+    dtt.add_argument("--seed", type=int, default=0)
+    dtt.add_argument("--hidden", type=int, default=128, help="units per layer (Sec. VI: 128)")
+    dtt.add_argument("--layers", type=int, default=3, help="LSTM layers (Sec. VI: 3)")
+    dtt.add_argument("--dropout", type=float, default=0.3, help="between LSTM layers (Sec. VI: 0.3)")
+    dtt.add_argument("--peephole", default="diagonal", choices=["diagonal", "full"])
+    dtt.add_argument("--eta-w", type=float, default=0.01, help="Eq. 74 variance weight (default 0.01)")
+    dtt.add_argument("--var-sign", type=int, default=1, choices=[1, -1],
+                     help="+1: Eq. 74 as printed (penalises spread); -1: rewards it (the text)")
+    dtt.add_argument("--holdout-traces", type=int, default=0,
+                     help="test on the last K traces (default: the last 15 %% of each)")
+    dtt.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    dtt.add_argument("--quiet", action="store_true")
+    dtt.set_defaults(func=_cmd_dt)
 
     s = sub.add_parser("scenarios", help="list the preset scenarios")
     s.set_defaults(func=_cmd_scenarios)

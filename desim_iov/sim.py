@@ -71,7 +71,11 @@ class Simulation:
         self.servers = EdgeServers(s, self.world, self.streams, self.fidelity.batches_per_tick(s))
         self.forecaster = make_forecaster(s, self.servers, self.recorder)
         self.radio.update(0.0)
-        self.app = app_cls(self)
+        try:
+            self.app = app_cls(self)
+        except BaseException:  # e.g. a model file the app reads (a one-line ConfigError)
+            self.recorder.close(complete=False)  # the trace stays readable, marked incomplete
+            raise
         self.decisions = DecisionProcess(self.env, self.app, policy)
         self.servers.write_static(self.recorder)
         if app_cls.uses_server_queues:  # /server_load: the servers' WorkQueues and background

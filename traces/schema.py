@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from desim_iov.kinds import NODE_KINDS, SERVER_KINDS  # noqa: F401  (re-exported: the schema's codes)
+from desim_iov.kinds import AGENT_KINDS, NODE_KINDS, SERVER_KINDS  # noqa: F401  (re-exported: the schema's codes)
 
-SCHEMA_VERSION = "1.4"  # 1.1: /predictions; 1.2: /server_load.background_dropped;
+SCHEMA_VERSION = "1.5"  # 1.1: /predictions; 1.2: /server_load.background_dropped;
 # 1.3: /fluid_losses (slot fidelity) and the root attribute fluid_lost_bits;
-# 1.4: the task-offloading app's /tasks, /subtasks, /hops, /node_slots, /links, /agent_steps
+# 1.4: the task-offloading app's /tasks, /subtasks, /hops, /node_slots, /links, /agent_steps;
+# 1.5: the task-offloading app's digital twin, /dt_states and /dt_predictions
 
 #: packet terminal states; 0 is delivered, every other code is a drop reason
 OUTCOMES: dict[int, str] = {
@@ -140,6 +141,11 @@ SUBTASK_CODE = {name: code for code, name in SUBTASK_OUTCOMES.items()}
 TASK_STATUS: dict[int, str] = {0: "released", 1: "no_link", 2: "held_at_end"}
 TASK_CODE = {name: code for code, name in TASK_STATUS.items()}
 
+#: /dt_states.kind and /dt_predictions.kind: the agent kinds in AGENT_KINDS order
+AGENT_KIND_CODE: dict[str, int] = {k: i for i, k in enumerate(AGENT_KINDS)}  # vehicle 0, uav 1, bs 2
+DT_STATE_WIDTH = 64  # /dt_states.state: the 6-qubit encoding's 64 features at most, 0-padded
+DT_NO_ACTION = -1  # /dt_states.action of an agent that did not act in the previous slot
+
 OFFLOAD_DTYPES: dict[str, np.dtype] = {
     "tasks": np.dtype([
         ("task", "<i8"), ("vehicle", "<i4"), ("created", "<f8"), ("bits", "<f8"),
@@ -174,6 +180,14 @@ OFFLOAD_DTYPES: dict[str, np.dtype] = {
         ("level_a", "<i4"), ("level_b", "<i4"), ("refused", "u1"), ("n_allowed", "<i4"),
         ("reward", "<f8"), ("incentive", "<f8"), ("penalty", "<f8"), ("reward_adj", "<f8"),
     ]),
+    "dt_states": np.dtype([
+        ("slot", "<i4"), ("time", "<f8"), ("kind", "u1"), ("index", "<i4"), ("n", "u1"),
+        ("state", "<f4", (DT_STATE_WIDTH,)), ("action", "<i2", (3,)),
+    ]),
+    "dt_predictions": np.dtype([
+        ("slot", "<i4"), ("time", "<f8"), ("kind", "u1"), ("index", "<i4"), ("predicted", "<f8"),
+        ("actual", "<f8"),
+    ]),
 }
 
 OFFLOAD_UNITS: dict[str, dict[str, str]] = {
@@ -186,6 +200,8 @@ OFFLOAD_UNITS: dict[str, dict[str, str]] = {
                    "admitted_cycles": "cycle", "queue_cycles": "cycle", "e_tx": "J", "e_proc": "J"},
     "links": {"time": "s", "distance": "m", "pl_db": "dB", "snr": "1", "rate": "bit/s"},
     "agent_steps": {"time": "s"},
+    "dt_states": {"time": "s", "state": "features (apps/offload_spaces.py)"},
+    "dt_predictions": {"time": "s", "predicted": "queued bits / D^max", "actual": "queued bits / D^max"},
 }
 
 UNITS: dict[str, dict[str, str]] = {

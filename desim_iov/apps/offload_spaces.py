@@ -14,14 +14,18 @@ structural or masked: a target needs an edge now (C1/C8; no B->B and nothing int
 by construction), "hold" is allowed only when a vehicle has no edge at all. Soft ones
 (deadline, energy, QoS, decision variability, load) are penalties (Eq. 90–92).
 
-Features (scaled to O(1), clipped to [-10, 10]): vehicle (11 + 2N): position/km (3), speed/50,
-climb/10, heading/pi, ascent/(pi/2) (4), per BS/UAV CSI gain in dB/100 (N) and path loss in
-dB/100 (N), the oldest waiting task (size/D^max, C/100, slots waited/hold_slots) (3), energy
-budget left (1). UAV
-(12 + 2N): position, velocity (7), gains and path losses to every other BS/UAV (2(N-1)), its
-queue (count/10, queued bits/D^max, mean C/100, max priority, head bits/D^max) (5), f^/f_max,
-energy left. BS (10 + 2(V+U)): position (3), gains from every vehicle and UAV (V+U), path
-losses (V+U, dropped when the total would exceed 64), queue (5), f^/f_max, energy left.
+Features (scaled to O(1), clipped to [-10, 10]): the agent's state, then the digital twin's
+forecast block. Vehicle (11 + 3N): position/km (3), speed/50, climb/10, heading/pi,
+ascent/(pi/2) (4), per BS/UAV CSI gain in dB/100 (N) and path loss in dB/100 (N), the oldest
+waiting task (size/D^max, C/100, slots waited/hold_slots; size and wait 0 without one) (3), energy
+budget left (1). UAV (12 + 3N): position, velocity (7), gains and path losses to every other
+BS/UAV (2(N-1)), its queue (count/10, queued bits/D^max, mean C/100, max priority, head
+bits/D^max) (5), f^/f_max (the DT's estimate; without the DT its own exact f_cpu/f_max),
+energy left. BS (10 + 2(V+U) + N): position (3), gains from every vehicle and UAV (V+U), path
+losses (V+U), queue (5), f^/f_max, energy left. Forecast block (N, every kind, last): the
+DT's predicted next-slot queued bits/D^max of every BS and UAV (node order: BSs then UAVs;
+zeros with ``offload.dt.predictor: none`` or without the DT). A kind whose total would exceed
+64 drops its path-loss block (N, N-1 or V+U features); still too many is a ConfigError.
 """
 
 from __future__ import annotations
@@ -47,8 +51,9 @@ CLIP = 10.0
 @dataclass
 class OffloadObservation:
     """One agent's view at an epoch: encoded ``features``, the flat ``mask`` over the action
-    components ``nvec``, and the digital twin's view ``dt`` (shared by all agents of the epoch:
-    the paper's DT holds every node's state) that heuristics may read."""
+    components ``nvec``, and the digital twin's view ``dt`` that heuristics may read (shared by
+    all agents of the epoch: the paper's DT holds every node's state; without the DT, each
+    agent's own view of its local state, ``DigitalTwin.local_view``)."""
 
     agent: str
     kind: str
@@ -97,19 +102,27 @@ class OffloadSpaces:
             UAV_AGENT: (N + 1, len(net.cpu_levels), net.relay_power_levels),
             BS_AGENT: (N + 1, len(net.cpu_levels), net.relay_power_levels),
         }
-        self.bs_pl = 10 + 2 * (self.V + self.U) <= MAX_FEATURES
-        self.n_obs = {
-            VEHICLE_AGENT: 11 + 2 * N,
-            UAV_AGENT: 12 + 2 * N,
-            BS_AGENT: 10 + (2 if self.bs_pl else 1) * (self.V + self.U),
-        }
+        V, U = self.V, self.U
+        # (state features with, without the path-loss block); every kind adds the N-feature
+        # forecast block of the digital twin
+        full = {VEHICLE_AGENT: (11 + 2 * N, 11 + N), UAV_AGENT: (12 + 2 * N, 13 + N),
+                BS_AGENT: (10 + 2 * (V + U), 10 + V + U)}
+        self.pl = {k: with_pl + N <= MAX_FEATURES for k, (with_pl, _) in full.items()}
+        self.bs_pl = self.pl[BS_AGENT]
+        self.n_state = {k: full[k][0 if self.pl[k] else 1] for k in full}
+        self.n_obs = {k: n + N for k, n in self.n_state.items()}
+        present = {VEHICLE_AGENT: V, UAV_AGENT: U, BS_AGENT: self.B}
         for kind, n in self.n_obs.items():
-            if n > MAX_FEATURES and (kind != BS_AGENT or self.B):
-                if kind == UAV_AGENT and not self.U:
-                    continue
+            if n > MAX_FEATURES and present[kind]:
                 raise ConfigError(
                     f"{kind} observation needs {n} features > {MAX_FEATURES} (6-qubit amplitude "
-                    f"encoding): B + U = {N}, V = {self.V} are too many for the offloading agents")
+                    f"encoding) even without its path losses: B + U = {N}, V = {V} are too many "
+                    f"for the offloading agents")
+        # where the relays' queued bits/D^max (the forecast block's feature) and f^/f_max sit
+        links = {UAV_AGENT: (N - 1) * (2 if self.pl[UAV_AGENT] else 1),
+                 BS_AGENT: (V + U) * (2 if self.pl[BS_AGENT] else 1)}
+        self.load_index = {UAV_AGENT: 7 + links[UAV_AGENT] + 1, BS_AGENT: 3 + links[BS_AGENT] + 1}
+        self.f_index = {k: self.n_state[k] - 2 for k in (UAV_AGENT, BS_AGENT)}
 
     def agents(self) -> list[tuple[str, str, int]]:
         """(agent id, kind, index) in the env's order: vehicles, UAVs, BSs."""
@@ -173,11 +186,12 @@ def motion(vel: np.ndarray) -> list[float]:
 
 
 def vehicle_features(topo: Any, v: int, xyz: np.ndarray, vel: np.ndarray, head_bits: float,
-                     waited_slots: int, tasks: Any) -> np.ndarray:
-    """Eq. 57 for vehicle ``v`` (module docstring; ``head_bits``: its oldest waiting task)."""
+                     waited_slots: int, tasks: Any, pl: bool = True) -> np.ndarray:
+    """Eq. 57 for vehicle ``v`` (module docstring; ``head_bits``: its oldest waiting task, 0
+    without one; ``pl``: with the path-loss block)."""
     return features([
         xyz / 1000.0, motion(vel),
-        db100(topo.access_gain[v]), topo.access_pl_db[v] / 100.0,
+        db100(topo.access_gain[v]), *([topo.access_pl_db[v] / 100.0] if pl else []),
         [head_bits / tasks.max_subtask, tasks.cycles_per_bit / 100.0, waited_slots / max(tasks.hold_slots, 1)],
         [1.0],  # energy left: the vehicle budget is per slot and nothing is spent yet
     ])
@@ -197,14 +211,35 @@ def relay_features(spaces: OffloadSpaces, topo: Any, z: int, kind: str, xyz: np.
     pos = xyz / 1000.0
     if kind == UAV_AGENT:
         others = np.arange(topo.N) != z
-        return features([pos, motion(vel), db100(topo.relay_gain[z, others]),
-                         topo.relay_pl_db[z, others] / 100.0, queue, tail])
+        pl = [topo.relay_pl_db[z, others] / 100.0] if spaces.pl[UAV_AGENT] else []
+        return features([pos, motion(vel), db100(topo.relay_gain[z, others]), *pl, queue, tail])
     # BS: links into it from every vehicle and every UAV
     B = topo.B
     parts = [pos, db100(np.concatenate([topo.access_gain[:, z], topo.relay_gain[B:, z]]))]
-    if spaces.bs_pl:
+    if spaces.pl[BS_AGENT]:
         parts.append(np.concatenate([topo.access_pl_db[:, z], topo.relay_pl_db[B:, z]]) / 100.0)
     return features(parts + [queue, tail])
+
+
+def agent_states(spaces: OffloadSpaces, topo: Any, radio: Any, velocity: tuple[np.ndarray, np.ndarray],
+                 pending: list[list], cpus: list, queued_cycles: np.ndarray, queued_bits: np.ndarray,
+                 f_ratio: np.ndarray, energy_left: np.ndarray, slot: int, tasks: Any) -> dict[str, np.ndarray]:
+    """Every agent's state features (the observation without the forecast block), per kind
+    (A, n_state) in agent index order: vehicles idle or not (``pending[v]``: its waiting tasks;
+    none: size and wait 0), UAVs j = node B + j, BSs; ``f_ratio``, ``energy_left`` per node."""
+    vel_v, vel_s = velocity
+    out = {k: np.zeros((n, spaces.n_state[k]), np.float32)
+           for k, n in ((VEHICLE_AGENT, spaces.V), (UAV_AGENT, spaces.U), (BS_AGENT, spaces.B))}
+    for v in range(spaces.V):
+        head = pending[v][0] if pending[v] else None
+        out[VEHICLE_AGENT][v] = vehicle_features(topo, v, radio.vehicle_xyz[v], vel_v[v], head.bits if head else 0.0,
+                                                 slot - head.slot if head else 0, tasks, spaces.pl[VEHICLE_AGENT])
+    for z in range(spaces.N):
+        kind = UAV_AGENT if z >= spaces.B else BS_AGENT
+        out[kind][z - spaces.B if kind == UAV_AGENT else z] = relay_features(
+            spaces, topo, z, kind, radio.server_xyz[z], vel_s[z], cpus[z].jobs(), queued_cycles[z],
+            queued_bits[z], f_ratio[z], energy_left[z], tasks)
+    return out
 
 
 def target_mask(topo: Any, kind: str, i: int) -> np.ndarray:

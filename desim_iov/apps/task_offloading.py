@@ -17,6 +17,11 @@ service starts. Slot fidelity: the same decisions, paths by the same rules, late
 closed form of Eq. 5–7 on the slot's frozen state (no queueing). Both: rewards (Eq. 63–68)
 from the closed form at decision time, adjusted by Eq. 90–92 (R + I - P, Alg. 3 line 21).
 
+The digital twin (``desim_iov/digital_twin.py``, ``app.twin``) is synced every slot with
+every agent's state and previous action, serves the f^ estimates and queues the agents and
+heuristics see (``DigitalTwinView``; ``offload.dt``: sync delay, "without DT") and the
+forecast block appended to every observation.
+
 Every subtask ends in exactly one /subtasks row (traces.schema.SUBTASK_OUTCOMES); a task that
 never found a link ends in /tasks (status no_link). See docs/MODEL.md ("Task offloading").
 """
@@ -42,12 +47,12 @@ from desim_iov.apps.offload_scoring import RewardScorer
 from desim_iov.apps.offload_spaces import (
     OffloadObservation,
     OffloadSpaces,
-    relay_features,
+    agent_states,
     target_mask,
-    vehicle_features,
 )
 from desim_iov.decisions import AgentSpec, PolicyError
-from desim_iov.kinds import VEHICLE_AGENT
+from desim_iov.digital_twin import DigitalTwin
+from desim_iov.kinds import UAV_AGENT, VEHICLE_AGENT
 from desim_iov.topology import Topology
 from models.compute import (
     subtask_priority,
@@ -63,7 +68,7 @@ if TYPE_CHECKING:
 IN_TIME, LATE = SUBTASK_CODE["processed_in_time"], SUBTASK_CODE["processed_late"]
 EDGE_VANISHED, HOP_LIMIT = SUBTASK_CODE["edge_vanished"], SUBTASK_CODE["hop_limit"]
 IN_FLIGHT = SUBTASK_CODE["in_flight_at_end"]
-DATASETS = ("tasks", "subtasks", "hops", "node_slots", "links", "agent_steps")
+DATASETS = ("tasks", "subtasks", "hops", "node_slots", "links", "agent_steps", "dt_states")
 
 
 class TaskOffloadingApp:
@@ -76,7 +81,11 @@ class TaskOffloadingApp:
 
     @staticmethod
     def datasets(scenario: Scenario, n_servers: int) -> dict[str, np.dtype]:
-        return {k: OFFLOAD_DTYPES[k] for k in DATASETS}
+        out = {k: OFFLOAD_DTYPES[k] for k in DATASETS}
+        dt = scenario.offload.dt
+        if dt.enabled and dt.predictor != "none":
+            out["dt_predictions"] = OFFLOAD_DTYPES["dt_predictions"]
+        return out
 
     @staticmethod
     def dataset_attrs() -> dict[str, dict[str, Any]]:
@@ -144,6 +153,15 @@ class TaskOffloadingApp:
         self._ap_hop = self.recorder.appender("hops", *OFFLOAD_DTYPES["hops"].names)
         self._link_every = s.trace.sample_interval  # /links
         self._link_next = 0.0
+        self.twin = DigitalTwin(off.dt, self.spaces_, self.nodes.f_max, self.recorder)
+        self._last_actions = DigitalTwin.no_actions(self.twin.counts)  # of the previous slot
+
+    @property
+    def dt_enabled(self) -> bool:
+        """Whether the digital twin runs (``offload.dt.enabled``): without it ("without DT",
+        reading A45) agents see local state only, there is no forecast, and no model of the
+        slot to evaluate (a Nash-equilibrium step on the DT's one-slot model is unavailable)."""
+        return self.twin.enabled
 
     def twin_hosts(self) -> None:
         return None
@@ -209,28 +227,36 @@ class TaskOffloadingApp:
         self.topo.update(t)
         self.nodes.new_slot(slot, t)
         self._arrivals(slot, t)
-        tp = self.topo
-        qc = np.array([c.queued_cycles for c in self.nodes.cpu])
-        qb = np.array([sum(j.bits for j in c.jobs()) for c in self.nodes.cpu])
-        dt = DigitalTwinView(tp, self.nodes.f_est.copy(), self.nodes.f_max, qc, qb, self.tasks_cfg.cycles_per_bit,
+        tp, nodes, twin = self.topo, self.nodes, self.twin
+        qc = np.array([c.queued_cycles for c in nodes.cpu])
+        qb = np.array([sum(j.bits for j in c.jobs()) for c in nodes.cpu])
+        # the synced state: a relay's f feature is the DT's f^ (without the DT its own f_cpu)
+        spent = (nodes.e_tx + nodes.e_proc) / self.energy_cfg.node_budget
+        states = agent_states(self.spaces_, tp, self.radio, self._velocity, self.pending, nodes.cpu, qc, qb,
+                              (nodes.f_est if twin.enabled else nodes.f_cpu) / nodes.f_max, 1.0 - spent,
+                              slot, self.tasks_cfg)
+        twin.sync(slot, t, states, self._last_actions, f_est=nodes.f_est, queue_cycles=qc, queue_bits=qb)
+        self._last_actions = DigitalTwin.no_actions(twin.counts)
+        f_dt, qc_dt, qb_dt = twin.served()  # k slots old; nominal/empty without the DT
+        dt = DigitalTwinView(tp, f_dt, nodes.f_max, qc_dt, qb_dt, self.tasks_cfg.cycles_per_bit,
                              self.tasks_cfg.max_subtask, self.net.max_hops,
                              {v: sum(x.bits for x in self.pending[v]) for v in range(self.V) if self.pending[v]})
-        sp, r, tc = self.spaces_, self.radio, self.tasks_cfg
+        block = twin.load_forecast()
+        stale_f = twin.enabled and twin.delay > 0
+        sp = self.spaces_
         obs: dict[str, OffloadObservation] = {}
-        vel_v, vel_s = self._velocity
         for a, kind, i in sp.agents():
-            if kind == VEHICLE_AGENT:
-                if not self.pending[i]:
-                    continue
-                head = self.pending[i][0]
-                feats = vehicle_features(tp, i, r.vehicle_xyz[i], vel_v[i], head.bits, slot - head.slot, tc)
-            else:
-                spent = (self.nodes.e_tx[i] + self.nodes.e_proc[i]) / self.energy_cfg.node_budget
-                feats = relay_features(sp, tp, i, kind, r.server_xyz[i], vel_s[i], self.nodes.cpu[i].jobs(),
-                                       qc[i], qb[i], self.nodes.f_est[i] / self.nodes.f_max[i], 1.0 - spent, tc)
+            if kind == VEHICLE_AGENT and not self.pending[i]:
+                continue
+            base = states[kind][i - self.B if kind == UAV_AGENT else i]
+            if kind != VEHICLE_AGENT and stale_f:  # the DT's f^ as it knows it, k slots old
+                base = base.copy()
+                base[sp.f_index[kind]] = f_dt[i] / nodes.f_max[i]
+            view = twin.local_view(dt, kind, None if kind == VEHICLE_AGENT else i, f_cpu=nodes.f_cpu,
+                                   queue_cycles=qc, queue_bits=qb, vehicle=i if kind == VEHICLE_AGENT else None)
             nvec = sp.nvec[kind]
             mask = np.concatenate([target_mask(tp, kind, i), np.ones(nvec[1] + nvec[2], np.int8)])
-            obs[a] = OffloadObservation(a, kind, i, feats, mask, nvec, dt)
+            obs[a] = OffloadObservation(a, kind, i, np.concatenate([base, block]), mask, nvec, view)
         self._epoch = {"slot": slot, "t": t, "obs": obs, "dt": dt}
         return obs
 
@@ -250,6 +276,8 @@ class TaskOffloadingApp:
         decoded: dict[str, tuple[int, int, int, bool]] = {}
         for a, o in obs.items():
             decoded[a] = self._decode(a, o, actions[a], policy_name)
+            k = o.index - self.B if o.kind == UAV_AGENT else o.index
+            self._last_actions[o.kind][k] = decoded[a][:3]  # what the DT syncs next slot
         # relays first: their rules hold for the whole slot
         N = self.N
         for a, (target, lvl_a, lvl_b, _) in decoded.items():

@@ -196,6 +196,32 @@ class OffloadReward(Strict):
     drop_latency: Annotated[float, Field(gt=0.0)] = 2.0  # a subtask dropped at the hop limit counts as L = 2 rho
 
 
+class DigitalTwinCfg(Strict):
+    """The digital twin of the agents (quantum-DRL Sec. V-A/B; ``desim_iov/digital_twin.py``).
+
+    ``enabled: false`` is the paper's "without DT" ablation (reading A45): every agent sees only
+    its local physical state (a relay its own exact f_cpu; others' f as nominal f_max, their
+    queues unknown), no forecast. ``predictor`` forecasts every agent's next observed state
+    o(t+1) from the last ``window`` slots: ``none`` ("without LSTM"), ``persistence``
+    (o^(t+1) = o(t)), ``peephole_lstm`` (Eq. 69-73, trained by ``desim-iov dt train``, read from
+    ``checkpoint``; ignored by the other predictors and without the DT, so an ablation may
+    switch the predictor alone). ``sync_delay_slots`` k: the DT sees the agents' states k slots late
+    (reading A47); the f^ estimates, queues and forecast inputs it serves are k slots old."""
+
+    enabled: Switch = True
+    predictor: Literal["none", "persistence", "peephole_lstm"] = "none"
+    checkpoint: str | None = None
+    window: Count = Field(8, ge=1, le=1024)
+    sync_delay_slots: Count = Field(0, ge=0, le=1024)
+
+    @model_validator(mode="after")
+    def _checkpoint(self) -> DigitalTwinCfg:
+        if self.predictor == "peephole_lstm" and not self.checkpoint:
+            raise ValueError("predictor peephole_lstm needs a checkpoint (offload.dt.checkpoint: "
+                             "DIR/dt_forecaster.pt written by `desim-iov dt train`)")
+        return self
+
+
 class Offload(Strict):
     """The ``offload:`` section (used when ``app: task_offloading``)."""
 
@@ -205,6 +231,7 @@ class Offload(Strict):
     energy: Energy = Energy()
     qos: Qos = Qos()
     reward: OffloadReward = OffloadReward()
+    dt: DigitalTwinCfg = DigitalTwinCfg()
 
 
 __all__ = ["Offload", "Hertz"]
