@@ -256,6 +256,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)  # small nets: more threads only oversubscribe the CPU
     scenario = _scenario(args, f"fidelity={args.fidelity}")
     out = Path(args.out or f"runs/train-{args.agent}-{scenario.name}-seed{scenario.seed}")
+    scenario = _learner_scenario(learning, args.agent, scenario, out, args.quiet)
     try:
         ckpt = learning.train(args.agent, lambda: parallel_env(scenario), updates=args.updates,
                               seed=scenario.seed, out_dir=out, resume=args.resume,
@@ -265,6 +266,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"checkpoint: {ckpt}")
     print(f"learning curve: {out / 'learning_curve.csv'}")
     return 0
+
+
+def _learner_scenario(learning, agent: str, scenario, out: Path, quiet: bool):
+    """The scenario as ``agent`` trains on it (its variant's settings); a learner that uses the
+    digital twin's forecaster on a scenario without one gets one fitted first (Alg. 1, into
+    OUT/dt), and says so."""
+    from agents.registry import ALL_LEARNERS
+
+    if agent not in ALL_LEARNERS:
+        return scenario
+    try:
+        scenario = learning.scenario_for(agent, scenario)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    if ALL_LEARNERS[agent].forecast and scenario.offload.dt.predictor == "none":
+        from desim_iov.experiments.qdrl import fit_forecaster, with_forecaster
+
+        print(f"{agent} uses the digital twin's forecaster and the scenario has none: fitting the peephole "
+              f"LSTM first (Alg. 1) into {out / 'dt'}", file=sys.stderr)
+        scenario = with_forecaster(scenario, fit_forecaster(scenario, out / "dt", progress=not quiet))
+    return scenario
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:  # safe: `desim-iov eval`, no Python eval

@@ -14,8 +14,12 @@ nothing: nominal f_max and empty queues). :meth:`served` gives f^, queued cycles
 BS/UAV node as the DT knows them; :meth:`forecast` predicts o^_x(t+1) for every agent from the
 window of syncs ending at t - k (k + 1 one-step predictions, each fed back as the newest
 input; the window is padded with its oldest sync while fewer than ``window`` exist).
-:meth:`load_forecast` is the forecast block of the observations: o^ of every BS/UAV's
-queued bits / D^max feature, zeros without a forecast.
+:meth:`forecast_block` is the forecast block of the observations: from o^(t+1) of every
+BS/UAV, the action part's first component, i.e. the DT's prediction of the standing rule the
+relay takes now (0 = process here, (1 + w)/N = forward to node w), zeros without a forecast.
+(A relay's queue would be the other candidate, but slot fidelity has no queues: that feature
+is 0 in every slot there, and a block of zeros teaches a learner nothing. Alg. 3 reads the
+predicted actions of the others the same way, spec 4.8.)
 
 ``enabled = False`` ("without DT", A45): the store still records (the trace), but serves
 nominal f_max and no queues and forecasts nothing; :meth:`local_view` then gives each agent
@@ -180,7 +184,7 @@ class DigitalTwin:
         if self.recorder is not None:
             self._write_states(slot, t, states, actions)
             if self._predicted_load is not None and self._predicted_load[0] == slot:
-                self._write_predictions(slot, t, self._predicted_load[1], self.current_load())
+                self._write_predictions(slot, t, self._predicted_load[1], self.current_block())
             self._predicted_load = None
 
     def _write_states(self, slot: int, t: float, states: dict[str, np.ndarray], actions: dict[str, np.ndarray]) -> None:
@@ -262,20 +266,21 @@ class DigitalTwin:
 
     def _load(self, o: dict[str, np.ndarray]) -> np.ndarray:
         out = np.zeros(self.N)
-        li = self.spaces.load_index
+        li = self.spaces.block_index
         if BS_AGENT in o and self.B:
             out[: self.B] = o[BS_AGENT][:, li[BS_AGENT]]
         if UAV_AGENT in o and self.N > self.B:
             out[self.B:] = o[UAV_AGENT][:, li[UAV_AGENT]]
         return out
 
-    def current_load(self) -> np.ndarray:
-        """Every BS/UAV's queued bits / D^max feature in the newest sync (the truth)."""
+    def current_block(self) -> np.ndarray:
+        """Every BS/UAV's block feature in the newest sync (the truth: its previous rule)."""
         return self._load(self._syncs[-1].o) if self._syncs else np.zeros(self.N)
 
-    def load_forecast(self) -> np.ndarray:
-        """The observations' forecast block (N,): o^(t+1) of every BS/UAV's queued bits / D^max
-        (nodes BSs then UAVs), zeros without a forecast. Remembered for /dt_predictions."""
+    def forecast_block(self) -> np.ndarray:
+        """The observations' forecast block (N,): o^(t+1) of every BS/UAV's rule feature
+        (nodes BSs then UAVs; module docstring), zeros without a forecast. Remembered for
+        /dt_predictions."""
         pred = self.forecast((UAV_AGENT, BS_AGENT))
         if pred is None:
             return np.zeros(self.N, np.float32)

@@ -57,7 +57,7 @@ def test_sync_delay_serves_k_slot_old_state_and_forecasts_k_plus_1_steps():
     _sync(tw, sp, 1)
     f, qc, qb = tw.served()  # nothing synced 2 slots ago: nominal f_max, empty queues, no forecast
     assert (f == 10e9).all() and not qc.any() and not qb.any()
-    assert tw.forecast() is None and not tw.load_forecast().any()
+    assert tw.forecast() is None and not tw.forecast_block().any()
     for t in range(2, 6):
         _sync(tw, sp, t)
     assert tw.observed().slot == 3
@@ -66,7 +66,8 @@ def test_sync_delay_serves_k_slot_old_state_and_forecasts_k_plus_1_steps():
     np.testing.assert_array_equal(tw.history("vehicle")[:, 0, 0], [2, 3])
     pred = tw.forecast()  # persistence: o^(t+1) = o(t - k)
     assert set(pred) == {"vehicle", "uav", "bs"} and (pred["uav"][:, :-3] == 3).all()
-    np.testing.assert_array_equal(tw.load_forecast(), np.full(sp.N, 3.0, np.float32))
+    # the block is the relays' rule (the action's first component): "no action" (-1) here
+    np.testing.assert_array_equal(tw.forecast_block(), np.full(sp.N, -1.0, np.float32))
 
     class PlusOne:  # a one-step predictor: +1 per step, so k + 1 = 3 steps give o(t - k) + 3
         name = "plus_one"
@@ -132,40 +133,43 @@ class Recording:
 
     name = "recording"
 
-    def __init__(self):
-        self.inner = make_policy("min-latency", app="task_offloading")
-        self.epochs = []
+    def __init__(self, inner="min-latency"):
+        self.inner = make_policy(inner, app="task_offloading")
+        self.epochs, self.actions = [], []
 
     def reset(self, rng):
         self.inner.reset(rng)
 
     def act(self, obs):
         self.epochs.append(dict(obs))
-        return self.inner.act(obs)
+        out = self.inner.act(obs)
+        self.actions.append({a: np.asarray(x).copy() for a, x in out.items()})
+        return out
 
 
-def _run(tmp_path, name, *overrides, fidelity="packet"):
+def _run(tmp_path, name, *overrides, fidelity="packet", inner="min-latency"):
     sc = load_scenario("offload-urban", [*BASE, f"fidelity={fidelity}", *overrides])
-    pol = Recording()
+    pol = Recording(inner)
     sim = Simulation(sc, pol, trace_path=str(tmp_path / name))
     sim.run()
     return sim, pol, h5py.File(tmp_path / name, "r")
 
 
 def test_forecast_block_in_every_observation(tmp_path):
-    sim, pol, f = _run(tmp_path, "p.h5", "offload.dt.predictor=persistence")
+    sim, pol, f = _run(tmp_path, "p.h5", "offload.dt.predictor=persistence", inner="random")
     sp, N, B = sim.app.spaces_, sim.app.N, sim.app.B
     assert sim.app.dt_enabled and sim.app.twin.predictor_name == "persistence"
     loaded = 0
-    for obs in pol.epochs:
+    for k, obs in enumerate(pol.epochs):
         blocks = {a: o.features[-N:] for a, o in obs.items()}
         block = next(iter(blocks.values()))
         for a, o in obs.items():
             assert o.features.shape == (sp.n_obs[o.kind],) and np.array_equal(blocks[a], block)
-            if o.kind != "vehicle":  # persistence, no delay: the block is every relay's own load now
-                assert block[o.index] == o.features[sp.load_index[o.kind]]
+            if o.kind != "vehicle":  # persistence, no delay: every relay's previous rule, normalised
+                prev = -1.0 if k == 0 else pol.actions[k - 1][a][0] / (o.nvec[0] - 1)
+                assert block[o.index] == np.float32(prev)
         loaded += int((block > 0).any())
-    assert loaded > 0  # packet fidelity queues: the block is not trivially zero
+    assert loaded > 0  # some relay forwards: the block is not trivially zero
     pred = f["dt_predictions"][()]
     assert len(pred) == (len(pol.epochs) - 1) * N
     first = pred[pred["slot"] == 2]  # predicted at slot 1 for slot 2 = the load at slot 1

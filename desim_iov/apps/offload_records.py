@@ -4,6 +4,7 @@ subtask's closed-form placement (Eq. 5–7)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +72,8 @@ class DigitalTwinView:
     max_subtask: float
     max_hops: int
     pending_bits: dict[int, float]
+    #: the DT's one-slot model of the epoch (``EpochModel``, for Alg. 3), None without the DT
+    model: Callable[[], Any] | None = None
 
 
 @dataclass

@@ -123,6 +123,9 @@ class OffloadSpaces:
                  BS_AGENT: (V + U) * (2 if self.pl[BS_AGENT] else 1)}
         self.load_index = {UAV_AGENT: 7 + links[UAV_AGENT] + 1, BS_AGENT: 3 + links[BS_AGENT] + 1}
         self.f_index = {k: self.n_state[k] - 2 for k in (UAV_AGENT, BS_AGENT)}
+        # the forecast block's feature in a relay's o = [state, previous action]: the first
+        # action component (its standing rule: 0 = process here, 1 + w = forward to w)
+        self.block_index = {k: self.n_state[k] for k in (UAV_AGENT, BS_AGENT)}
 
     def agents(self) -> list[tuple[str, str, int]]:
         """(agent id, kind, index) in the env's order: vehicles, UAVs, BSs."""

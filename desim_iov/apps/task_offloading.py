@@ -199,7 +199,9 @@ class TaskOffloadingApp:
 
     def _arrivals(self, slot: int, t: float) -> None:
         tc = self.tasks_cfg
-        if tc.arrivals == "per_step":
+        if tc.arrival_slots is not None and slot >= tc.arrival_slots:
+            new = np.zeros(self.V, dtype=bool)
+        elif tc.arrivals == "per_step":
             new = np.ones(self.V, dtype=bool)
         else:
             new = self._rng_tasks.random(self.V) < tc.prob_per_slot
@@ -240,8 +242,9 @@ class TaskOffloadingApp:
         f_dt, qc_dt, qb_dt = twin.served()  # k slots old; nominal/empty without the DT
         dt = DigitalTwinView(tp, f_dt, nodes.f_max, qc_dt, qb_dt, self.tasks_cfg.cycles_per_bit,
                              self.tasks_cfg.max_subtask, self.net.max_hops,
-                             {v: sum(x.bits for x in self.pending[v]) for v in range(self.V) if self.pending[v]})
-        block = twin.load_forecast()
+                             {v: sum(x.bits for x in self.pending[v]) for v in range(self.V) if self.pending[v]},
+                             self._epoch_model if twin.enabled else None)
+        block = twin.forecast_block()
         stale_f = twin.enabled and twin.delay > 0
         sp = self.spaces_
         obs: dict[str, OffloadObservation] = {}
@@ -259,6 +262,12 @@ class TaskOffloadingApp:
             obs[a] = OffloadObservation(a, kind, i, np.concatenate([base, block]), mask, nvec, view)
         self._epoch = {"slot": slot, "t": t, "obs": obs, "dt": dt}
         return obs
+
+    def _epoch_model(self) -> Any:
+        """The DT's one-slot model of the open epoch (Alg. 3; apps/offload_model.py)."""
+        from desim_iov.apps.offload_model import EpochModel
+
+        return EpochModel(self)
 
     # ------------------------------------------------------------------ apply
 

@@ -47,10 +47,13 @@ class Tasks(Strict):
     probability ``prob_per_slot`` per vehicle and slot, or ``per_step``: one task per vehicle
     per slot (Fig. 4). A task splits into n = ceil(size / max_subtask) x level subtasks of equal
     size (C20: each <= D^max); the vehicle agent picks the level from ``split_levels``.
-    ``cycles_per_bit`` C_ij (Table II: 330 cycles/byte), ``deadline`` rho (C5/C6)."""
+    ``cycles_per_bit`` C_ij (Table II: 330 cycles/byte), ``deadline`` rho (C5/C6).
+    ``arrival_slots``: tasks appear only in the first k slots (Fig. 4's "time steps"; the run
+    goes on until ``duration`` so that they can finish); None: in every slot."""
 
     size: Bits = 8e6
     arrivals: Literal["bernoulli", "per_step"] = "bernoulli"
+    arrival_slots: Annotated[int, Field(strict=True, ge=1)] | None = None
     prob_per_slot: float = Field(0.1, ge=0.0, le=1.0)
     max_subtask: Bits = 8e6
     split_levels: list[Annotated[int, Field(strict=True, ge=1, le=64)]] = [1, 2, 4]

@@ -78,6 +78,43 @@ def evaluate(agent: str, checkpoint: str, overrides: list[str], seed: int, trace
     return flat_totals(summarize_offload(str(trace)))
 
 
+def fit_forecaster(scenario: Any, out_dir: str | Path, *, runs: int = 3, duration: float = 4.0,
+                   epochs: int = 40, progress: bool = True) -> Path:
+    """Alg. 1 for ``scenario``'s network: ``runs`` traces of the ``min-latency`` heuristic
+    (slot fidelity, ``duration`` s each, seeds 500 + k: neither training nor evaluation
+    seeds), then the peephole-LSTM forecaster trained on their /dt_states (early stopping on a
+    validation split; ``epochs`` at most). Reuses ``out_dir/dt_forecaster.pt`` when present.
+    Returns the checkpoint's path."""
+    from agents.base import make_policy
+    from desim_iov.env import make_scenario
+    from desim_iov.experiments.dt_forecast import CHECKPOINT_NAME, train_from_traces
+    from desim_iov.sim import Simulation
+    from models.dt_train import DTTrainConfig
+
+    out = Path(out_dir)
+    ckpt = out / CHECKPOINT_NAME
+    if ckpt.exists():
+        return ckpt
+    (out / "traces").mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k in range(runs):
+        sc = make_scenario(scenario, fidelity="slot", duration=f"{duration} s", seed=500 + k,
+                           **{"offload.dt.predictor": "none", "offload.dt.checkpoint": "null"})
+        path = out / "traces" / f"min-latency-seed{500 + k}.h5"
+        Simulation(sc, make_policy("min-latency", app=sc.app), trace_path=str(path)).run()
+        paths.append(path)
+    train_from_traces(paths, out, DTTrainConfig(epochs=epochs, progress=progress))
+    return ckpt
+
+
+def with_forecaster(scenario: Any, ckpt: str | Path) -> Any:
+    """``scenario`` with the fitted peephole LSTM as its digital twin's forecaster."""
+    from desim_iov.env import make_scenario
+
+    return make_scenario(scenario, **{"offload.dt.predictor": "peephole_lstm",
+                                      "offload.dt.checkpoint": str(Path(ckpt).resolve())})
+
+
 def ci95(x: pd.Series) -> float:
     """Half-width of the 95 % t-interval of the mean (0 for one value)."""
     from scipy import stats
@@ -107,15 +144,15 @@ class Plan:
     progress: bool = True
     backend: str | None = None
     workers: int = 2
+    dt_epochs: int = 40
     trained: dict[tuple[str, int, tuple[str, ...]], str] = field(default_factory=dict)
 
     def forecaster(self, overrides: tuple[str, ...]) -> tuple[str, ...]:
         """Alg. 1 for a network configuration: the DT settings that plug the fitted forecaster
         in (fitted once per configuration under DIR/dt-<hash>)."""
-        from desim_iov.experiments.dt_forecast import fit_forecaster
-
-        ckpt = fit_forecaster(self.out, list(overrides), progress=self.progress)
-        return (*overrides, "offload.dt.predictor=peephole_lstm", f"offload.dt.checkpoint={ckpt}")
+        ckpt = fit_forecaster(scenario_of(overrides), self.out / f"dt-{_tag(overrides)}", epochs=self.dt_epochs,
+                              progress=self.progress)
+        return (*overrides, "offload.dt.predictor=peephole_lstm", f"offload.dt.checkpoint={ckpt.resolve()}")
 
     def train(self, agents: list[str], configs: list[tuple[str, ...]]) -> None:
         """Train every agent on every configuration for every seed (skipping finished runs)."""
