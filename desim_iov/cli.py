@@ -297,7 +297,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:  # safe: `desim-iov eval`, no Py
     try:
         policy = learning.load_policy(args.agent, args.checkpoint, scenario)
     except (KeyError, ValueError) as e:
-        msg = str(e).strip("\"'")
+        msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)  # no KeyError quotes
         raise CliError(msg if args.checkpoint in msg else f"{args.checkpoint}: {msg}") from None
     out = Path(args.out or f"runs/eval-{args.agent}-{scenario.name}-seed{scenario.seed}.h5")
     _simulate(scenario, policy, out, args.quiet, {"checkpoint": str(args.checkpoint)})

@@ -174,3 +174,33 @@ def test_learner_updates_checkpoints_and_is_deterministic(name, tmp_path):
     m = np.stack([obs[x_]["action_mask"] for x_ in kl.agents]).astype(bool)
     rows = np.arange(kl.n)
     assert np.array_equal(a.policy_act(kind, x, m, rows), c.policy_act(kind, x, m, rows))
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def test_cli_train_and_eval_an_offloading_learner(tmp_path, capsys):
+    """`desim-iov train --agent qdrl --scenario offload-urban` and `eval` work like the twin
+    learners (a persistence forecaster here, so nothing is fitted); a checkpoint of another
+    learner and one of another network are one-line errors."""
+    from desim_iov.cli import main
+
+    run = tmp_path / "q"
+    common = ["--scenario", "offload-urban", "--set", "duration=0.1 s", "--set", "offload.dt.predictor=persistence"]
+    assert main(["train", "--agent", "qdrl", "--updates", "1", "--out", str(run), "--quiet", *common]) == 0
+    assert (run / "checkpoint.pt").is_file() and (run / "learning_curve.csv").is_file()
+    trace = tmp_path / "e.h5"
+    assert main(["eval", "--agent", "qdrl", "--checkpoint", str(run / "checkpoint.pt"), "--out", str(trace),
+                 "--quiet", *common]) == 0
+    assert trace.is_file()
+    capsys.readouterr()
+    assert main(["eval", "--agent", "ppo-offload", "--checkpoint", str(run / "checkpoint.pt"), *common]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("a 'qdrl' checkpoint, not 'ppo-offload'") and "\n" not in err
+    assert main(["eval", "--agent", "qdrl", "--checkpoint", str(run / "checkpoint.pt"), *common,
+                 "--set", "vehicles.count=3"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "trained for vehicle: 8 x" in err and "\n" not in err
+    # a twin-migration learner on an offloading scenario
+    assert main(["train", "--agent", "dm-mappo", "--updates", "1", *common]) != 0
+    assert "is for app twin_migration" in capsys.readouterr().err

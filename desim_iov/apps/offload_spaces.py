@@ -23,8 +23,8 @@ BS/UAV (2(N-1)), its queue (count/10, queued bits/D^max, mean C/100, max priorit
 bits/D^max) (5), f^/f_max (the DT's estimate; without the DT its own exact f_cpu/f_max),
 energy left. BS (10 + 2(V+U) + N): position (3), gains from every vehicle and UAV (V+U), path
 losses (V+U), queue (5), f^/f_max, energy left. Forecast block (N, every kind, last): the
-DT's predicted next-slot queued bits/D^max of every BS and UAV (node order: BSs then UAVs;
-zeros with ``offload.dt.predictor: none`` or without the DT). A kind whose total would exceed
+DT's predicted standing rule of every BS and UAV for the slot (normalised code, node order:
+BSs then UAVs; zeros with ``offload.dt.predictor: none`` or without the DT). A kind whose total would exceed
 64 drops its path-loss block (N, N-1 or V+U features); still too many is a ConfigError.
 """
 
@@ -118,7 +118,7 @@ class OffloadSpaces:
                     f"{kind} observation needs {n} features > {MAX_FEATURES} (6-qubit amplitude "
                     f"encoding) even without its path losses: B + U = {N}, V = {V} are too many "
                     f"for the offloading agents")
-        # where the relays' queued bits/D^max (the forecast block's feature) and f^/f_max sit
+        # where the relays' queued bits/D^max and f^/f_max sit
         links = {UAV_AGENT: (N - 1) * (2 if self.pl[UAV_AGENT] else 1),
                  BS_AGENT: (V + U) * (2 if self.pl[BS_AGENT] else 1)}
         self.load_index = {UAV_AGENT: 7 + links[UAV_AGENT] + 1, BS_AGENT: 3 + links[BS_AGENT] + 1}

@@ -19,6 +19,8 @@ TAU = 0.02  # slot (Table II)
 FIG3_AGENTS = ["qdrl", "ppo-offload", "ddpg-offload"]
 FIG4_AGENTS = ["qdrl", "qdrl-sa", "qdrl-nolstm", "ppo-offload", "ddpg-offload"]
 FIG5_AGENTS = ["qdrl", "qdrl-nolstm", "qdrl-nodt", "qdrl-sa"]
+HEURISTICS = ["random", "nearest", "min-latency"]
+EVAL_METRICS = ["latency_mean_s", "deadline_hit_rate", "energy_J", "qos_norm_mean", "processed"]
 PAPER = {
     "fig3": {"ppo-offload": 53.17, "ddpg-offload": 84.81},  # % normalised reward of Q-DRL over each
     "fig4": {"qdrl-sa": 30.11, "qdrl-nolstm": 63.18, "ppo-offload": 20.72, "ddpg-offload": 72.47},  # % lower latency
@@ -84,6 +86,15 @@ def fig3(plan: Plan, overrides: tuple[str, ...] = ()) -> list[str]:
     for other, paper in PAPER["fig3"].items():
         gain = 100.0 * (tail["qdrl"] - tail[other]) / abs(tail[other]) if tail[other] else float("nan")
         lines.append(f"  qdrl over {other}: measured {gain:+.1f} %   paper {paper:+.2f} % (at episode 1000)")
+    # the trained learners against the heuristics on held-out seeds, packet fidelity
+    ev = plan.evaluate([*FIG3_AGENTS, *HEURISTICS], cfg, {"packet": ["fidelity=packet"]})
+    ev.to_csv(out / "evaluation.csv", index=False)
+    es = summarise(ev, ["agent"], EVAL_METRICS)
+    es.to_csv(out / "evaluation_summary.csv", index=False)
+    lines.append(f"  held-out evaluation (packet fidelity, {plan.seeds} seeds; mean +- 95 % CI):")
+    for _, r in es.iterrows():
+        lines.append("    " + f"{r.agent:<13}" + "  ".join(
+            f"{m} {r[m]:.4g}+-{r[m + '_ci95']:.2g}" for m in EVAL_METRICS))
     for agent in FIG3_AGENTS:
         s = sm[sm.agent == agent].reward_norm_smooth.to_numpy()
         eps = sm[sm.agent == agent].episodes.to_numpy()
