@@ -42,6 +42,7 @@ from torch import nn
 
 from agents.blocks.networks import mlp
 from agents.offload_blocks import (
+    Budget,
     ComponentCategorical,
     EpisodeLog,
     KindLayout,
@@ -127,7 +128,7 @@ class Critic(nn.Module):
         return self.net(torch.cat([x, a], 1)).squeeze(-1)
 
 
-class Learner:
+class Learner(Budget):
     """State of one MA-DDPG run; :meth:`update` plays ``episodes_per_update`` episodes,
     learning at every env step."""
 
@@ -151,20 +152,6 @@ class Learner:
         self._stats: dict[str, list[float]] = {}
         self._eps = cfg.eps_start  # the current episode's epsilon (set by update)
 
-    # -------------------------------------------------------------- schedule
-
-    def plan(self, updates: int) -> None:
-        """The driver's total budget (epsilon decays over a share of it)."""
-        self.planned_episodes = max(1, updates * self.cfg.episodes_per_update)
-
-    def epsilon(self) -> float:
-        c = self.cfg
-        span = c.eps_episodes or max(1.0, c.eps_fraction * self.planned_episodes)
-        return c.eps_start + min(1.0, self.episodes / span) * (c.eps_end - c.eps_start)
-
-    def episode_seed(self, k: int) -> int:
-        """Training episodes use seeds 1e6 * (seed + 1) + k: never the small evaluation seeds."""
-        return 1_000_000 * (self.seed + 1) + k
 
     # -------------------------------------------------------------- acting
 

@@ -299,6 +299,29 @@ class OffloadActorPolicy:
         return out
 
 
+class Budget:
+    """The training budget and exploration schedule shared by the offloading learners (mixed
+    into their ``Learner``; needs ``cfg.episodes_per_update``, ``seed``, ``episodes`` and, for
+    :meth:`epsilon`, the ``eps_*`` fields of the config)."""
+
+    planned_episodes: int = 1000
+
+    def plan(self, updates: int) -> None:
+        """The driver's total budget (epsilon decays over a share of it)."""
+        self.planned_episodes = max(1, updates * self.cfg.episodes_per_update)
+
+    def epsilon(self) -> float:
+        """Linear from eps_start to eps_end over ``eps_episodes`` (or ``eps_fraction`` of the
+        planned episodes): Fig. 3's exploration phase."""
+        c = self.cfg
+        span = c.eps_episodes or max(1.0, c.eps_fraction * self.planned_episodes)
+        return c.eps_start + min(1.0, self.episodes / span) * (c.eps_end - c.eps_start)
+
+    def episode_seed(self, k: int) -> int:
+        """Training episodes use seeds 1e6 * (seed + 1) + k: never the small evaluation seeds."""
+        return 1_000_000 * (self.seed + 1) + k
+
+
 @dataclass
 class Step:
     """One env step as the learners store it: per kind the observations before (``before``)

@@ -42,6 +42,7 @@ from torch import nn
 from agents.blocks.advantages import compute_gae
 from agents.blocks.networks import mlp
 from agents.offload_blocks import (
+    Budget,
     ComponentCategorical,
     EpisodeLog,
     KindLayout,
@@ -97,7 +98,7 @@ class Critic(nn.Module):
         return self.net(x).squeeze(-1)
 
 
-class Learner:
+class Learner(Budget):
     """State of one MA-PPO run; :meth:`update` = rollout of ``episodes_per_update`` episodes,
     then PPO epochs for every agent type."""
 
@@ -118,13 +119,7 @@ class Learner:
         self.planned_episodes = 1000
         self.log = EpisodeLog()
 
-    def plan(self, updates: int) -> None:
-        """The driver's total budget (PPO has no schedule; kept for the driver and checkpoints)."""
-        self.planned_episodes = max(1, updates * self.cfg.episodes_per_update)
 
-    def episode_seed(self, k: int) -> int:
-        """Training episodes use seeds 1e6 * (seed + 1) + k: never the small evaluation seeds."""
-        return 1_000_000 * (self.seed + 1) + k
 
     # -------------------------------------------------------------- inputs
 

@@ -39,6 +39,7 @@ from torch import nn
 
 from agents.nash import allowed_actions, iterated_best_response
 from agents.offload_blocks import (
+    Budget,
     EpisodeLog,
     KindReplay,
     KindStep,
@@ -93,7 +94,7 @@ class Critic(nn.Module):
         return self.net(x)
 
 
-class Learner:
+class Learner(Budget):
     """State of one quantum-DRL run; :meth:`update` plays ``episodes_per_update`` episodes,
     learning at every env step (Alg. 2)."""
 
@@ -134,21 +135,6 @@ class Learner:
         self.dt_enabled = bool(getattr(getattr(getattr(app, "offload", None), "dt", None), "enabled", True))
         self.use_nash = cfg.nash and not cfg.shared and self.dt_enabled
 
-    # -------------------------------------------------------------- schedule
-
-    def plan(self, updates: int) -> None:
-        """The driver's total budget (epsilon decays over a share of it)."""
-        self.planned_episodes = max(1, updates * self.cfg.episodes_per_update)
-
-    def epsilon(self) -> float:
-        c = self.cfg
-        span = c.eps_episodes or max(1.0, c.eps_fraction * self.planned_episodes)
-        frac = min(1.0, self.episodes / span)
-        return c.eps_start + frac * (c.eps_end - c.eps_start)
-
-    def episode_seed(self, k: int) -> int:
-        """Training episodes use seeds 1e6 * (seed + 1) + k: never the small evaluation seeds."""
-        return 1_000_000 * (self.seed + 1) + k
 
     # -------------------------------------------------------------- inputs
 
