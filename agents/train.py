@@ -41,6 +41,9 @@ CURVE_COLUMNS = [
     "update", "episodes", "env_steps", "agent_steps", "wall_s", "episode_reward_mean",
     "latency_mean", "failure_rate", "invalid_rate", "loss_actor", "loss_critic", "entropy",
     "approx_kl", "clip_frac", "alpha", "rollout_s", "update_s",
+    # task offloading: vehicle transmit energy and QoS per episode, Alg. 3's rounds and the
+    # share of actions it changed (empty for the twin-migration learners)
+    "energy_mean", "qos_mean", "nash_rounds", "nash_changed",
 ]
 
 
