@@ -204,3 +204,27 @@ def test_cli_train_and_eval_an_offloading_learner(tmp_path, capsys):
     # a twin-migration learner on an offloading scenario
     assert main(["train", "--agent", "dm-mappo", "--updates", "1", *common]) != 0
     assert "is for app twin_migration" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_figure_driver_trains_evaluates_and_prints_the_paper_beside(tmp_path, monkeypatch):
+    """qdrl-fig7 end to end at a tiny budget (a persistence forecaster instead of the fitted
+    LSTM, 0.1 s runs): training, evaluation per block length, the CSVs, the PNG, the headline."""
+    import desim_iov.experiments.qdrl as q
+    from desim_iov.experiments.qdrl_figs import run_figure
+
+    monkeypatch.setattr(q.Plan, "forecaster", lambda self, ov: (*ov, "offload.dt.predictor=persistence"))
+    lines = run_figure("qdrl-fig7", tmp_path, seeds=1, episodes=1, overrides=["duration=0.1 s"],
+                       progress=False, workers=1)
+    out = tmp_path / "fig7"
+    for f in ("results.csv", "summary.csv", "fig7.png", "headline.txt"):
+        assert (out / f).is_file(), f
+    import pandas as pd
+
+    df = pd.read_csv(out / "results.csv")
+    assert sorted(df.n.unique()) == [100, 200, 300, 400, 500, 1000] and df.density.nunique() == 2
+    assert any("paper (low density): 1.63 ms" in line for line in lines)
+    with pytest.raises(KeyError, match="unknown experiment"):
+        run_figure("qdrl-fig9", tmp_path)
+    with pytest.raises(ValueError, match="--seeds and --episodes"):
+        run_figure("qdrl-fig3", tmp_path, seeds=0)
