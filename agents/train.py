@@ -70,7 +70,8 @@ def scenario_for(name: str, scenario: Any) -> Any:
     """``scenario`` as learner ``name`` trains and runs on it: its app checked, the variant's
     fixed settings applied (the ablations: no forecaster, no digital twin). One-line
     ValueError when the scenario's app is not the learner's."""
-    lr = ALL_LEARNERS[name] if name in ALL_LEARNERS else _agent(name)
+    _agent(name)  # unknown names: the one-line KeyError
+    lr = ALL_LEARNERS[name]
     if scenario.app != lr.app:
         raise ValueError(f"learner {name!r} is for app {lr.app}; scenario {scenario.name!r} is {scenario.app}")
     if not lr.overrides:

@@ -217,7 +217,7 @@ class KindModel:
     @torch.no_grad()
     def predict(self, windows: np.ndarray, batch: int = 4096) -> np.ndarray:
         """o^(t+1) (A, n) from windows of o (A, T, n), both unscaled."""
-        self.net.eval()
+        self.net.train(False)  # inference mode (dropout off)
         x = torch.from_numpy(self.scale(np.asarray(windows, dtype=np.float64)))
         out = [self.net(x[i:i + batch]).numpy() for i in range(0, len(x), batch)]
         y = np.concatenate(out) if out else np.zeros((0, self.n_in), np.float32)

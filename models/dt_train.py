@@ -89,7 +89,7 @@ def fit_scaler(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _scaled_mse(net: DTForecaster, x: torch.Tensor, y: torch.Tensor, batch: int = 4096) -> float:
     if not len(y):
         return float("nan")
-    net.eval()
+    net.train(False)  # inference mode (dropout off)
     tot = 0.0
     for i in range(0, len(y), batch):
         tot += float(((net(x[i:i + batch]) - y[i:i + batch]) ** 2).sum())
@@ -154,7 +154,7 @@ def train_kind(kind: str, train: Windows, val: Windows, n_state: int, nvec: tupl
     else:
         res.best_epoch = res.epochs_run
     res.seconds = time.perf_counter() - t0
-    net.eval()
+    net.train(False)  # inference mode (dropout off)
     model.info = {"best_epoch": res.best_epoch, "epochs_run": res.epochs_run, "train": asdict(cfg)}
     return model, res
 

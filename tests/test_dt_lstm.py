@@ -113,7 +113,7 @@ def test_forecaster_layout_init_and_dropout():
     assert float(w.std()) == pytest.approx(1 / math.sqrt(128), rel=0.05)
     assert float(net.lstm.cells[0].weight_x.detach().std()) == pytest.approx(1 / math.sqrt(40), rel=0.05)
     assert float(net.lstm.cells[0].bias.detach().abs().max()) == 0.0
-    net.eval()  # dropout off: deterministic
+    net.train(False)  # dropout off: deterministic
     x = torch.randn(2, 8, 40)
     torch.testing.assert_close(net(x), net(x))
     with pytest.raises(ValueError, match="peephole"):

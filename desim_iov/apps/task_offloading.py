@@ -35,6 +35,7 @@ import numpy as np
 import simpy
 
 from desim_iov.apps.offload_nodes import PROCESS, OffloadNodes
+from desim_iov.apps.offload_process import IN_FLIGHT, finish_closed_form, subtask_process
 from desim_iov.apps.offload_records import (
     DigitalTwinView,
     OffloadStats,
@@ -58,7 +59,7 @@ from models.compute import (
     subtask_priority,
 )
 from models.energy import qos as qos_eq48
-from models.energy import qos_normalised, transmit_energy_j
+from models.energy import qos_normalised
 from traces.schema import OFFLOAD_DTYPES, SUBTASK_CODE, SUBTASK_OUTCOMES, TASK_CODE, TASK_STATUS
 
 if TYPE_CHECKING:
@@ -66,8 +67,6 @@ if TYPE_CHECKING:
     from desim_iov.sim import Simulation
 
 IN_TIME, LATE = SUBTASK_CODE["processed_in_time"], SUBTASK_CODE["processed_late"]
-EDGE_VANISHED, HOP_LIMIT = SUBTASK_CODE["edge_vanished"], SUBTASK_CODE["hop_limit"]
-IN_FLIGHT = SUBTASK_CODE["in_flight_at_end"]
 DATASETS = ("tasks", "subtasks", "hops", "node_slots", "links", "agent_steps", "dt_states")
 
 
@@ -346,125 +345,11 @@ class TaskOffloadingApp:
                 out.append((st, pl))
                 if self.packet:
                     self.running[st.id] = st
-                    self.env.process(self._run(st))
+                    self.env.process(subtask_process(self, st))
                 else:
-                    self._finish_closed_form(st, pl)
+                    finish_closed_form(self, st, pl)
         self.pending[v] = []
         return out
-
-    # ------------------------------------------------------------------ slot fidelity
-
-    def _finish_closed_form(self, st: Subtask, pl: Placement) -> None:
-        """Slot fidelity: the subtask's hops and outcome from the closed form, recorded as the
-        packet kernel records them: a hop when it ends, processing energy when the service
-        starts, nothing that would happen after the run's end (then ``in_flight_at_end``)."""
-        tp, N, end_of_run = self.topo, self.N, self.scenario.duration
-        t = st.released
-        src = N + st.vehicle
-        for h, dst in enumerate(pl.nodes):
-            dur, rate = pl.t_hops[h], pl.rates[h]
-            if t + dur > end_of_run:
-                self._write_subtask(st, np.nan, IN_FLIGHT)
-                return
-            if h == 0:
-                ltype, power, energy = int(tp.access_type[dst]), self.nodes.vehicle_power(pl.levels[0]), pl.e_vehicle
-                st.e_tx_vehicle = energy
-            else:
-                ltype, energy = int(tp.relay_type[src, dst]), pl.e_relay[h - 1]
-                power = self.nodes.relay_power(src, pl.levels[h])
-                self.nodes.e_tx[src] += energy
-                st.e_tx_relay += energy
-                st.hops = h
-            self._ap_hop((st.id, h, src, dst, ltype, t, t + dur, st.bits, rate, power, energy))
-            st.t_tx += dur
-            t += dur
-            src = dst
-        if pl.dropped:
-            self._write_subtask(st, np.nan, HOP_LIMIT)
-            return
-        z = pl.nodes[-1]
-        st.proc_node, st.t_proc, st.e_proc = z, pl.t_proc, pl.e_proc
-        self.nodes.e_proc[z] += pl.e_proc
-        self.nodes.admitted[z] += st.cycles
-        self.nodes.add_busy(z, t, t + pl.t_proc)
-        done = t + pl.t_proc
-        self._write_subtask(st, done if done <= end_of_run else np.nan,
-                            None if done <= end_of_run else IN_FLIGHT)
-
-    # ------------------------------------------------------------------ packet fidelity
-
-    def _run(self, st: Subtask):
-        env, tp, N, v = self.env, self.topo, self.N, st.vehicle
-        z = st.first_node
-        tx = self.vehicle_tx[v][int(tp.is_uav[z])]
-        req = tx.request()
-        yield req
-        try:
-            if not tp.access_edge[v, z]:  # the first hop's link vanished while queued
-                z = tp.fastest_access(v)
-                if z < 0:
-                    self._write_subtask(st, np.nan, EDGE_VANISHED)
-                    return
-                st.rerouted += 1
-                st.first_node = z
-            lvl = tp.access_level(v, z, st.power_level)
-            rate = float(tp.access_rate_levels[lvl, v, z])
-            air = tp.airtime(st.bits, rate, int(tp.access_blocklength[z]), float(tp.access_bw[z]))
-            start = env.now
-            st.t_queue += start - st.arrived
-            yield env.timeout(air)
-        finally:
-            tx.release(req)
-        p_v = self.nodes.vehicle_power(lvl)
-        st.e_tx_vehicle = float(transmit_energy_j(p_v, st.bits, rate))
-        st.t_tx += air
-        self._ap_hop((st.id, 0, N + v, z, int(tp.access_type[z]), start, start + air, st.bits, rate,
-                      p_v, st.e_tx_vehicle))
-        visited = [z]
-        while True:
-            st.arrived = env.now
-            rule = self.nodes.rule[z]
-            if rule == PROCESS or (rule - 1) in visited:
-                break
-            nxt = rule - 1
-            if st.hops >= self.net.max_hops:
-                if self.net.at_hop_limit == "drop":
-                    self._write_subtask(st, np.nan, HOP_LIMIT)
-                    return
-                break
-            if not tp.relay_edge[z, nxt]:
-                st.rerouted += 1  # the rule's link is gone: process here
-                break
-            req = self.nodes.tx[z].request()
-            yield req
-            try:
-                if not tp.relay_edge[z, nxt]:  # gone while waiting for the transmitter
-                    st.rerouted += 1
-                    st.t_queue += env.now - st.arrived
-                    st.arrived = env.now
-                    break
-                lvl = tp.relay_level_to(z, nxt, int(self.nodes.relay_level[z]))
-                rate = float(tp.relay_rate_levels[lvl, z, nxt])
-                air = tp.airtime(st.bits, rate, int(tp.relay_blocklength[z, nxt]), float(tp.relay_bw[z, nxt]))
-                start = env.now
-                st.t_queue += start - st.arrived
-                yield env.timeout(air)
-            finally:
-                self.nodes.tx[z].release(req)
-            power = self.nodes.relay_power(z, lvl)
-            energy = float(transmit_energy_j(power, st.bits, rate))
-            st.e_tx_relay += energy
-            self.nodes.e_tx[z] += energy
-            st.t_tx += air
-            st.hops += 1
-            self._ap_hop((st.id, st.hops, z, nxt, int(tp.relay_type[z, nxt]), start, start + air,
-                          st.bits, rate, power, energy))
-            visited.append(nxt)
-            z = nxt
-        done = env.event()
-        self.nodes.cpu[z].submit(st, st.priority, st.cycles, lambda job, s, e: done.succeed(e))
-        end = yield done
-        self._write_subtask(st, end, None)
 
     # ------------------------------------------------------------------ records
 

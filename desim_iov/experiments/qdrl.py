@@ -49,13 +49,12 @@ def run_train(job: TrainJob) -> dict[str, Any]:
     """One training run (picklable: the process backend runs it in a worker)."""
     import torch
 
-    from agents.train import _agent, make_config, scenario_for, train
+    from agents.train import make_config, scenario_for, train
     from desim_iov.env import parallel_env
 
     torch.set_num_threads(1)
     sc = scenario_for(job.agent, scenario_of([*job.overrides, "fidelity=slot"]))
     per = make_config(job.agent).episodes_per_update
-    _agent(job.agent)
     ckpt = train(job.agent, lambda: parallel_env(sc), updates=max(1, job.episodes // per), seed=job.seed,
                  out_dir=job.out, progress=False)
     curve = pd.read_csv(Path(job.out) / "learning_curve.csv")

@@ -160,6 +160,20 @@ def fig5(plan: Plan, overrides: tuple[str, ...] = ()) -> list[str]:
     return lines
 
 
+def _per_configuration(plan: Plan, overrides: tuple[str, ...], configs: dict[str, tuple[str, ...]],
+                       settings: dict[str, list[str]], label: str) -> pd.DataFrame:
+    """qdrl trained on each network configuration (its own forecaster: state sizes differ),
+    evaluated on every setting; the configuration's name in column ``label``."""
+    rows = []
+    for name, extra in configs.items():
+        cfg = plan.forecaster((*overrides, *extra))
+        plan.train(["qdrl"], [cfg])
+        df = plan.evaluate(["qdrl"], cfg, settings)
+        df[label] = name
+        rows.append(df)
+    return pd.concat(rows, ignore_index=True)
+
+
 # ---------------------------------------------------------------------------- Fig. 6
 
 FIG6_CONFIGS = {"V8-U10-B4": (), "V2": ("vehicles.count=2",), "V20": ("vehicles.count=20",),
@@ -171,16 +185,10 @@ def fig6(plan: Plan, overrides: tuple[str, ...] = ()) -> list[str]:
     """Normalised QoS (Eq. 93) vs CPU frequency, one factor at a time around V=8, U=10, B=4."""
     out = plan.out / "fig6"
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for name, extra in FIG6_CONFIGS.items():
-        cfg = plan.forecaster((*overrides, *extra))
-        plan.train(["qdrl"], [cfg])
-        settings = {f"{f:g}": [f"rsus.cpu={f} GHz", f"uavs.cpu={f} GHz", "fidelity=packet"]
-                    for f in (5, 6.25, 7.5, 8.75, 10)}
-        df = plan.evaluate(["qdrl"], cfg, settings)
-        df["config"], df["f_GHz"] = name, df.setting.astype(float)
-        rows.append(df)
-    df = pd.concat(rows, ignore_index=True)
+    settings = {f"{f:g}": [f"rsus.cpu={f} GHz", f"uavs.cpu={f} GHz", "fidelity=packet"]
+                for f in (5, 6.25, 7.5, 8.75, 10)}
+    df = _per_configuration(plan, overrides, FIG6_CONFIGS, settings, "config")
+    df["f_GHz"] = df.setting.astype(float)
     df.to_csv(out / "results.csv", index=False)
     sm = summarise(df, ["config", "f_GHz"], ["qos_norm_mean", "latency_mean_s"])
     sm.to_csv(out / "summary.csv", index=False)
@@ -212,15 +220,9 @@ def fig7(plan: Plan, overrides: tuple[str, ...] = ()) -> list[str]:
     """Network latency (transmission time per subtask) vs block length n, two densities."""
     out = plan.out / "fig7"
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for name, extra in FIG7_DENSITY.items():
-        cfg = plan.forecaster((*overrides, *extra))
-        plan.train(["qdrl"], [cfg])
-        settings = {str(n): [*_blocklength(n), "fidelity=packet"] for n in (100, 200, 300, 400, 500, 1000)}
-        df = plan.evaluate(["qdrl"], cfg, settings)
-        df["density"], df["n"] = name, df.setting.astype(int)
-        rows.append(df)
-    df = pd.concat(rows, ignore_index=True)
+    settings = {str(n): [*_blocklength(n), "fidelity=packet"] for n in (100, 200, 300, 400, 500, 1000)}
+    df = _per_configuration(plan, overrides, FIG7_DENSITY, settings, "density")
+    df["n"] = df.setting.astype(int)
     df["t_tx_mean_ms"] = 1e3 * df.t_tx_mean_s
     df["t_hop_ms"] = df.t_tx_mean_ms / (1.0 + df.hops_mean)  # airtime per hop (access + relay hops)
     df.to_csv(out / "results.csv", index=False)
