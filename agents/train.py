@@ -94,9 +94,11 @@ def _read_curve(path: Path, upto: int) -> list[dict[str, str]]:
 
 
 def train(agent_name: str, env_fn: Callable[[], Any], *, updates: int, seed: int, out_dir: Path | str,
-          resume: bool = False, progress: bool = True, save_every: int = 10, **hyper: Any) -> Path:
-    """Train ``agent_name`` (dm-mappo, mappo, masac, masac-nomask) on ``env_fn()`` until
-    ``updates`` updates in total; return the checkpoint's path. ``hyper`` overrides the
+          resume: bool = False, progress: bool = True, save_every: int = 10,
+          on_update: Callable[[int, int], None] | None = None, **hyper: Any) -> Path:
+    """Train ``agent_name`` (any of ``ALL_LEARNERS``) on ``env_fn()`` until ``updates`` updates
+    in total; return the checkpoint's path. ``on_update(done, updates)`` is called after each
+    update (a sweep's progress across processes). ``hyper`` overrides the
     algorithm's ``Config`` fields (agents/dm_mappo.py, agents/masac.py)."""
     if updates < 0:
         raise ValueError(f"updates must be >= 0, got {updates}")
@@ -161,6 +163,8 @@ def train(agent_name: str, env_fn: Callable[[], Any], *, updates: int, seed: int
                 f.flush()
                 if update % save_every == 0 or update == updates:
                     save(update, wall)
+                if on_update is not None:
+                    on_update(update, updates)
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(R=f"{m['episode_reward_mean']:.2f}", T=f"{m['latency_mean']:.2f}",

@@ -87,19 +87,6 @@ def _run_summary(scenario, out: Path, title: str) -> str:
     return format_summary(summarize(out), title)
 
 
-def _totals(trace) -> dict:
-    """The flat totals of a trace's summary (the what-if comparison), by the trace's app."""
-    from desim_iov.replay import trace_app
-
-    if trace_app(trace) == "task_offloading":
-        from analysis.offload_summary import flat_totals, summarize_offload
-
-        return flat_totals(summarize_offload(trace))
-    from analysis.summary import summarize
-
-    return summarize(trace).total
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     scenario = _scenario(args)
     tr = scenario.vehicles.trace
@@ -122,6 +109,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
+    from analysis.totals import trace_totals
     from desim_iov.provenance import changed_inputs
     from desim_iov.replay import (
         check_replayable,
@@ -158,7 +146,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     scenario = scenario.model_copy(update={"policy": scenario.policy.model_copy(
         update={"name": args.policy, "params": params})})
     _simulate(scenario, policy, out, args.quiet, {"what_if_of": str(src)})
-    before, after = _totals(trace), _totals(open_trace(out))
+    before, after = trace_totals(trace), trace_totals(open_trace(out))
     name_a = trace.attrs.get("policy", "recorded")
     print(f"{'metric':<26} {name_a:>14} {args.policy:>14} {'change':>10}")
     for k, va in before.items():
@@ -341,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     dtt.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     dtt.add_argument("--quiet", action="store_true")
     dtt.set_defaults(func=_cmd_dt)
+
+    from desim_iov.cli_sweep import add_sweep_parser
+
+    add_sweep_parser(sub)
 
     s = sub.add_parser("scenarios", help="list the preset scenarios")
     s.set_defaults(func=_cmd_scenarios)
