@@ -360,5 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m desim_iov.cli`: run the imported module's main, so that the
+    from desim_iov.cli import main as _main  # other modules' `CliError` is the one caught here
+
+    sys.exit(_main())

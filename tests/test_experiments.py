@@ -33,6 +33,14 @@ def test_unknown_variant_and_missing_learners_are_one_line_errors(tmp_path, caps
     assert "unknown variants ['mars']" in capsys.readouterr().err
 
 
+def test_an_unknown_algorithm_stops_the_experiment_before_any_job_runs(tmp_path, capsys):
+    out = tmp_path / "x"
+    assert main(["experiment", "fig9", "--out", str(out), "--algorithms", "greedy", "bogus", "--seeds", "2",
+                 "--quiet"]) == 2
+    assert "unknown algorithms ['bogus']" in capsys.readouterr().err
+    assert not (out / "traces").exists()  # greedy did not run first
+
+
 def test_fig6_trains_its_predictor_once_when_none_is_given(tmp_path, monkeypatch):
     """Fig. 6 with prediction needs an LSTM-based Transformer: without --set
     predictor.checkpoint the experiment trains one on the PeMS weeks 1-3 it then replays

@@ -105,6 +105,10 @@ def experiment_jobs(name: str, out: Path, *, seeds: int = 3, updates: int = 200,
     unknown = [v for v in vars_ if v not in exp.variants]
     if unknown:
         raise KeyError(f"{name}: unknown variants {unknown} (allowed: {', '.join(exp.variants)})")
+    known = _algorithm_names()
+    bad = [a for a in algs if a not in known]
+    if bad:  # before any job runs, not when the sweep reaches them
+        raise KeyError(f"{name}: unknown algorithms {bad} (allowed: {', '.join(sorted(known))})")
     overrides = list(overrides or [])
     jobs = []
     for variant, alg, seed in itertools.product(vars_, algs, range(seeds)):
@@ -118,6 +122,14 @@ def experiment_jobs(name: str, out: Path, *, seeds: int = 3, updates: int = 200,
         job = next(j for j in jobs if j.variant == variant)
         load_scenario(job.scenario, job.eval_overrides())
     return jobs
+
+
+def _algorithm_names() -> set[str]:
+    """The twin-migration policies and learners, and each heuristic without its mask (NAME-nomask)."""
+    from agents.registry import LEARNERS, POLICIES
+
+    heuristics = {n for n, e in POLICIES.items() if e.factory.startswith("agents.heuristics:")}
+    return {*POLICIES, *LEARNERS, *(f"{n}-nomask" for n in heuristics)}
 
 
 def _needs_predictor(name: str, variants: list[str] | None, overrides: list[str]) -> bool:
