@@ -203,3 +203,18 @@ def test_dask_sweep_killed_half_way_then_resumed(tmp_path):
 def test_shipped_sweep_files_are_valid(path, tmp_path):
     exp = expand(load_sweep(path), tmp_path)
     assert exp.runs
+
+
+def test_named_axes_carry_labels_and_may_switch_the_base_scenario(tmp_path):
+    s = sweep_from_dict({"scenario": "twin-city", "set": SHORT, "seeds": [0], "grid": {
+        "variant": {"city": [], "rural": ["scenario=twin-rural"]},
+        "algorithm": {"greedy": ["policy=greedy"],
+                      "greedy-nomask": ["policy=greedy", "policy.params.use_mask=false"]}}})
+    exp = expand(s, tmp_path)
+    assert [r.base for r in exp.runs] == ["twin-city", "twin-city", "twin-rural", "twin-rural"]
+    res = run_sweep(s, tmp_path, backend="serial", progress=False)
+    assert res.failed == 0, res.results.error.tolist()
+    assert list(res.results.algorithm) == ["greedy", "greedy-nomask"] * 2
+    assert list(res.results.variant) == ["city", "city", "rural", "rural"]
+    with pytest.raises(SweepError, match="budget takes a list"):
+        sweep_from_dict({"scenario": "twin-city", "grid": {"train.updates": {"a": []}}})

@@ -7,6 +7,9 @@ A sweep file (YAML, read with the safe loader) says::
       policy: [greedy, random]
       vehicles.count: [3, 5]
       duration: [60]
+      variant:                 # a named axis: label -> overrides (the column holds the label;
+        city: []               #   `scenario=NAME` among them switches the base scenario)
+        rural: [scenario=twin-rural]
     seeds: [1, 2]              # or a count n: seeds 0 .. n-1
     set: [fidelity=packet]     # optional: overrides every run shares
     train: {episodes: 20}      # optional: the budget of learners (also a grid key: train.episodes)
@@ -60,7 +63,7 @@ class SweepSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     scenario: str
-    grid: dict[str, list[Any]] = {}
+    grid: dict[str, list[Any] | dict[str, list[str]]] = {}
     seeds: list[int] | int = 1
     set: list[str] = []
     train: TrainBudget = TrainBudget()
@@ -68,12 +71,14 @@ class SweepSpec(BaseModel):
 
     @field_validator("grid")
     @classmethod
-    def _grid(cls, g: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    def _grid(cls, g: dict[str, Any]) -> dict[str, Any]:
         for k, values in g.items():
             if not values:
                 raise ValueError(f"grid key {k!r} has no values")
             if isinstance(k, str) and k.startswith("train.") and k not in BUDGET_KEYS:
                 raise ValueError(f"grid key {k!r}: a training budget is one of {', '.join(BUDGET_KEYS)}")
+            if isinstance(values, dict) and k in BUDGET_KEYS:
+                raise ValueError(f"grid key {k!r}: a budget takes a list of integers")
         return g
 
     @field_validator("seeds")
@@ -179,20 +184,26 @@ def expand(spec: SweepSpec, out: str | Path) -> Expanded:
     problems: list[str] = []
     result = Expanded()
     settings = spec.evaluate or {"": []}
-    for values in itertools.product(*(spec.grid[k] for k in keys)):
+    for values in itertools.product(*(list(spec.grid[k]) for k in keys)):
         point = tuple(zip(keys, values, strict=True))
         budget = spec.train.model_dump()
-        sets = list(spec.set)
+        sets, base = list(spec.set), spec.scenario
         for k, v in point:
             if k in BUDGET_KEYS:
                 budget[k.removeprefix("train.")] = v
+            elif isinstance(spec.grid[k], dict):  # a named axis: its label's overrides
+                for o in spec.grid[k][v]:
+                    if o.startswith("scenario="):
+                        base = o.removeprefix("scenario=")
+                    else:
+                        sets.append(o)
             else:
                 sets.append(f"{k}={_value_text(v)}")
         shown = " ".join(f"{k}={v}" for k, v in point) or "(base)"
         for seed in spec.seed_list():
             for name, extra in settings.items():
                 try:
-                    sc = load_scenario(spec.scenario, [*sets, *extra, f"seed={seed}"])
+                    sc = load_scenario(base, [*sets, *extra, f"seed={seed}"])
                 except ConfigError as e:
                     problems.append(f"{shown}{' ' + name if name else ''}: {e}")
                     continue
@@ -212,17 +223,17 @@ def expand(spec: SweepSpec, out: str | Path) -> Expanded:
                         continue
                     train_sets = (*sets, "fidelity=slot", f"seed={seed + TRAIN_SEED_OFFSET}")
                     try:
-                        tsc = load_scenario(spec.scenario, list(train_sets))
+                        tsc = load_scenario(base, list(train_sets))
                     except ConfigError as e:
                         problems.append(f"{shown} (training): {e}")
                         continue
                     after = digest({"job": "train", "learner": policy, "scenario": tsc.model_dump(mode="json"),
                                     "episodes": eps, "updates": upd, "seed": seed})
                     if after not in result.trains:
-                        result.trains[after] = TrainTask(after, policy, spec.scenario, train_sets, seed, eps, upd,
+                        result.trains[after] = TrainTask(after, policy, base, train_sets, seed, eps, upd,
                                                          int(budget["threads"]), str(out / "train" / after[:16]))
                 key = digest({"job": "run", "scenario": sc.model_dump(mode="json"), "train": after})
-                result.runs.append(RunTask(key, spec.scenario, (*sets, *extra, f"seed={seed}"), seed, point, name,
+                result.runs.append(RunTask(key, base, (*sets, *extra, f"seed={seed}"), seed, point, name,
                                            policy, after, str(out / "runs" / key[:16])))
     if problems:
         more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
