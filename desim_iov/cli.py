@@ -295,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--data", help=DATA_HELP)
     ex.add_argument("--quiet", action="store_true")
     add_backend_options(ex)
+    ex.add_argument("--scheduler", help="with --backend dask: join this Dask scheduler (fig6-fig9)")
     ex.set_defaults(func=_cmd_experiment)
 
     fc = sub.add_parser(

@@ -47,8 +47,9 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         df = run_experiment(args.experiment, Path(args.out), seeds=args.seeds, updates=args.updates,
                             algorithms=args.algorithms, variants=args.variants,
                             overrides=overrides, progress=not args.quiet,
-                            episodes=args.episodes, backend=args.backend, workers=args.workers)
-    except (KeyError, RuntimeError) as e:  # a failed job (JobFailed) is a RuntimeError
+                            episodes=args.episodes, backend=args.backend, workers=args.workers,
+                            scheduler=args.scheduler)
+    except (KeyError, ValueError, RuntimeError) as e:  # a failed job (JobFailed) is a RuntimeError
         raise CliError(str(e).strip("\"'")) from None
     print(summarise(df).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"results: {Path(args.out) / 'results.csv'}")

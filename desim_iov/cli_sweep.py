@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from pathlib import Path
 
 from desim_iov.cli import CliError
 
@@ -16,7 +15,7 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
 
     sw = sub.add_parser("sweep", help="run a sweep file (a base scenario, a grid of overrides, seeds) into "
                         "DIR/results.parquet; resumable: the same command runs only what is missing")
-    sw.add_argument("sweep", help="sweep YAML file (see docs/USAGE.md 'Sweeps')")
+    sw.add_argument("sweep", help="sweep YAML file or a shipped sweep name (docs/USAGE.md 'Sweeps')")
     sw.add_argument("--out", required=True, help="sweep directory (records, traces, results.parquet)")
     sw.add_argument("--backend", choices=BACKENDS, default="processes",
                     help="where jobs run (default processes: a local pool)")
@@ -60,5 +59,4 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         for _, r in res.results[res.results.status != "ok"].head(5).iterrows():
             print(f"  failed: {r.policy} seed {r.seed} {r.setting}: {r.error}", file=sys.stderr)
     print(f"results: {res.path}")
-    print(f"results: {Path(args.out) / 'results.csv'}")
     return 1 if res.failed else 0

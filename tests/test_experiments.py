@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from test_realdata_scenarios import fake_data
@@ -38,7 +40,7 @@ def test_an_unknown_algorithm_stops_the_experiment_before_any_job_runs(tmp_path,
     assert main(["experiment", "fig9", "--out", str(out), "--algorithms", "greedy", "bogus", "--seeds", "2",
                  "--quiet"]) == 2
     assert "unknown algorithms ['bogus']" in capsys.readouterr().err
-    assert not (out / "traces").exists()  # greedy did not run first
+    assert not (out / "runs").exists()  # greedy did not run first
 
 
 def test_fig6_trains_its_predictor_once_when_none_is_given(tmp_path, monkeypatch):
@@ -64,11 +66,11 @@ def test_fig6_trains_its_predictor_once_when_none_is_given(tmp_path, monkeypatch
     assert main(["experiment", "fig6", "--out", str(out), *common]) == 0
     ckpt = out / "predictor" / "checkpoints" / "lstm_transformer_s0.pt"
     assert ckpt.is_file()
-    with_pred = open_trace(out / "traces" / "with_prediction__greedy__seed0.h5")
+    traces = pd.read_parquet(out / "results.parquet").set_index("variant").trace
+    with_pred = open_trace(traces["with_prediction"])
     assert with_pred.scenario["predictor"]["checkpoint"] == str(ckpt)
     assert len(with_pred.df("predictions")) > 0
-    assert len(open_trace(out / "traces" / "without_prediction__greedy__seed0.h5")
-               .df("predictions")) == 0
+    assert len(open_trace(traces["without_prediction"]).df("predictions")) == 0
     metrics = pd.read_csv(out / "metrics.csv")
     assert {"O_T_formula_s", "loss_measured", "migrations"} <= set(metrics.columns)
     mtime = ckpt.stat().st_mtime
@@ -85,9 +87,11 @@ def test_an_episode_budget_gives_every_learner_the_same_samples(tmp_path):
                  "--set", f"data_dir={root}", "--set", "background.pems_source=data:fake.npz",
                  "--set", "background.pems_start=1970-01-01 00:00", "--set", "duration=90",
                  "--set", "rsus.count=12", "--set", "vehicles.traffic.packet_size=800 kB"]) == 0
-    runs = out / "runs" / "city"
-    dm = pd.read_csv(runs / "dm-mappo" / "seed0" / "learning_curve.csv")
-    ms = pd.read_csv(runs / "masac" / "seed0" / "learning_curve.csv")
+    curves = {}
+    for rec in out.glob("train/*/record.json"):
+        learner = json.loads(rec.read_text())["learner"]
+        curves[learner] = pd.read_csv(rec.parent / "learning_curve.csv")
+    dm, ms = curves["dm-mappo"], curves["masac"]
     assert len(dm) == 1 and len(ms) == 4
     assert dm.episodes.iloc[-1] == ms.episodes.iloc[-1] == 4
 
@@ -103,10 +107,10 @@ def test_the_process_backend_writes_the_serial_backends_csvs_bit_for_bit(tmp_pat
               "--set", f"data_dir={root}", "--set", "background.pems_source=data:fake.npz",
               "--set", "background.pems_start=1970-01-01 00:00", "--set", "duration=60",
               "--set", "rsus.count=12", "--set", "vehicles.traffic.packet_size=800 kB"]
-    for backend in ("serial", "process"):
+    for backend in ("serial", "processes"):
         assert main(["experiment", "fig9", "--out", str(tmp_path / backend), *common,
                      "--backend", backend, "--workers", "2"]) == 0
     for name in ("results.csv", "metrics.csv", "summary.csv"):
         serial = (tmp_path / "serial" / name).read_bytes()
-        assert serial == (tmp_path / "process" / name).read_bytes(), name
+        assert serial == (tmp_path / "processes" / name).read_bytes(), name
     assert len(pd.read_csv(tmp_path / "serial" / "results.csv")) == 3 * 2

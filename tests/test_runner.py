@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from desim_iov.experiments.jobs import ForecastJob, TwinMigrationJob, run_job
+from desim_iov.experiments.jobs import ForecastJob, run_job
 from desim_iov.experiments.runner import (
     BACKENDS,
     JobFailed,
@@ -52,13 +52,8 @@ def test_backends_are_registered_by_name_and_bad_choices_are_one_line_errors():
 
 
 def test_jobs_pickle_and_describe_themselves(tmp_path):
-    job = TwinMigrationJob("fig8", "city", "greedy", 1, "twin-city", ("uavs.count=0",), 2, None,
-                           str(tmp_path / "run"), str(tmp_path / "t.h5"))
     # the process backend sends jobs to its workers by pickling them: they must serialise,
     # and rebuild equal through the same reduce protocol (deepcopy uses it; nothing is unpickled)
-    assert isinstance(pickle.dumps(job), bytes) and copy.deepcopy(job) == job
-    assert job.describe() == "fig8 city/greedy seed 1"
-    assert job.eval_overrides()[-2:] == ["fidelity=packet", "seed=1001"]
     fc = ForecastJob("lstm", 0, "shared", None, str(tmp_path / "c.pt"), None, {"epochs": 1}, {})
     assert isinstance(pickle.dumps(fc), bytes) and copy.deepcopy(fc) == fc and "lstm" in fc.describe()
     with pytest.raises(TypeError, match="not a job"):
@@ -83,21 +78,35 @@ def test_a_failing_job_is_reported_with_its_description_and_the_others_still_run
     assert e.value.rows == [{"index": 0}, None, {"index": 2}]
 
 
-def test_a_failing_experiment_job_names_the_run_and_writes_no_results(tmp_path, capsys):
-    """An algorithm the registry lacks fails inside its job: the CLI says which run, exit 2,
-    and no results.csv is left looking complete."""
+def test_a_failing_experiment_run_names_the_run_and_writes_no_results(tmp_path, capsys, monkeypatch):
+    """A run that fails inside its job: the CLI says which run, exit 2, the other runs are
+    recorded, and no results.csv is left looking complete; the same command reruns only it."""
     from test_realdata_scenarios import fake_data
 
+    import desim_iov.sim as sim
     from desim_iov.cli import main
 
+    real = sim.make_simulation
+
+    def broken(sc, *a, **k):
+        if sc.policy.name == "random":
+            raise OSError("disk full")
+        return real(sc, *a, **k)
+
+    monkeypatch.setattr(sim, "make_simulation", broken)  # the serial backend runs in this process
     root = fake_data(tmp_path / "data")
     out = tmp_path / "fig9"
-    assert main(["experiment", "fig9", "--out", str(out), "--seeds", "1", "--quiet",
-                 "--algorithms", "greedy", "no-such-policy",
-                 "--set", f"data_dir={root}", "--set", "background.pems_source=data:fake.npz",
-                 "--set", "background.pems_start=1970-01-01 00:00", "--set", "duration=30",
-                 "--set", "rsus.count=12", "--set", "vehicles.traffic.packet_size=800 kB"]) == 2
+    args = ["experiment", "fig9", "--out", str(out), "--seeds", "1", "--quiet", "--algorithms", "greedy", "random",
+            "--set", f"data_dir={root}", "--set", "background.pems_source=data:fake.npz",
+            "--set", "background.pems_start=1970-01-01 00:00", "--set", "duration=30",
+            "--set", "rsus.count=12", "--set", "vehicles.traffic.packet_size=800 kB"]
+    assert main(args) == 2
     errors = [ln for ln in capsys.readouterr().err.splitlines() if "error:" in ln]
     assert len(errors) == 1 and "Traceback" not in errors[0]
-    assert "1 of 2 job(s) failed: fig9 city/no-such-policy seed 0: KeyError" in errors[0]
+    assert "1 of 2 run(s) failed (first: random city seed 0: OSError: disk full)" in errors[0]
     assert not (out / "results.csv").exists()
+    import pandas as pd
+
+    assert list(pd.read_parquet(out / "results.parquet").status) == ["ok", "failed"]
+    monkeypatch.setattr(sim, "make_simulation", real)
+    assert main(args) == 0 and len(pd.read_csv(out / "results.csv")) == 2

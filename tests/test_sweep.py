@@ -18,6 +18,7 @@ import yaml
 
 from desim_iov.cli import main
 from desim_iov.sweep import SweepError, expand, load_sweep, run_sweep, sweep_from_dict
+from desim_iov.sweep.spec import shipped_sweeps
 from desim_iov.sweep.tasks import read_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,8 +50,12 @@ def test_every_problem_is_reported_before_anything_runs(tmp_path):
     assert not (tmp_path / "runs").exists()
     with pytest.raises(SweepError, match="budget"):  # a learner without a budget
         expand(spec(grid={"policy": ["dm-mappo"]}), tmp_path)
-    with pytest.raises(SweepError, match="identical"):  # a grid key that changes nothing
-        expand(spec(grid={"policy": ["greedy", "greedy"]}), tmp_path)
+
+def test_identical_points_share_one_job(tmp_path):
+    s = spec(seeds=[1], grid={"policy": ["greedy"], "vehicles.count": [3], "label": {"a": [], "b": []}})
+    res = run_sweep(s, tmp_path, backend="serial", progress=False)
+    assert res.ran == 1 and list(res.results.label) == ["a", "b"]
+    assert res.results.key.nunique() == 1 and res.results.latency_mean_s.nunique() == 1
 
 
 @pytest.mark.parametrize("text, match", [
@@ -199,10 +204,15 @@ def test_dask_sweep_killed_half_way_then_resumed(tmp_path):
     assert json.loads((out / "sweep.json").read_text())["seeds"] == 3
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "sweeps").glob("*.yaml")), ids=lambda p: p.name)
-def test_shipped_sweep_files_are_valid(path, tmp_path):
-    exp = expand(load_sweep(path), tmp_path)
+@pytest.mark.parametrize("name", shipped_sweeps())
+def test_shipped_sweeps_are_valid(name, tmp_path):
+    exp = expand(load_sweep(name), tmp_path)
     assert exp.runs
+
+
+def test_a_missing_sweep_names_the_shipped_ones():
+    with pytest.raises(SweepError, match="twin-fig9"):
+        load_sweep("nope")
 
 
 def test_named_axes_carry_labels_and_may_switch_the_base_scenario(tmp_path):

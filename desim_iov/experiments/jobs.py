@@ -4,9 +4,7 @@ A job holds only plain values (names, override strings, seeds, budgets, output p
 files, no lambdas, no live objects. Whatever it needs (scenario, policy, data) it builds itself,
 so any backend (serial, process pool, a cluster) can run it and the row depends only on the job.
 
-- :class:`TwinMigrationJob`: one (experiment, variant, algorithm, seed) of the twin-migration
-  paper's Figs. 6-9: train a learner in slot fidelity (or make a heuristic), evaluate it in packet
-  fidelity through the kernel, summarise the trace.
+(The twin-migration experiments run as sweeps: desim_iov/sweep/, desim_iov/experiments/twin_migration.py.)
 - :class:`ForecastJob`: one (model, seed) of the twin-migration Table II: train a neural
   forecaster (Alg. 1) on PeMS weeks 1-3, save it, score the test week.
 """
@@ -14,7 +12,6 @@ so any backend (serial, process pool, a cluster) can run it and the row depends 
 from __future__ import annotations
 
 import functools
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,40 +19,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-# the columns of results.csv (the twin-migration experiments' result table)
-RESULT_COLUMNS = ["experiment", "algorithm", "variant", "seed", "reward", "latency_s",
-                  "packet_loss", "workload_variance", "migrations"]
-LEARNERS = ("dm-mappo", "mappo", "masac", "masac-nomask")
-
 
 class Job(Protocol):
     """What a backend runs: a picklable description that can say what it is."""
 
     def describe(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class TwinMigrationJob:
-    """Train (learners) and evaluate one algorithm on one variant with one seed (twin-migration
-    Sec. VII-C). Training uses ``seed`` in slot fidelity; evaluation uses ``1000 + seed`` in
-    packet fidelity on the same scenario."""
-
-    experiment: str
-    variant: str
-    algorithm: str
-    seed: int
-    scenario: str                      # preset name or YAML file
-    overrides: tuple[str, ...]         # variant's, then the user's ``--set``s
-    updates: int                       # training updates per learner
-    episodes: int | None               # if given: the learner's budget in episodes instead
-    run_dir: str                       # learner's checkpoint and learning curve
-    trace: str                         # evaluation trace (HDF5)
-
-    def describe(self) -> str:
-        return f"{self.experiment} {self.variant}/{self.algorithm} seed {self.seed}"
-
-    def eval_overrides(self) -> list[str]:
-        return [*self.overrides, "fidelity=packet", f"seed={1000 + self.seed}"]
 
 
 @dataclass(frozen=True)
@@ -86,57 +54,6 @@ def run_job(job: Job) -> dict[str, Any]:
         raise TypeError(f"not a job: {job!r} (known: {', '.join(t.__name__ for t in _RUNNERS)})"
                         ) from None
     return runner(job)
-
-
-# -- twin migration --------------------------------------------------------------------------
-
-def _policy(job: TwinMigrationJob, scenario: Any) -> Any:
-    """A trained learner (slot fidelity) or a heuristic, ready for evaluation. With
-    ``job.episodes`` every learner gets the same budget in training episodes whatever its
-    episodes per update (DM-MAPPO collects 4 per update, MASAC 1)."""
-    from agents.base import make_policy
-
-    if job.algorithm in LEARNERS:
-        try:
-            from agents.train import load_policy, make_config, train
-        except ImportError as e:
-            raise RuntimeError(f"learning agents are not available ({e})") from None
-        from desim_iov.env import parallel_env
-
-        updates = job.updates
-        if job.episodes is not None:
-            updates = math.ceil(job.episodes / make_config(job.algorithm).episodes_per_update)
-        train_sc = scenario.model_copy(update={"fidelity": "slot", "seed": job.seed})
-        ckpt = train(job.algorithm, functools.partial(parallel_env, train_sc), updates=updates,
-                     seed=job.seed, out_dir=Path(job.run_dir), progress=False)
-        return load_policy(job.algorithm, ckpt, scenario)
-    if job.algorithm.endswith("-nomask"):  # the heuristic without the kernel's mask
-        return make_policy(job.algorithm.removesuffix("-nomask"), use_mask=False)
-    return make_policy(job.algorithm)
-
-
-def run_twin_migration(job: TwinMigrationJob) -> dict[str, Any]:
-    """Evaluate ``job`` through the kernel; the row has :data:`RESULT_COLUMNS` and, under
-    ``"metrics"``, every metric of the evaluation trace (measured and Eq. 13-16 formulas)."""
-    import torch
-
-    from analysis.summary import summarize
-    from desim_iov.config import load_scenario
-    from desim_iov.sim import make_simulation
-
-    torch.set_num_threads(1)  # small nets: more threads only oversubscribe the CPU
-    sc = load_scenario(job.scenario, job.eval_overrides())
-    policy = _policy(job, sc)
-    trace = Path(job.trace)
-    trace.parent.mkdir(parents=True, exist_ok=True)
-    make_simulation(sc, policy, trace_path=str(trace)).run()
-    t = summarize(trace).total
-    n_slots = max(1, math.ceil(sc.duration / sc.slot))
-    return {"experiment": job.experiment, "algorithm": job.algorithm, "variant": job.variant,
-            "seed": job.seed, "reward": t["reward_mean"], "latency_s": t["latency_mean_s"],
-            "packet_loss": t["loss_measured"],
-            "workload_variance": t["O_V_formula_bit2"] / n_slots / 8e6**2,  # MB² per slot
-            "migrations": t["migrations"], "metrics": t}
 
 
 # -- workload forecasting ----------------------------------------------------------------------
@@ -204,4 +121,4 @@ def run_forecast(job: ForecastJob) -> dict[str, Any]:
     }
 
 
-_RUNNERS = {TwinMigrationJob: run_twin_migration, ForecastJob: run_forecast}
+_RUNNERS = {ForecastJob: run_forecast}

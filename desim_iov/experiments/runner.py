@@ -126,6 +126,7 @@ def make_backend(name: str | None = None, workers: int = 1, **options: Any) -> B
         raise ValueError(f"--workers must be >= 1, got {workers}")
     if name is None:
         name = "serial" if workers == 1 else "process"
+    name = {"processes": "process"}.get(name, name)  # the sweep's name for the same pool
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r} (allowed: {', '.join(BACKENDS)})")
     return BACKENDS[name](workers, **options)
@@ -133,8 +134,10 @@ def make_backend(name: str | None = None, workers: int = 1, **options: Any) -> B
 
 def add_backend_options(ap: Any, *, workers_flags: tuple[str, ...] = ("--workers",),
                         default_workers: int = 1) -> None:
-    """``--backend {serial,process}`` and ``--workers N`` on an argparse parser."""
-    ap.add_argument("--backend", choices=sorted(BACKENDS), default=None,
-                    help="how jobs run (default: serial for one worker, else process)")
+    """``--backend {serial,process,processes,dask}`` and ``--workers N`` on an argparse parser
+    (``dask``: the commands that run as sweeps)."""
+    ap.add_argument("--backend", choices=[*sorted(BACKENDS), "processes", "dask"], default=None,
+                    help="how jobs run (default: serial for one worker, else a process pool; dask: the "
+                         "twin-migration experiments, which run as sweeps)")
     ap.add_argument(*workers_flags, dest="workers", type=int, default=default_workers,
                     metavar="N", help=f"jobs run in parallel (default {default_workers})")

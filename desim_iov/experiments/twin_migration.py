@@ -1,30 +1,39 @@
-"""The twin-migration paper's experiments (Figs. 6-9) as sets of jobs, one command each.
+"""The twin-migration paper's experiments (Figs. 6-9), one command each, run as sweeps.
 
-Every (variant, algorithm, seed) is one :class:`~desim_iov.experiments.jobs.TwinMigrationJob`:
-learners are trained in slot fidelity on the variant's scenario (training seed ``seed``), then
-every algorithm is evaluated in packet fidelity on the same variant with evaluation seed
-``1000 + seed``; the evaluation trace is summarised. Results: ``DIR/results.csv`` (columns
-``experiment, algorithm, variant, seed, reward, latency_s, packet_loss, workload_variance,
-migrations``), ``DIR/metrics.csv`` (every metric of every run), ``DIR/summary.csv`` (mean and
-95 % interval over seeds), ``DIR/<experiment>.png`` and the traces under ``DIR/traces/``. The
-rows do not depend on the backend (``--backend serial|process``, ``--workers N``).
+Each experiment is a sweep shipped in ``desim_iov/sweeps/twin-figN.yaml`` (a named ``variant``
+axis x a named ``algorithm`` axis x seeds; desim_iov/sweep/): learners are trained in slot
+fidelity (learner seed ``s``, scenario seed ``s + 1e6``), then every algorithm is evaluated in
+packet fidelity on the variant's scenario with seed ``s``, and the evaluation trace is
+summarised. ``--algorithms``, ``--variants``, ``--seeds``, ``--updates``/``--episodes`` and
+``--set`` select from and adjust the shipped definition; every job is validated before any runs,
+finished runs are reused (the same command resumes), and a failed run is recorded, never lost.
+
+Results: ``DIR/results.parquet`` (the sweep's: every metric of every run, wall time, worker,
+status), ``DIR/results.csv`` (``experiment, algorithm, variant, seed, reward, latency_s,
+packet_loss, workload_variance, migrations``), ``DIR/metrics.csv`` (every metric of every run),
+``DIR/summary.csv`` (mean and 95 % interval over seeds), ``DIR/<experiment>.png``; traces and
+records under ``DIR/runs/<key>/``, trainings under ``DIR/train/<key>/``. The rows do not depend
+on the backend (``--backend serial|processes|dask``, ``--workers N``).
 
 ``desim-iov experiment fig7 --out DIR`` or ``python -m desim_iov.experiments.twin_migration``.
 """
 
 from __future__ import annotations
 
-import itertools
+import math
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from analysis.experiment_results import plot, summarise
 from desim_iov.config import load_scenario
-from desim_iov.experiments.jobs import RESULT_COLUMNS, TwinMigrationJob, run_job
-from desim_iov.experiments.runner import Backend, make_backend
+
+RESULT_COLUMNS = ["experiment", "algorithm", "variant", "seed", "reward", "latency_s",
+                  "packet_loss", "workload_variance", "migrations"]
+NAMES = ("fig6", "fig7", "fig8", "fig9")
+CITY = "twin-city-tdrive"
 
 
 @dataclass(frozen=True)
@@ -32,37 +41,19 @@ class Experiment:
     name: str
     title: str
     algorithms: tuple[str, ...]
-    variants: dict[str, tuple[str, list[str]]]  # variant -> (base scenario, overrides)
+    variants: dict[str, list[str]]  # variant -> overrides (``scenario=NAME`` switches the base)
+    spec: object  # its desim_iov.sweep.SweepSpec
 
 
-CITY, RURAL = "twin-city-tdrive", "twin-rural-tdrive"
-BASELINES = ("dm-mappo", "masac", "greedy", "random", "oracle")
-EXPERIMENTS = {
-    "fig6": Experiment(
-        "fig6", "with vs without workload prediction", ("dm-mappo", "masac"),
-        {"with_prediction": (CITY, ["predictor.name=lstm_transformer"]),
-         "without_prediction": (CITY, ["predictor.name=none"])},
-    ),
-    "fig7": Experiment(
-        "fig7", "migration size and generated data", BASELINES,
-        {**{f"twin_{mb}MB": (CITY, [f"vehicles.twin_size={mb} MB"]) for mb in (40, 60, 80, 100, 120)},
-         **{f"data_{r}MBps": (CITY, [f"vehicles.traffic.data_rate={r} MB/s"])
-            for r in ("1.0", "1.5", "2.0", "2.5", "3.0")}},
-    ),
-    "fig8": Experiment(
-        "fig8", "framework elements (ablation)", BASELINES,
-        {"city": (CITY, []), "city_no_uav": (CITY, ["uavs.count=0"]),
-         "city_no_satellite": (CITY, ["satellite.enabled=false"]),
-         "rural": (RURAL, []), "rural_no_uav": (RURAL, ["uavs.count=0"]),
-         "rural_no_satellite": (RURAL, ["satellite.enabled=false"])},
-    ),
-    "fig9": Experiment(
-        "fig9", "every algorithm with vs without the mask",
-        ("dm-mappo", "mappo", "masac", "masac-nomask", "greedy", "greedy-nomask", "random",
-         "random-nomask", "oracle"),
-        {"city": (CITY, [])},
-    ),
-}
+def experiment(name: str) -> Experiment:
+    """Experiment ``name`` from its shipped sweep; one-line KeyError for unknown names."""
+    from desim_iov.sweep import load_sweep
+
+    if name not in NAMES:
+        raise KeyError(f"unknown experiment {name!r} (allowed: {', '.join(NAMES)})")
+    spec = load_sweep(f"twin-{name}")
+    return Experiment(name, spec.title, tuple(spec.grid["algorithm"]), dict(spec.grid["variant"]), spec)
+
 
 PREDICTOR_TRAINING: list[str] = []  # extra `forecast table` options (tests shrink the budget)
 
@@ -88,42 +79,6 @@ def _predictor_checkpoint(out: Path, overrides: list[str], progress: bool) -> Pa
     return ckpt
 
 
-def experiment_jobs(name: str, out: Path, *, seeds: int = 3, updates: int = 200,
-                    algorithms: list[str] | None = None, variants: list[str] | None = None,
-                    overrides: list[str] | None = None,
-                    episodes: int | None = None) -> list[TwinMigrationJob]:
-    """The jobs of experiment ``name`` (Figs. 6-9), variant by variant, algorithm by algorithm,
-    seed by seed. Every variant's scenario is validated here, so bad input fails before any job
-    runs (one-line ``ConfigError``); unknown variants are a one-line ``KeyError``."""
-    if name not in EXPERIMENTS:
-        raise KeyError(f"unknown experiment {name!r} (allowed: {', '.join(EXPERIMENTS)})")
-    if seeds < 1:
-        raise KeyError(f"{name}: --seeds must be >= 1, got {seeds}")
-    exp = EXPERIMENTS[name]
-    algs = list(algorithms or exp.algorithms)
-    vars_ = list(variants or exp.variants)
-    unknown = [v for v in vars_ if v not in exp.variants]
-    if unknown:
-        raise KeyError(f"{name}: unknown variants {unknown} (allowed: {', '.join(exp.variants)})")
-    known = _algorithm_names()
-    bad = [a for a in algs if a not in known]
-    if bad:  # before any job runs, not when the sweep reaches them
-        raise KeyError(f"{name}: unknown algorithms {bad} (allowed: {', '.join(sorted(known))})")
-    overrides = list(overrides or [])
-    jobs = []
-    for variant, alg, seed in itertools.product(vars_, algs, range(seeds)):
-        base, extra = exp.variants[variant]
-        jobs.append(TwinMigrationJob(
-            experiment=name, variant=variant, algorithm=alg, seed=seed, scenario=base,
-            overrides=(*extra, *overrides), updates=updates, episodes=episodes,
-            run_dir=str(out / "runs" / variant / alg / f"seed{seed}"),
-            trace=str(out / "traces" / f"{variant}__{alg}__seed{seed}.h5")))
-    for variant in vars_:  # bad overrides: one line now, not one failure per job later
-        job = next(j for j in jobs if j.variant == variant)
-        load_scenario(job.scenario, job.eval_overrides())
-    return jobs
-
-
 def _algorithm_names() -> set[str]:
     """The twin-migration policies and learners, and each heuristic without its mask (NAME-nomask)."""
     from agents.registry import LEARNERS, POLICIES
@@ -132,46 +87,101 @@ def _algorithm_names() -> set[str]:
     return {*POLICIES, *LEARNERS, *(f"{n}-nomask" for n in heuristics)}
 
 
+def _algorithm_overrides(alg: str) -> list[str]:
+    from agents.registry import POLICIES
+
+    if alg.endswith("-nomask") and alg not in POLICIES:  # a heuristic without the kernel's mask
+        return [f"policy={alg.removesuffix('-nomask')}", "policy.params.use_mask=false"]
+    return [f"policy={alg}"]
+
+
+def experiment_sweep(name: str, *, seeds: int = 3, updates: int = 200, algorithms: list[str] | None = None,
+                     variants: list[str] | None = None, overrides: list[str] | None = None,
+                     episodes: int | None = None):
+    """The sweep of experiment ``name`` with the command's choices. Unknown variants and
+    algorithms are one-line ``KeyError``s, raised before anything runs."""
+    ex = experiment(name)
+    if seeds < 1:
+        raise KeyError(f"{name}: --seeds must be >= 1, got {seeds}")
+    algs = list(algorithms or ex.algorithms)
+    vars_ = list(variants or ex.variants)
+    unknown = [v for v in vars_ if v not in ex.variants]
+    if unknown:
+        raise KeyError(f"{name}: unknown variants {unknown} (allowed: {', '.join(ex.variants)})")
+    known = _algorithm_names()
+    bad = [a for a in algs if a not in known]
+    if bad:  # before any job runs, not when the sweep reaches them
+        raise KeyError(f"{name}: unknown algorithms {bad} (allowed: {', '.join(sorted(known))})")
+    grid_alg = {a: ex.spec.grid["algorithm"].get(a, _algorithm_overrides(a)) for a in algs}
+    train = {"episodes": episodes} if episodes is not None else {"updates": updates}
+    return ex.spec.model_copy(update={
+        "grid": {"variant": {v: ex.variants[v] for v in vars_}, "algorithm": grid_alg},
+        "seeds": seeds, "set": [*ex.spec.set, *(overrides or [])],
+        "train": ex.spec.train.model_copy(update={"updates": None, "episodes": None, **train})})
+
+
 def _needs_predictor(name: str, variants: list[str] | None, overrides: list[str]) -> bool:
-    exp = EXPERIMENTS[name]
+    ex = experiment(name)
     return (any("predictor.name=" in o and not o.endswith(("=none", "=oracle"))
-                for v in (variants or exp.variants) for o in exp.variants[v][1])
+                for v in (variants or ex.variants) for o in ex.variants[v])
             and not any(o.startswith("predictor.checkpoint=") for o in overrides))
+
+
+def result_table(name: str, results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``results.csv`` and ``metrics.csv`` of the experiment from the sweep's results: the
+    workload variance is Eq. 16's O_V per slot in MB² (the slot count of the run's scenario)."""
+    from traces.reader import open_trace
+
+    r = results.reset_index(drop=True)
+    n_slots = [max(1, math.ceil(t["duration"] / t["slot"])) for t in
+               (open_trace(p).scenario for p in r.trace)]
+    df = pd.DataFrame({"experiment": name, "algorithm": r.algorithm, "variant": r.variant, "seed": r.seed,
+                       "reward": r.reward_mean, "latency_s": r.latency_mean_s, "packet_loss": r.loss_measured,
+                       "workload_variance": r.O_V_formula_bit2 / pd.Series(n_slots, dtype=float) / 8e6**2,
+                       "migrations": r.migrations}, columns=RESULT_COLUMNS)
+    skip = {"key", "policy", "setting", "status", "error", "wall_s", "train_wall_s", "worker", "trace"}
+    metrics = r[["algorithm", "variant", "seed", *[c for c in r.columns if c not in skip | {"algorithm",
+                                                                                           "variant", "seed"}]]]
+    return df, metrics.assign(experiment=name)[["experiment", *metrics.columns]]
 
 
 def run_experiment(name: str, out: Path, *, seeds: int = 3, updates: int = 200,
                    algorithms: list[str] | None = None, variants: list[str] | None = None,
                    overrides: list[str] | None = None, progress: bool = True,
-                   episodes: int | None = None, backend: str | Backend | None = None,
-                   workers: int = 1) -> pd.DataFrame:
-    """Run experiment ``name`` on ``backend`` (a name of ``BACKENDS`` or a backend) and write
-    results.csv, metrics.csv, summary.csv and the figure into ``out``. A failed job raises
-    ``JobFailed`` naming it, and then no result table is written."""
+                   episodes: int | None = None, backend: str | None = None,
+                   workers: int = 1, **executor_options) -> pd.DataFrame:
+    """Run experiment ``name`` (what is missing of its sweep) and write results.csv,
+    metrics.csv, summary.csv and the figure into ``out``. When a run failed, the others are kept
+    (records, results.parquet) and a one-line RuntimeError names it; no table is written then."""
     import torch
 
+    from desim_iov.sweep import expand, run_sweep
+
     torch.set_num_threads(1)  # small nets: more threads only oversubscribe the CPU
-    if name in EXPERIMENTS and 1 <= seeds < 3:
+    if name in NAMES and 1 <= seeds < 3:
         warnings.warn(f"{name}: {seeds} seed(s): the 95 % intervals need >= 2 and the paper's "
                       "comparisons >= 3", stacklevel=2)
     overrides = list(overrides or [])
-    jobs = experiment_jobs(name, out, seeds=seeds, updates=updates, algorithms=algorithms,
-                           variants=variants, overrides=overrides, episodes=episodes)
-    runner = backend if hasattr(backend, "map") else make_backend(backend, workers)
+    spec = experiment_sweep(name, seeds=seeds, updates=updates, algorithms=algorithms, variants=variants,
+                            overrides=overrides, episodes=episodes)
+    expand(spec, out)  # every job validated before the predictor trains or anything runs
     out.mkdir(parents=True, exist_ok=True)
     if _needs_predictor(name, variants, overrides):
         ckpt = _predictor_checkpoint(out, overrides, progress)
-        jobs = [replace(j, overrides=(*j.overrides, f"predictor.checkpoint={ckpt}"))
-                for j in jobs]
-    rows = runner.map(run_job, jobs, progress=progress, desc=name)
-    df = pd.DataFrame([{k: r[k] for k in RESULT_COLUMNS} for r in rows], columns=RESULT_COLUMNS)
+        spec = spec.model_copy(update={"set": [*spec.set, f"predictor.checkpoint={ckpt}"]})
+    backend = {None: "serial" if workers == 1 else "processes", "process": "processes"}.get(backend, backend)
+    res = run_sweep(spec, out, backend=backend, workers=workers, progress=progress, **executor_options)
+    if res.failed:
+        bad = res.results[res.results.status != "ok"].iloc[0]
+        raise RuntimeError(f"{res.failed} of {len(res.results)} run(s) failed (first: {bad.algorithm} "
+                           f"{bad.variant} seed {bad.seed}: {bad.error}); the others are recorded in "
+                           f"{res.path}; the same command runs the failed ones again")
+    df, metrics = result_table(name, res.results)
     df.to_csv(out / "results.csv", index=False)
-    # every metric of every evaluation run (measured and the paper's per-slot formulas)
-    pd.DataFrame([{k: r[k] for k in RESULT_COLUMNS[:4]} | r["metrics"] for r in rows]).to_csv(
-        out / "metrics.csv", index=False)
+    metrics.to_csv(out / "metrics.csv", index=False)
     summary = summarise(df)
     summary.to_csv(out / "summary.csv", index=False)
-    exp = EXPERIMENTS[name]
-    plot(summary, f"{exp.name}: {exp.title}", out / f"{name}.png")
+    plot(summary, f"{name}: {experiment(name).title}", out / f"{name}.png")
     return df
 
 

@@ -11,7 +11,7 @@
    one-line error and never stops the sweep; the runs of a failed training are recorded failed.
 4. The progress bar counts training updates and runs; it moves inside a training (its
    ``progress`` file).
-5. ``DIR/results.parquet`` (and ``results.csv``) are built from the records on disk, one row per
+5. ``DIR/results.parquet`` is built from the records on disk, one row per
    run: ``key``, ``policy``, every grid key, ``seed``, ``setting``, ``status``, ``error``,
    ``wall_s``, ``train_wall_s``, ``worker``, ``trace`` and every summary metric of the trace.
 """
@@ -58,7 +58,10 @@ class SweepResult:
 def plan(spec: SweepSpec, out: str | Path) -> tuple[Expanded, list[TrainTask], list[RunTask]]:
     """The sweep's jobs and those of them still to run (no ``ok`` record)."""
     exp = expand(spec, out)
-    runs = [r for r in exp.runs if not _ok(read_record(r.out_dir))]
+    unique: dict[str, RunTask] = {}
+    for r in exp.runs:  # one job per distinct run (the first row's labels describe it)
+        unique.setdefault(r.key, r)
+    runs = [r for r in unique.values() if not _ok(read_record(r.out_dir))]
     keys = {r.after for r in runs if r.after is not None}
     trains = [t for k, t in exp.trains.items() if k in keys and not _ok(read_record(t.out_dir))]
     return exp, trains, runs
@@ -91,7 +94,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, backend: str = "processes", w
     done_units, failed = 0, 0
     futures: dict[Any, TrainTask | RunTask] = {}
     running: dict[str, TrainTask] = {}
-    reused = len(exp.runs) - len(runs)
+    reused = len({r.key for r in exp.runs}) - len(runs)
     if not trains and not runs:
         return _aggregate(exp, out, 0, reused)
     ex = make_executor(backend, workers, scheduler, **executor_options)
@@ -183,5 +186,4 @@ def _aggregate(exp: Expanded, out: Path, ran: int, reused: int) -> SweepResult:
             [c for c in df.columns if c not in FIXED_COLUMNS and c not in grid_keys]]
     path = out / "results.parquet"
     df.to_parquet(path, index=False)
-    df.to_csv(out / "results.csv", index=False)
     return SweepResult(df, ran, reused, path)

@@ -28,7 +28,8 @@ Every job is keyed by a hash of its resolved parameters (the validated scenario 
 learner and its budget) and its seed: re-running the same sweep, a grown grid or more seeds finds
 the finished records by key and runs only what is missing (ns-3 SEM's campaigns are the anchor).
 Everything is validated here, before any job runs; errors are one line each, collected in one
-:class:`SweepError`.
+:class:`SweepError`. Two grid points that resolve to the same scenario (the default point on two
+curves of a figure) are one job whose record both rows share.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class SweepSpec(BaseModel):
     """The validated content of a sweep file (unknown keys are errors)."""
 
     model_config = ConfigDict(extra="forbid")
+    title: str = ""
     scenario: str
     grid: dict[str, list[Any] | dict[str, list[str]]] = {}
     seeds: list[int] | int = 1
@@ -94,11 +96,27 @@ class SweepSpec(BaseModel):
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
 
 
-def load_sweep(path: str | Path) -> SweepSpec:
-    """Read and validate a sweep file; one-line :class:`SweepError` on any problem."""
-    p = Path(path)
+def shipped_sweeps() -> list[str]:
+    """The sweep definitions shipped in desim_iov/sweeps/ (the experiments of both papers)."""
+    from importlib import resources
+
+    files = resources.files("desim_iov").joinpath("sweeps").iterdir()
+    return sorted(f.name[:-5] for f in files if f.name.endswith(".yaml"))
+
+
+def load_sweep(ref: str | Path) -> SweepSpec:
+    """Read and validate a sweep file, or a shipped definition by name (:func:`shipped_sweeps`);
+    one-line :class:`SweepError` on any problem."""
+    p = Path(ref)
+    if not p.exists() and str(ref) in shipped_sweeps():
+        from importlib import resources
+
+        text = resources.files("desim_iov").joinpath("sweeps", f"{ref}.yaml").read_text()
+        return sweep_from_dict(yaml.safe_load(text), f"sweep {ref}")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SweepError(f"sweep {str(ref)!r}: no such file or shipped sweep ({', '.join(shipped_sweeps())})") from None
     except OSError as e:
         raise SweepError(f"{p}: cannot read: {e.strerror or e}") from None
     except yaml.YAMLError as e:
@@ -239,8 +257,4 @@ def expand(spec: SweepSpec, out: str | Path) -> Expanded:
         more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise SweepError(f"{len(problems)} problem(s) in the sweep; nothing was run:\n  "
                          + "\n  ".join(problems[:10]) + more)
-    dup = len(result.runs) - len({r.key for r in result.runs})
-    if dup:
-        raise SweepError(f"{dup} run(s) of the sweep are identical to another (same resolved scenario and seed): "
-                         "a grid key that changes nothing, or repeated values")
     return result
