@@ -62,6 +62,29 @@ def run_train(job: TrainJob) -> dict[str, Any]:
             "env_steps": int(curve["env_steps"].iloc[-1])}
 
 
+@dataclass(frozen=True)
+class EvalJob:
+    """Evaluate ``agent`` (its ``checkpoint``; empty for a heuristic) on ``overrides`` with
+    held-out seed ``seed`` into ``trace`` (packet or slot fidelity as the overrides say)."""
+
+    agent: str
+    checkpoint: str
+    overrides: tuple[str, ...]
+    seed: int
+    trace: str
+
+    def describe(self) -> str:
+        return f"evaluate {self.agent} seed {self.seed}"
+
+
+def run_eval(job: EvalJob) -> dict[str, float]:
+    """One evaluation (picklable: the process backend runs it in a worker)."""
+    import torch
+
+    torch.set_num_threads(1)
+    return evaluate(job.agent, job.checkpoint, list(job.overrides), job.seed, Path(job.trace))
+
+
 def evaluate(agent: str, checkpoint: str, overrides: list[str], seed: int, trace: Path) -> dict[str, float]:
     """Greedy evaluation of a trained learner (or a heuristic: ``checkpoint`` empty) on one
     held-out seed; the trace's summary totals."""
@@ -186,16 +209,15 @@ class Plan:
                  extra: Callable[[str], list[str]] | None = None) -> pd.DataFrame:
         """Every agent trained on ``train_cfg``, evaluated on every setting (name -> extra
         overrides) on ``seeds`` held-out seeds."""
-        from tqdm import tqdm
+        from desim_iov.experiments.runner import make_backend
 
-        jobs = [(a, name, over, k) for a in agents for name, over in settings.items() for k in range(self.seeds)]
-        rows = []
-        for agent, name, over, k in tqdm(jobs, desc="evaluating", disable=not self.progress):
-            ckpt = self.trained.get((agent, k, train_cfg), "")
-            trace = self.out / "eval" / f"{agent}-{_tag(train_cfg)}-{name}-seed{k}.h5"
-            tot = evaluate(agent, ckpt, [*train_cfg, *over], EVAL_SEED + k, trace)
-            rows.append({"agent": agent, "setting": name, "seed": k, **tot})
-        return pd.DataFrame(rows)
+        keys = [(a, name, k) for a in agents for name in settings for k in range(self.seeds)]
+        jobs = [EvalJob(a, self.trained.get((a, k, train_cfg), ""), (*train_cfg, *settings[name]), EVAL_SEED + k,
+                        str(self.out / "eval" / f"{a}-{_tag(train_cfg)}-{name}-seed{k}.h5")) for a, name, k in keys]
+        backend = make_backend(self.backend, workers=min(self.workers, len(jobs)))
+        totals = backend.map(run_eval, jobs, progress=self.progress, desc="evaluating")
+        return pd.DataFrame([{"agent": a, "setting": name, "seed": k, **tot}
+                             for (a, name, k), tot in zip(keys, totals, strict=True)])
 
 
 def _tag(overrides: tuple[str, ...]) -> str:
