@@ -10,10 +10,11 @@ replaces its action by the best of its allowed actions given the others' current
 loop stops when a round changes no action (a pure Nash equilibrium of the one-slot game) or
 after ``rounds`` rounds. Ties keep the current action, so an equilibrium is a fixed point.
 
-Cost: a vehicle's utility depends on its own placements only (cached per path), a relay's on
-every placement through it; agents with one allowed action are skipped, and nothing is
-evaluated in a slot where no vehicle places a task (no utility then depends on any choice:
-the sampled action stands).
+Cost: a vehicle's utility depends on its own placements only (memoised for the epoch by what
+decides them, so a later round re-evaluates only the candidates whose path changed), a relay's
+on the placements through it (only those are re-placed per candidate); agents with one allowed
+action are skipped, and nothing is evaluated in a slot where no vehicle places a task (no
+utility then depends on any choice: the sampled action stands).
 """
 
 from __future__ import annotations

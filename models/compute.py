@@ -9,7 +9,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from models._checks import FloatArray
+from models._checks import div_scalar as _div
 from models._checks import nonneg as _nonneg
+from models._checks import nonneg_scalar as _nonneg1
 from models._checks import positive as _positive
 
 
@@ -52,6 +54,16 @@ def processing_latency_s(bits: ArrayLike, cycles_per_bit: ArrayLike, cpu_hz: Arr
     work = c * d
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(work == 0, 0.0, work / f)
+
+
+def processing_latency_scalar_s(bits: float, cycles_per_bit: float, cpu_hz: float) -> float:
+    """:func:`processing_latency_s` of one subtask as a Python float (the same checks, errors
+    and IEEE operations; numpy's per-call overhead dominates one number)."""
+    d = _nonneg1(bits, "bits")
+    c = _nonneg1(cycles_per_bit, "cycles_per_bit")
+    f = _nonneg1(cpu_hz, "cpu_hz")
+    work = c * d
+    return 0.0 if work == 0 else _div(work, f)
 
 
 def hop_latency_s(

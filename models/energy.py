@@ -9,7 +9,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from models._checks import FloatArray
+from models._checks import div_scalar as _div
 from models._checks import nonneg as _nonneg
+from models._checks import nonneg_scalar as _nonneg1
 
 
 def processing_energy_j(
@@ -37,6 +39,23 @@ def transmit_energy_j(tx_power_w: ArrayLike, bits: ArrayLike, rate_bps: ArrayLik
         return np.where(p == 0, 0.0, p * t)
 
 
+def processing_energy_scalar_j(bits: float, cycles_per_bit: float, j_per_cycle: float = 1e-6) -> float:
+    """:func:`processing_energy_j` of one subtask as a Python float (the same checks, errors
+    and operations; numpy's per-call overhead dominates one number)."""
+    return _nonneg1(j_per_cycle, "j_per_cycle") * _nonneg1(cycles_per_bit, "cycles_per_bit") * _nonneg1(bits, "bits")
+
+
+def transmit_energy_scalar_j(tx_power_w: float, bits: float, rate_bps: float) -> float:
+    """:func:`transmit_energy_j` of one transmission as a Python float: the same checks, one-line
+    errors and IEEE operations (the closed form of Eq. 5–7 asks it per hop, where numpy's
+    per-call overhead would dominate)."""
+    p = _nonneg1(tx_power_w, "tx_power_w")
+    d = _nonneg1(bits, "bits")
+    r = _nonneg1(rate_bps, "rate_bps")
+    t = 0.0 if d == 0 else _div(d, r)
+    return 0.0 if p == 0 else p * t
+
+
 def qos(latency_s: ArrayLike, energy_j: ArrayLike, *, w_l: float = 0.7, w_e: float = 0.3) -> FloatArray:
     """Quality of service ``w_L / L - w_E E`` (quantum-DRL Eq. 48), in 1/s and J mixed as the paper does.
 
@@ -47,6 +66,15 @@ def qos(latency_s: ArrayLike, energy_j: ArrayLike, *, w_l: float = 0.7, w_e: flo
     if (lat == 0).any():
         raise ValueError("latency_s must be positive")
     return w_l / lat - w_e * _nonneg(energy_j, "energy_j")
+
+
+def qos_scalar(latency_s: float, energy_j: float, *, w_l: float = 0.7, w_e: float = 0.3) -> float:
+    """:func:`qos` (Eq. 48) of one subtask as a Python float (the same checks, errors and
+    operations; numpy's per-call overhead dominates one number)."""
+    lat = _nonneg1(latency_s, "latency_s")
+    if lat == 0:
+        raise ValueError("latency_s must be positive")
+    return w_l / lat - w_e * _nonneg1(energy_j, "energy_j")
 
 
 def qos_normalised(

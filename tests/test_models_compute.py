@@ -4,8 +4,14 @@ import math
 
 import numpy as np
 import pytest
+from _ieee import BAD, EDGES, error_of, same_bits
 
-from models.compute import computing_latency_s, processing_latency_s, service_rate_bps
+from models.compute import (
+    computing_latency_s,
+    processing_latency_s,
+    processing_latency_scalar_s,
+    service_rate_bps,
+)
 
 MB = 8e6  # bits per megabyte (1e6 bytes)
 
@@ -118,3 +124,18 @@ def test_subtask_priority_eq2_constraint_enforced():
         subtask_priority([1.0], [1.0], [0.5], alpha=0.5, beta=0.5, gamma=0.5)
     with pytest.raises(ValueError, match="intrinsic"):
         subtask_priority([1.0], [1.0], [1.5])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's, at inf * 0 and overflow
+def test_processing_latency_scalar_variant_gives_the_same_bits_and_errors():
+    values = EDGES + BAD
+    for d in values:
+        for c in values:
+            for f in values:
+                err = error_of(processing_latency_s, d, c, f)
+                assert error_of(processing_latency_scalar_s, d, c, f) == err, (d, c, f)
+                if err is None:
+                    assert same_bits(processing_latency_scalar_s(d, c, f), processing_latency_s(d, c, f)), (d, c, f)
+    rng = np.random.default_rng(1)
+    for d, c, f in 10.0 ** rng.uniform(-3, 10, (2000, 3)):
+        assert processing_latency_scalar_s(d, c, f) == float(processing_latency_s(d, c, f))

@@ -4,8 +4,17 @@ import math
 
 import numpy as np
 import pytest
+from _ieee import BAD, EDGES, error_of, same_bits
 
-from models.energy import processing_energy_j, qos, qos_normalised, transmit_energy_j
+from models.energy import (
+    processing_energy_j,
+    processing_energy_scalar_j,
+    qos,
+    qos_normalised,
+    qos_scalar,
+    transmit_energy_j,
+    transmit_energy_scalar_j,
+)
 
 
 def test_processing_energy_xi_c_d():
@@ -31,3 +40,30 @@ def test_qos_normalised_eq93_hand_value_and_clip():
     assert qos_normalised(0.01, 0.5, q_max=80.0, clip=True) == 100.0
     with pytest.raises(ValueError, match="q_max"):
         qos_normalised(0.01, 0.5, q_max=50.0)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's, at inf * 0 and overflow
+def test_scalar_variants_give_the_array_functions_bits_and_errors():
+    """The closed form's scalar variants (no numpy per call) are the array functions on one
+    number: the same IEEE results at zeros, tiny, huge and infinite values, the same one-line
+    errors for NaN and negative inputs."""
+    for p in EDGES + BAD:
+        for d in EDGES + BAD:
+            for r in EDGES + BAD:
+                err = error_of(transmit_energy_j, p, d, r)
+                assert error_of(transmit_energy_scalar_j, p, d, r) == err, (p, d, r)
+                if err is None:
+                    assert same_bits(transmit_energy_scalar_j(p, d, r), transmit_energy_j(p, d, r)), (p, d, r)
+                err = error_of(processing_energy_j, p, d, r)
+                assert error_of(processing_energy_scalar_j, p, d, r) == err, (p, d, r)
+                if err is None:
+                    assert same_bits(processing_energy_scalar_j(p, d, r), processing_energy_j(p, d, r)), (p, d, r)
+            err = error_of(qos, p, d, w_l=0.7, w_e=0.3)
+            assert error_of(qos_scalar, p, d, w_l=0.7, w_e=0.3) == err, (p, d)
+            if err is None:
+                assert same_bits(qos_scalar(p, d, w_l=0.7, w_e=0.3), qos(p, d, w_l=0.7, w_e=0.3)), (p, d)
+    rng = np.random.default_rng(0)
+    for p, d, r in 10.0 ** rng.uniform(-6, 9, (2000, 3)):
+        assert transmit_energy_scalar_j(p, d, r) == float(transmit_energy_j(p, d, r))
+        assert processing_energy_scalar_j(d, r, p) == float(processing_energy_j(d, r, p))
+        assert qos_scalar(d, p) == float(qos(d, p))

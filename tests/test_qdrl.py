@@ -122,6 +122,19 @@ def test_epoch_model_predicts_the_run_rewards_with_an_exact_twin():
     assert checked > 50
 
 
+def test_scorer_mean_is_numpys_to_the_bit():
+    """The scorer's mean sums below 8 numbers in Python (numpy's pairwise sum is sequential
+    there) and leaves 8 or more to numpy: the value is np.mean's either way."""
+    from desim_iov.apps.offload_scoring import _mean
+
+    rng = np.random.default_rng(0)
+    for n in [*range(1, 20), 64, 200]:
+        for _ in range(300):
+            xs = (rng.random(n) * 10.0 ** rng.integers(-17, 3, n)).tolist()
+            assert _mean(xs) == float(np.mean(xs)), xs
+            assert _mean([xs[0]] * n) == float(np.mean([xs[0]] * n))
+
+
 def test_iterated_best_response_reaches_a_fixed_point():
     env = _env(**{"offload.tasks.prob_per_slot": 0.4})
     lay = OffloadLayout.of_env(env)
@@ -145,6 +158,41 @@ def test_iterated_best_response_reaches_a_fixed_point():
 
 
 # ---------------------------------------------------------------------------- the learner
+
+@pytest.mark.parametrize("over", [{"offload.tasks.prob_per_slot": 0.6},
+                                  {"offload.tasks.prob_per_slot": 0.8, "offload.tasks.max_subtask": 2e6}])
+def test_best_response_equals_the_plain_utilities_bit_for_bit(over):
+    """EpochModel.best_response evaluates only what the agent's choice can change and keeps a
+    vehicle's utility across candidates and rounds: each value must be exactly ``utilities``
+    of the joint action with that candidate substituted (also with 8 and more subtasks per
+    vehicle), at a random joint action (some first components refused) and at the result of
+    the Nash step (every cache warm)."""
+    env = _env(**over)
+    lay = OffloadLayout.of_env(env)
+    obs, _ = env.reset(seed=4)
+    rng = np.random.default_rng(2)
+    checked = 0
+    for step in range(3):
+        acts = {}
+        for a in env.acting_agents:
+            mask, nvec = obs[a]["action_mask"].astype(bool), env.action_space(a).nvec
+            ends = np.cumsum([0, *nvec])
+            acts[a] = np.array([rng.choice(np.flatnonzero(mask[ends[j]:ends[j + 1]])) for j in range(3)])
+            if rng.random() < 0.25:  # refused: the kernel's replacement
+                acts[a][0] = rng.integers(nvec[0])
+        model = EpochModel(env.sim.app)
+        cands = {a: allowed_actions(lay.kinds[a.rsplit("_", 1)[0]].codec, obs[a]["action_mask"].astype(bool))
+                 for a in acts}
+        res = iterated_best_response(model, acts, cands, rounds=2)
+        for joint in (acts, res.actions):
+            for a in joint:
+                vals, best = model.best_response(a, joint, cands[a])
+                plain = [EpochModel(env.sim.app).utilities({**joint, a: c})[a] for c in cands[a]]
+                assert vals.tolist() == plain, (step, a)
+                assert best.tolist() == cands[a][int(np.argmax(plain))].tolist()
+                checked += len(plain)
+        obs, *_ = env.step(res.actions)
+    assert checked > 1000
 
 
 @pytest.mark.parametrize("name", ["qdrl", "qdrl-sa", "qdrl-nodt"])

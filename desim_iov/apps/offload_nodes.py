@@ -16,8 +16,8 @@ from desim_iov.apps.offload_records import Placement, Subtask
 from desim_iov.kinds import UAV
 from desim_iov.queues import PriorityCpu
 from desim_iov.topology import power_ratio
-from models.compute import cpu_frequency_hz, draw_cpu_deviation, processing_latency_s
-from models.energy import processing_energy_j, transmit_energy_j
+from models.compute import cpu_frequency_hz, draw_cpu_deviation, processing_latency_scalar_s
+from models.energy import processing_energy_scalar_j, transmit_energy_scalar_j
 
 if TYPE_CHECKING:
     from desim_iov.config import Scenario
@@ -49,6 +49,8 @@ class OffloadNodes:
         self.cpu_level = np.ones(N)
         self.relay_level = np.zeros(N, dtype=int)
         self.rule = [PROCESS] * N
+        self._ratio: dict[int, float] = {}  # power level -> P / P_max
+        self._relay_p: dict[tuple[int, int], float] = {}  # (node, power level) -> W
         self.cpu = [PriorityCpu(env, self._frequency(z), self.net.capacity_cycles, self.slot_len,
                                 self._service_started(z)) for z in range(N)]
         self.tx = [simpy.Resource(env, 1) for _ in range(N)]
@@ -131,15 +133,25 @@ class OffloadNodes:
 
     # ------------------------------------------------------------------ powers and energy
 
+    def level_ratio(self, level: int) -> float:
+        """P / P_max at power ``level`` (``topology.power_ratio``, kept per level)."""
+        r = self._ratio.get(level)
+        if r is None:
+            r = self._ratio[level] = float(power_ratio(level, self.net.power_step_db))
+        return r
+
     def vehicle_power(self, level: int) -> float:
-        return self.p_vehicle * float(power_ratio(level, self.net.power_step_db))
+        return self.p_vehicle * self.level_ratio(level)
 
     def relay_power(self, z: int, level: int) -> float:
-        return float(self.p_max[z]) * float(power_ratio(level, self.net.power_step_db))
+        p = self._relay_p.get((z, level))
+        if p is None:
+            p = self._relay_p[z, level] = float(self.p_max[z]) * self.level_ratio(level)
+        return p
 
     def proc_energy(self, bits: float) -> float:
         """xi C D (Eq. 54–55)."""
-        return float(processing_energy_j(bits, self.tasks.cycles_per_bit, self.energy.xi))
+        return processing_energy_scalar_j(bits, self.tasks.cycles_per_bit, self.energy.xi)
 
     # ------------------------------------------------------------------ the closed form
 
@@ -176,18 +188,18 @@ class OffloadNodes:
         power = tp.access_level(v, first, power)
         r0 = float(tp.access_rate_levels[power, v, first])
         t_hops = [tp.airtime(bits, r0, int(tp.access_blocklength[first]), float(tp.access_bw[first]))]
-        e_v = float(transmit_energy_j(self.vehicle_power(power), bits, r0))
+        e_v = transmit_energy_scalar_j(self.vehicle_power(power), bits, r0)
         e_relay, rates, levels = [], [r0], [power]
         for x, y in zip(nodes[:-1], nodes[1:], strict=True):
             lvl = tp.relay_level_to(x, y, int(relay_level[x]))
             r = float(tp.relay_rate_levels[lvl, x, y])
             t_hops.append(tp.airtime(bits, r, int(tp.relay_blocklength[x, y]), float(tp.relay_bw[x, y])))
-            e_relay.append(float(transmit_energy_j(self.relay_power(x, lvl), bits, r)))
+            e_relay.append(transmit_energy_scalar_j(self.relay_power(x, lvl), bits, r))
             rates.append(r)
             levels.append(lvl)
         if dropped:  # never processed: no processing time or energy
             return Placement(nodes, math.nan, e_v, e_relay, 0.0, t_hops, 0.0, rates, levels, True)
         z = nodes[-1]
-        t_proc = float(processing_latency_s(bits, self.tasks.cycles_per_bit, f_cpu[z] * cpu_level[z]))
+        t_proc = processing_latency_scalar_s(bits, self.tasks.cycles_per_bit, f_cpu[z] * cpu_level[z])
         return Placement(nodes, sum(t_hops) + t_proc, e_v, e_relay, self.proc_energy(bits), t_hops,
                          t_proc, rates, levels)
