@@ -160,13 +160,15 @@ def test_iterated_best_response_reaches_a_fixed_point():
 # ---------------------------------------------------------------------------- the learner
 
 @pytest.mark.parametrize("over", [{"offload.tasks.prob_per_slot": 0.6},
-                                  {"offload.tasks.prob_per_slot": 0.8, "offload.tasks.max_subtask": 2e6}])
+                                  {"offload.tasks.prob_per_slot": 0.8, "offload.tasks.max_subtask": 2e6},
+                                  {"offload.tasks.prob_per_slot": 0.6, "offload.network.at_hop_limit": "drop",
+                                   "offload.network.max_hops": 1}])
 def test_best_response_equals_the_plain_utilities_bit_for_bit(over):
     """EpochModel.best_response evaluates only what the agent's choice can change and keeps a
     vehicle's utility across candidates and rounds: each value must be exactly ``utilities``
     of the joint action with that candidate substituted (also with 8 and more subtasks per
-    vehicle), at a random joint action (some first components refused) and at the result of
-    the Nash step (every cache warm)."""
+    vehicle, and with drops at the hop limit), at a random joint action (some first components
+    refused) and at the result of the Nash step (every cache warm)."""
     env = _env(**over)
     lay = OffloadLayout.of_env(env)
     obs, _ = env.reset(seed=4)

@@ -10,9 +10,10 @@ one agent with the others' actions fixed. A vehicle's utility depends only on it
 placements; a relay's on the placements through it and, by n_mean, on how many subtasks each
 relay handles — :meth:`EpochModel.best_response` evaluates only what an agent's choice can
 change: placements are cached by what decides them (vehicle, first hop, power level, size, the
-path's rules and levels), a vehicle's utility likewise (for the epoch: across candidates and
-rounds), and a relay's candidates re-place only the subtasks whose path reaches it. Every value
-is the one ``utilities`` gives for the joint action (the same operations in the same order).
+path's rules and levels, a drop at the hop limit), a vehicle's utility likewise (for the epoch:
+across candidates and rounds), and a relay's candidates re-place only the subtasks whose path
+reaches it. Every value is the one ``utilities`` gives for the joint action (the same
+operations in the same order).
 """
 
 from __future__ import annotations
@@ -96,9 +97,11 @@ class EpochModel:
 
     def _route(self, first: int, rules: list[int], cpu: np.ndarray, relay: np.ndarray) -> tuple:
         """What decides a placement besides the vehicle, power and size: the path from
-        ``first`` under ``rules``, the relays' power levels along it, the last node's CPU level."""
-        path, _ = self.app.nodes.path(first, rules)
-        return tuple(path), tuple(int(relay[z]) for z in path[:-1]), float(cpu[path[-1]])
+        ``first`` under ``rules``, the relays' power levels along it, the last node's CPU level,
+        and whether it is dropped at the hop limit (``at_hop_limit: drop``: the same path ends
+        processed or dropped as the last node's rule is process or forward)."""
+        path, dropped = self.app.nodes.path(first, rules)
+        return tuple(path), tuple(int(relay[z]) for z in path[:-1]), float(cpu[path[-1]]), dropped
 
     def _placement(self, v: int, first: int, power: int, bits: float, rules: list[int],
                    cpu: np.ndarray, relay: np.ndarray, route: tuple) -> Placement:
