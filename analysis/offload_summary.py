@@ -8,6 +8,9 @@ Definitions (docs/TRACE_FORMAT.md):
   averaged over these only (the other outcomes have no latency or QoS, and spent only part of
   their energy);
 - *deadline hit rate*: ``deadline_met`` among processed subtasks;
+- *completed tasks*: tasks every subtask of which is processed; a task's latency runs from its
+  creation (``/tasks.created``) to the end of its last subtask (``tasks_completed``,
+  ``task_latency_mean_s``, ``task_latency_total_s``);
 - *hops*: relay hops after the access hop (``/subtasks.hops``; 0 = processed where it landed);
 - energy totals: sums over every /subtasks row (what was spent, whatever the outcome):
   vehicle transmit (``e_tx_vehicle``), relay transmit (``e_tx_relay``), processing (``e_proc``);
@@ -55,6 +58,16 @@ def _metrics(sub: pd.DataFrame, tasks: pd.DataFrame, refused: int) -> dict[str, 
     for code, name in TASK_STATUS.items():
         out[f"tasks_{name}"] = int((tasks.status == code).sum())
     out["processed"] = int(len(proc))
+    # a task is completed when every one of its subtasks is processed; its latency runs from
+    # its creation to its last subtask's end (what the vehicle waits for)
+    per_task = sub.groupby("task").agg(n=("outcome", "size"), done=("outcome", lambda o: o.isin(PROCESSED).all()),
+                                       end=("finished", "max"))
+    per_task = per_task.join(tasks.set_index("task")[["created", "n_sub"]], how="inner")
+    done = per_task[per_task.done & (per_task.n == per_task.n_sub)]
+    task_lat = done.end - done.created
+    out["tasks_completed"] = int(len(done))
+    out["task_latency_mean_s"] = _mean(task_lat)
+    out["task_latency_total_s"] = float(task_lat.sum())
     out["latency_mean_s"] = _mean(proc.latency)
     out["latency_p50_s"] = _quantile(proc.latency, 0.50)
     out["latency_p95_s"] = _quantile(proc.latency, 0.95)

@@ -279,3 +279,19 @@ def test_traces_without_the_app_attribute_are_twin_migration(traces, tmp_path):
     golden = Path(__file__).parent / "data" / "golden" / "twin-city-packet.h5"
     assert trace_app(open_trace(golden)) == "twin_migration"
     assert trace_app(open_trace(traces["min-latency"])) == "task_offloading"
+
+
+def test_a_task_is_completed_when_all_its_subtasks_are_processed():
+    """Task latency = creation to the end of its last subtask, completed tasks only."""
+    from analysis.offload_summary import _metrics
+
+    sub = pd.DataFrame({"task": [0, 0, 1, 1, 2], "outcome": [0, 1, 0, 4, 0], "finished": [1.0, 1.5, 0.9, np.nan, 0.7],
+                        "latency": [0.8, 1.3, 0.5, np.nan, 0.4], "deadline_met": [1, 0, 1, 0, 1],
+                        "hops": [0] * 5, "t_tx": [0.1] * 5, "t_queue": [0.0] * 5, "t_proc": [0.1] * 5,
+                        "e_tx_vehicle": [0.0] * 5, "e_tx_relay": [0.0] * 5, "e_proc": [0.0] * 5,
+                        "qos": [1.0] * 5, "qos_norm": [1.0] * 5})
+    tasks = pd.DataFrame({"task": [0, 1, 2], "created": [0.2, 0.4, 0.3], "n_sub": [2, 2, 2], "status": [0, 0, 0]})
+    m = _metrics(sub, tasks, 0)
+    # task 0: both processed (one late), ends 1.5; task 1: one in flight; task 2: one of its 2 subtasks missing
+    assert m["tasks_completed"] == 1
+    assert m["task_latency_mean_s"] == pytest.approx(1.3) and m["task_latency_total_s"] == pytest.approx(1.3)
