@@ -63,7 +63,7 @@ def run_train(job: TrainJob) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class EvalJob:
+class EvaluationJob:
     """Evaluate ``agent`` (its ``checkpoint``; empty for a heuristic) on ``overrides`` with
     held-out seed ``seed`` into ``trace`` (packet or slot fidelity as the overrides say)."""
 
@@ -77,7 +77,7 @@ class EvalJob:
         return f"evaluate {self.agent} seed {self.seed}"
 
 
-def run_eval(job: EvalJob) -> dict[str, float]:
+def run_evaluation(job: EvaluationJob) -> dict[str, float]:
     """One evaluation (picklable: the process backend runs it in a worker)."""
     import torch
 
@@ -212,10 +212,10 @@ class Plan:
         from desim_iov.experiments.runner import make_backend
 
         keys = [(a, name, k) for a in agents for name in settings for k in range(self.seeds)]
-        jobs = [EvalJob(a, self.trained.get((a, k, train_cfg), ""), (*train_cfg, *settings[name]), EVAL_SEED + k,
+        jobs = [EvaluationJob(a, self.trained.get((a, k, train_cfg), ""), (*train_cfg, *settings[name]), EVAL_SEED + k,
                         str(self.out / "eval" / f"{a}-{_tag(train_cfg)}-{name}-seed{k}.h5")) for a, name, k in keys]
         backend = make_backend(self.backend, workers=min(self.workers, len(jobs)))
-        totals = backend.map(run_eval, jobs, progress=self.progress, desc="evaluating")
+        totals = backend.map(run_evaluation, jobs, progress=self.progress, desc="evaluating")
         return pd.DataFrame([{"agent": a, "setting": name, "seed": k, **tot}
                              for (a, name, k), tot in zip(keys, totals, strict=True)])
 

@@ -84,8 +84,9 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, backend: str = "processes", w
     (out / "sweep.json").write_text(json.dumps(spec.model_dump(mode="json"), indent=1) + "\n")
     waiting: dict[str, list[RunTask]] = {}
     ready: list[RunTask] = []
+    training = {t.key for t in trains}
     for r in runs:
-        if r.after is None or any(t.key == r.after for t in trains):
+        if r.after is None or r.after in training:
             (waiting.setdefault(r.after, []) if r.after else ready).append(r)
         else:
             ready.append(r)  # its training finished in an earlier call
@@ -163,6 +164,7 @@ def _fail(job: TrainTask | RunTask, error: str) -> dict[str, Any]:
 def _aggregate(exp: Expanded, out: Path, ran: int, reused: int) -> SweepResult:
     """results.parquet from the records on disk (never from in-memory futures)."""
     rows, grid_keys = [], []
+    trained = {k: read_record(t.out_dir) for k, t in exp.trains.items()}  # each read once, shared by its runs
     for r in exp.runs:
         rec = read_record(r.out_dir) or {"status": "missing", "error": "no record (the run never finished)"}
         row: dict[str, Any] = {"key": r.key[:16], "policy": r.policy, "seed": r.seed, "setting": r.setting}
@@ -170,7 +172,7 @@ def _aggregate(exp: Expanded, out: Path, ran: int, reused: int) -> SweepResult:
             row[k] = v
             if k not in grid_keys and k != "policy":
                 grid_keys.append(k)
-        trec = read_record(exp.trains[r.after].out_dir) if r.after else None
+        trec = trained[r.after] if r.after else None
         row.update(status=rec.get("status"), error=rec.get("error", ""), wall_s=rec.get("wall_s"),
                    train_wall_s=(trec or {}).get("wall_s"), worker=rec.get("worker", ""),
                    trace=rec.get("trace", ""))
