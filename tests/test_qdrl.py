@@ -278,3 +278,29 @@ def test_figure_driver_trains_evaluates_and_prints_the_paper_beside(tmp_path, mo
         run_figure("qdrl-fig9", tmp_path)
     with pytest.raises(ValueError, match="--seeds and --episodes"):
         run_figure("qdrl-fig3", tmp_path, seeds=0)
+
+
+def test_fig6_writes_qos_and_latency_panels_and_the_paper_beside(tmp_path, monkeypatch):
+    """Fig. 6's summary, two PNGs and headline from a per-run table (training stubbed out: the
+    driver is tested end to end on Fig. 7); the latency range is read from the runs."""
+    import pandas as pd
+
+    import desim_iov.experiments.qdrl_figs as figs
+    from desim_iov.experiments.qdrl import Plan
+
+    rows = []
+    for name in figs.FIG6_CONFIGS:
+        for f in (5, 6.25, 7.5, 8.75, 10):
+            for seed in (0, 1):
+                lat = 0.3 - 0.01 * f + 0.002 * (seed - 0.5)
+                rows.append({"config": name, "setting": f"{f:g}", "seed": seed,
+                             "latency_mean_s": lat, "qos_norm_mean": 50.6 + 0.7 / lat / 6.4})
+    monkeypatch.setattr(figs, "_per_configuration", lambda *a, **k: pd.DataFrame(rows))
+    lines = figs.fig6(Plan(out=tmp_path, seeds=2, episodes=1, progress=False))
+    for f in ("results.csv", "summary.csv", "fig6.png", "fig6_latency.png"):
+        assert (tmp_path / "fig6" / f).is_file(), f
+    sm = pd.read_csv(tmp_path / "fig6" / "summary.csv")
+    assert len(sm) == 25 and (sm.seeds == 2).all()
+    want = sum(50.6 + 0.7 / (0.3 - 0.075 + 0.002 * (seed - 0.5)) / 6.4 for seed in (0, 1)) / 2
+    assert f"  V2 at 7.5 GHz: measured {want:.2f}   paper 86.26" in lines, lines
+    assert "    V2: 0.250 -> 0.200" in lines
