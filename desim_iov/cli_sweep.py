@@ -32,11 +32,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     try:
         spec = load_sweep(args.sweep)
-        exp, trains, runs = plan(spec, args.out)
+        exp, fits, trains, runs = plan(spec, args.out)
     except SweepError as e:
         raise CliError(str(e)) from None
-    print(f"{len(exp.runs)} run(s), {len(exp.trains)} training(s); to run now: {len(runs)} run(s), "
-          f"{len(trains)} training(s)", file=sys.stderr)
+    fitted = f", {len(exp.fits)} forecaster fit(s)" if exp.fits else ""
+    print(f"{len(exp.runs)} run(s), {len(exp.trains)} training(s){fitted}; to run now: {len(runs)} run(s), "
+          f"{len(trains)} training(s){f', {len(fits)} fit(s)' if exp.fits else ''}", file=sys.stderr)
     if args.dry_run:
         for r in runs:
             print(f"  {r.describe()}")

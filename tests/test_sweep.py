@@ -228,3 +228,51 @@ def test_named_axes_carry_labels_and_may_switch_the_base_scenario(tmp_path):
     assert list(res.results.variant) == ["city", "city", "rural", "rural"]
     with pytest.raises(SweepError, match="budget takes a list"):
         sweep_from_dict({"scenario": "twin-city", "grid": {"train.updates": {"a": []}}})
+
+
+def _offload_sweep(**kw):
+    return sweep_from_dict({"scenario": "offload-urban", "set": ["duration=0.1 s"],
+                            "grid": {"policy": ["qdrl", "ppo-offload", "qdrl-nolstm", "nearest"]},
+                            "seeds": [0, 1], "train": {"episodes": 1},
+                            "forecaster": {"runs": 1, "duration": 1.0, "epochs": 1}, **kw})
+
+
+@pytest.mark.slow
+def test_learners_with_the_forecaster_share_one_fit_per_network(tmp_path):
+    """Alg. 1 once per network: qdrl and ppo-offload (both "with LSTM") on two seeds need one
+    fit; qdrl-nolstm and the heuristic none. Every training that uses it records its checkpoint
+    and its runs evaluate with it."""
+    s = _offload_sweep()
+    exp = expand(s, tmp_path)
+    assert len(exp.fits) == 1 and len(exp.trains) == 6
+    fit = next(iter(exp.fits))
+    assert sorted(t.learner for t in exp.trains.values() if t.fit == fit) == ["ppo-offload"] * 2 + ["qdrl"] * 2
+    res = run_sweep(s, tmp_path, backend="serial", progress=False)
+    assert res.failed == 0, res.results.error.tolist()
+    ckpt = read_record(exp.fits[fit].out_dir)["dt_checkpoint"]
+    assert Path(ckpt).is_file()
+    for t in exp.trains.values():
+        assert read_record(t.out_dir)["dt_checkpoint"] == (ckpt if t.fit else "")
+    learned = res.results[res.results.policy != "nearest"]
+    assert (learned.train_dir != "").all() and (res.results[res.results.policy == "nearest"].train_dir == "").all()
+    assert all(Path(d, "learning_curve.csv").is_file() for d in learned.train_dir)
+    again = expand(_offload_sweep(grid={"policy": ["qdrl"], "vehicles.count": [2]}), tmp_path)
+    assert set(again.fits).isdisjoint(exp.fits)  # another network, another fit
+
+
+@pytest.mark.slow
+def test_a_failed_fit_fails_its_trainings_and_their_runs_only(tmp_path, monkeypatch):
+    import desim_iov.experiments.qdrl as q
+
+    def broken(*a, **k):
+        raise ValueError("no traces")
+
+    monkeypatch.setattr(q, "fit_forecaster", broken)
+    res = run_sweep(_offload_sweep(), tmp_path, backend="serial", progress=False)
+    by = res.results.set_index("policy")
+    assert (by.loc[["qdrl", "ppo-offload"]].error == "its training failed: its forecaster fit failed: "
+            "ValueError: no traces").all()
+    assert (by.loc[["qdrl-nolstm", "nearest"]].status == "ok").all()
+    monkeypatch.undo()
+    res2 = run_sweep(_offload_sweep(), tmp_path, backend="serial", progress=False)
+    assert res2.failed == 0 and res2.ran == 1 + 4 + 4  # the fit, its 4 trainings and their runs

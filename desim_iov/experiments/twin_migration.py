@@ -139,7 +139,8 @@ def result_table(name: str, results: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
                        "reward": r.reward_mean, "latency_s": r.latency_mean_s, "packet_loss": r.loss_measured,
                        "workload_variance": r.O_V_formula_bit2 / pd.Series(n_slots, dtype=float) / 8e6**2,
                        "migrations": r.migrations}, columns=RESULT_COLUMNS)
-    skip = {"key", "policy", "setting", "status", "error", "wall_s", "train_wall_s", "worker", "trace"}
+    skip = {"key", "policy", "setting", "status", "error", "wall_s", "train_wall_s", "train_dir", "worker",
+            "trace"}
     metrics = r[["algorithm", "variant", "seed", *[c for c in r.columns if c not in skip | {"algorithm",
                                                                                            "variant", "seed"}]]]
     return df, metrics.assign(experiment=name)[["experiment", *metrics.columns]]

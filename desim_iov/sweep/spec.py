@@ -13,6 +13,7 @@ A sweep file (YAML, read with the safe loader) says::
     seeds: [1, 2]              # or a count n: seeds 0 .. n-1
     set: [fidelity=packet]     # optional: overrides every run shares
     train: {episodes: 20}      # optional: the budget of learners (also a grid key: train.episodes)
+    forecaster: {epochs: 40}   # optional: the digital twin's forecaster fit (quantum-DRL Alg. 1)
     evaluate:                  # optional: name -> overrides applied to evaluation only
       packet: [fidelity=packet]
 
@@ -22,7 +23,10 @@ name in ``agents.registry.ALL_LEARNERS``) the run first needs a **training**: th
 in slot fidelity with learner seed ``seed`` on the same scenario but scenario seed
 ``seed + TRAIN_SEED_OFFSET`` (so evaluation seeds are held out), for the budget ``train.episodes``
 or ``train.updates``. Runs of several ``evaluate`` settings share one training: the training's
-key ignores them.
+key ignores them. A learner that uses the digital twin's forecaster (the offloading learners
+"with LSTM") on a scenario without one first needs a **fit**: the peephole LSTM fitted on
+``min-latency`` traces of the same network (quantum-DRL Alg. 1; ``forecaster`` sets its
+budget), one per network configuration, shared by every learner and seed trained on it.
 
 Every job is keyed by a hash of its resolved parameters (the validated scenario as JSON, the
 learner and its budget) and its seed: re-running the same sweep, a grown grid or more seeds finds
@@ -59,6 +63,15 @@ class TrainBudget(BaseModel):
     threads: int = Field(1, ge=1, strict=True)  # torch CPU threads of a training
 
 
+class FitBudget(BaseModel):
+    """The forecaster fit of :func:`desim_iov.experiments.qdrl.fit_forecaster`."""
+
+    model_config = ConfigDict(extra="forbid")
+    runs: int = Field(3, ge=1, strict=True)  # min-latency traces (seeds 500 + k)
+    duration: float = Field(4.0, gt=0)  # simulated seconds per trace
+    epochs: int = Field(40, ge=1, strict=True)  # at most (early stopping)
+
+
 class SweepSpec(BaseModel):
     """The validated content of a sweep file (unknown keys are errors)."""
 
@@ -69,6 +82,7 @@ class SweepSpec(BaseModel):
     seeds: list[int] | int = 1
     set: list[str] = []
     train: TrainBudget = TrainBudget()
+    forecaster: FitBudget = FitBudget()
     evaluate: dict[str, list[str]] = {}
 
     @field_validator("grid")
@@ -145,6 +159,24 @@ def digest(obj: Any) -> str:
 
 
 @dataclass(frozen=True)
+class FitTask:
+    """Fit the digital twin's forecaster on ``base`` + ``overrides`` (the network of a training);
+    writes ``out_dir``."""
+
+    key: str
+    base: str
+    overrides: tuple[str, ...]
+    runs: int
+    duration: float
+    epochs: int
+    out_dir: str
+    seed: int = -1  # (no replication seed: one fit per network)
+
+    def describe(self) -> str:
+        return "fit the forecaster"
+
+
+@dataclass(frozen=True)
 class TrainTask:
     """Train ``learner`` (slot fidelity) on ``base`` + ``overrides``; writes ``out_dir``."""
 
@@ -157,6 +189,7 @@ class TrainTask:
     updates: int | None
     threads: int
     out_dir: str
+    fit: str | None = None  # the FitTask's key, for a learner that needs a fitted forecaster
 
     def describe(self) -> str:
         return f"train {self.learner} seed {self.seed}"
@@ -184,8 +217,9 @@ class RunTask:
 
 @dataclass
 class Expanded:
-    """The jobs of a sweep: trainings by key and runs in grid order."""
+    """The jobs of a sweep: forecaster fits and trainings by key, runs in grid order."""
 
+    fits: dict[str, FitTask] = field(default_factory=dict)
     trains: dict[str, TrainTask] = field(default_factory=dict)
     runs: list[RunTask] = field(default_factory=list)
 
@@ -248,8 +282,10 @@ def expand(spec: SweepSpec, out: str | Path) -> Expanded:
                     after = digest({"job": "train", "learner": policy, "scenario": tsc.model_dump(mode="json"),
                                     "episodes": eps, "updates": upd, "seed": seed})
                     if after not in result.trains:
+                        fit = _fit_task(spec, base, sets, tsc, policy, out, result)
                         result.trains[after] = TrainTask(after, policy, base, train_sets, seed, eps, upd,
-                                                         int(budget["threads"]), str(out / "train" / after[:16]))
+                                                         int(budget["threads"]), str(out / "train" / after[:16]),
+                                                         fit)
                 key = digest({"job": "run", "scenario": sc.model_dump(mode="json"), "train": after})
                 result.runs.append(RunTask(key, base, (*sets, *extra, f"seed={seed}"), seed, point, name,
                                            policy, after, str(out / "runs" / key[:16])))
@@ -258,3 +294,25 @@ def expand(spec: SweepSpec, out: str | Path) -> Expanded:
         raise SweepError(f"{len(problems)} problem(s) in the sweep; nothing was run:\n  "
                          + "\n  ".join(problems[:10]) + more)
     return result
+
+
+def _fit_task(spec: SweepSpec, base: str, sets: list[str], tsc: Any, learner: str, out: Path,
+              result: Expanded) -> str | None:
+    """The key of the forecaster fit a training of ``learner`` on ``tsc`` needs (added to
+    ``result.fits``), or None. The fit's scenario is the training's with what the fit sets
+    itself (policy, fidelity, duration, seed, no forecaster) fixed, so every learner and seed
+    trained on one network shares one fit."""
+    from agents.registry import ALL_LEARNERS
+    from desim_iov.config import load_scenario
+
+    if not ALL_LEARNERS[learner].forecast or tsc.app != "task_offloading" or tsc.offload.dt.predictor != "none":
+        return None
+    fixed = ["policy=min-latency", "fidelity=slot", f"duration={spec.forecaster.duration} s", "seed=500",
+             "offload.dt.predictor=none", "offload.dt.checkpoint=null"]
+    fsc = load_scenario(base, [*sets, *fixed])
+    key = digest({"job": "fit", "scenario": fsc.model_dump(mode="json"), **spec.forecaster.model_dump()})
+    if key not in result.fits:
+        f = spec.forecaster
+        result.fits[key] = FitTask(key, base, (*sets, "policy=min-latency"), f.runs, f.duration, f.epochs,
+                                   str(out / "fit" / key[:16]))
+    return key

@@ -1,4 +1,5 @@
-"""What a sweep's worker runs: one training or one run, ending in one immutable record.
+"""What a sweep's worker runs: one forecaster fit, one training or one run, ending in one
+immutable record.
 
 A job writes ``record.json`` into its own directory when it finishes, successful or not
 (``status`` ``ok`` or ``failed`` with a one-line ``error``), by an atomic rename: a record is
@@ -20,7 +21,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from desim_iov.sweep.spec import RunTask, TrainTask
+from desim_iov.sweep.spec import FitTask, RunTask, TrainTask
 
 RECORD = "record.json"
 PROGRESS = "progress"
@@ -82,11 +83,35 @@ def _finish(job_dir: Path, base: dict[str, Any], t0: float, body: Any) -> dict[s
     return record
 
 
+# ---------------------------------------------------------------------------- fit
+
+def run_fit_task(task: FitTask) -> dict[str, Any]:
+    """Fit the digital twin's peephole-LSTM forecaster on ``min-latency`` traces of the task's
+    network (quantum-DRL Alg. 1, :func:`desim_iov.experiments.qdrl.fit_forecaster`)."""
+    t0 = time.perf_counter()
+    out = Path(task.out_dir)
+    _fresh(out)
+
+    def body() -> dict[str, Any]:
+        import torch
+
+        from desim_iov.config import load_scenario
+        from desim_iov.experiments.qdrl import fit_forecaster
+
+        torch.set_num_threads(1)
+        ckpt = fit_forecaster(load_scenario(task.base, list(task.overrides)), out, runs=task.runs,
+                              duration=task.duration, epochs=task.epochs, progress=False)
+        return {"dt_checkpoint": str(ckpt)}
+
+    return _finish(out, {"job": "fit", "key": task.key, "overrides": list(task.overrides)}, t0, body)
+
+
 # ---------------------------------------------------------------------------- training
 
-def run_train_task(task: TrainTask) -> dict[str, Any]:
-    """Train ``task.learner``; the record has the checkpoint, the forecaster's checkpoint (for
-    learners that use the digital twin's forecaster) and the training's steps."""
+def run_train_task(task: TrainTask, fit_record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train ``task.learner``; the record has the checkpoint, the forecaster's checkpoint (from
+    the training's fit, for learners that use the digital twin's forecaster) and the training's
+    steps."""
     t0 = time.perf_counter()
     out = Path(task.out_dir)
     _fresh(out)
@@ -100,7 +125,14 @@ def run_train_task(task: TrainTask) -> dict[str, Any]:
 
         torch.set_num_threads(task.threads)
         sc = scenario_for(task.learner, load_scenario(task.base, list(task.overrides)))
-        sc, dt_ckpt = _with_forecaster(task.learner, sc, out / "dt")
+        dt_ckpt = ""
+        if task.fit is not None:
+            if not fit_record or fit_record.get("status") != "ok":
+                raise RuntimeError(f"its forecaster fit failed: {(fit_record or {}).get('error', 'no record')}")
+            from desim_iov.experiments.qdrl import with_forecaster
+
+            dt_ckpt = fit_record["dt_checkpoint"]
+            sc = with_forecaster(sc, dt_ckpt)
         updates = task.updates or math.ceil(task.episodes / make_config(task.learner).episodes_per_update)
         progress = out / PROGRESS
 
@@ -117,20 +149,7 @@ def run_train_task(task: TrainTask) -> dict[str, Any]:
                 "env_steps": int(last.get("env_steps", 0)), "episodes": int(last.get("episodes", 0))}
 
     return _finish(out, {"job": "train", "key": task.key, "learner": task.learner, "seed": task.seed,
-                         "overrides": list(task.overrides)}, t0, body)
-
-
-def _with_forecaster(learner: str, sc: Any, dt_dir: Path) -> tuple[Any, str]:
-    """A learner "with LSTM" on a scenario without a forecaster gets one fitted first (Alg. 1
-    of the quantum-DRL paper, as `desim-iov train` does); ("", unchanged) otherwise."""
-    from agents.registry import ALL_LEARNERS
-
-    if not (ALL_LEARNERS[learner].forecast and sc.offload.dt.predictor == "none"):
-        return sc, ""
-    from desim_iov.experiments.qdrl import fit_forecaster, with_forecaster
-
-    ckpt = fit_forecaster(sc, dt_dir, progress=False)
-    return with_forecaster(sc, ckpt), str(ckpt)
+                         "fit_key": task.fit, "overrides": list(task.overrides)}, t0, body)
 
 
 def train_units(task: TrainTask) -> int:
