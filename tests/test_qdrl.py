@@ -257,22 +257,26 @@ def test_cli_train_and_eval_an_offloading_learner(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_figure_driver_trains_evaluates_and_prints_the_paper_beside(tmp_path, monkeypatch):
-    """qdrl-fig7 end to end at a tiny budget (a persistence forecaster instead of the fitted
-    LSTM, 0.1 s runs): training, evaluation per block length, the CSVs, the PNG, the headline."""
-    import desim_iov.experiments.qdrl as q
+def test_figure_driver_trains_evaluates_and_prints_the_paper_beside(tmp_path):
+    """qdrl-fig7 end to end through its shipped sweep at a tiny budget (a persistence forecaster
+    instead of the fitted LSTM, so no fit; 0.1 s runs): training per density, evaluation per
+    block length on held-out seeds, the CSVs, the PNG, the headline; run again, nothing reruns."""
     from desim_iov.experiments.qdrl_figs import run_figure
 
-    monkeypatch.setattr(q.Plan, "forecaster", lambda self, ov: (*ov, "offload.dt.predictor=persistence"))
-    lines = run_figure("qdrl-fig7", tmp_path, seeds=1, episodes=1, overrides=["duration=0.1 s"],
-                       progress=False, workers=1)
+    ov = ["duration=0.1 s", "offload.dt.predictor=persistence"]
+    lines = run_figure("qdrl-fig7", tmp_path, seeds=1, episodes=1, overrides=ov, progress=False, workers=1)
     out = tmp_path / "fig7"
-    for f in ("results.csv", "summary.csv", "fig7.png", "headline.txt"):
+    for f in ("results.csv", "summary.csv", "fig7.png", "headline.txt", "runs.parquet", "sweep.json"):
         assert (out / f).is_file(), f
     import pandas as pd
 
     df = pd.read_csv(out / "results.csv")
     assert sorted(df.n.unique()) == [100, 200, 300, 400, 500, 1000] and df.density.nunique() == 2
+    assert set(df.seed) == {10_000} and set(df.agent) == {"qdrl"}
+    assert len(list((tmp_path / "train").iterdir())) == 2 and not (tmp_path / "fit").exists()
+    stamp = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("record.json")}
+    assert run_figure("qdrl-fig7", tmp_path, seeds=1, episodes=1, overrides=ov, progress=False, workers=1) == lines
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("record.json")} == stamp
     assert any("paper (low density): 1.63 ms" in line for line in lines)
     with pytest.raises(KeyError, match="unknown experiment"):
         run_figure("qdrl-fig9", tmp_path)
@@ -281,21 +285,25 @@ def test_figure_driver_trains_evaluates_and_prints_the_paper_beside(tmp_path, mo
 
 
 def test_fig6_writes_qos_and_latency_panels_and_the_paper_beside(tmp_path, monkeypatch):
-    """Fig. 6's summary, two PNGs and headline from a per-run table (training stubbed out: the
-    driver is tested end to end on Fig. 7); the latency range is read from the runs."""
+    """Fig. 6's summary, two PNGs and headline from a per-run table of its sweep's shape (the
+    sweep stubbed out: the driver is tested end to end on Fig. 7); the latency range is read
+    from the runs."""
     import pandas as pd
 
     import desim_iov.experiments.qdrl_figs as figs
     from desim_iov.experiments.qdrl import Plan
 
+    from desim_iov.sweep import load_sweep
+
     rows = []
-    for name in figs.FIG6_CONFIGS:
-        for f in (5, 6.25, 7.5, 8.75, 10):
+    spec = load_sweep("qdrl-fig6")
+    for name in spec.grid["config"]:
+        for f in spec.evaluate:
             for seed in (0, 1):
-                lat = 0.3 - 0.01 * f + 0.002 * (seed - 0.5)
-                rows.append({"config": name, "setting": f"{f:g}", "seed": seed,
+                lat = 0.3 - 0.01 * float(f) + 0.002 * (seed - 0.5)
+                rows.append({"agent": "qdrl", "config": name, "setting": f, "seed": seed, "key": "k",
                              "latency_mean_s": lat, "qos_norm_mean": 50.6 + 0.7 / lat / 6.4})
-    monkeypatch.setattr(figs, "_per_configuration", lambda *a, **k: pd.DataFrame(rows))
+    monkeypatch.setattr(Plan, "run", lambda self, name, ov=(): pd.DataFrame(rows))
     lines = figs.fig6(Plan(out=tmp_path, seeds=2, episodes=1, progress=False))
     for f in ("results.csv", "summary.csv", "fig6.png", "fig6_latency.png"):
         assert (tmp_path / "fig6" / f).is_file(), f

@@ -1,9 +1,10 @@
 """Figs. 3–7 of the quantum-DRL paper on the project's offloading app (see
 desim_iov/experiments/qdrl.py for the pipeline; docs/AGENTS.md "Quantum-DRL" for the readings).
 
-Each ``figN(plan, overrides)`` trains what it needs (skipping finished runs), evaluates, writes
-``DIR/figN/results.csv``, ``summary.csv`` and ``figN.png``, and returns the lines it prints:
-the paper's headline beside the measured one.
+Each ``figN(plan, overrides)`` runs what is missing of its shipped sweep
+(``desim_iov/sweeps/qdrl-figN.yaml``: fits, trainings, evaluations; finished jobs are reused),
+writes ``DIR/figN/results.csv``, ``summary.csv`` and ``figN.png``, and returns the lines it
+prints: the paper's headline beside the measured one.
 """
 
 from __future__ import annotations
@@ -15,11 +16,7 @@ import pandas as pd
 
 from desim_iov.experiments.qdrl import Plan, summarise
 
-TAU = 0.02  # slot (Table II)
-FIG3_AGENTS = ["qdrl", "ppo-offload", "ddpg-offload"]
-FIG4_AGENTS = ["qdrl", "qdrl-sa", "qdrl-nolstm", "ppo-offload", "ddpg-offload"]
-FIG5_AGENTS = ["qdrl", "qdrl-nolstm", "qdrl-nodt", "qdrl-sa"]
-HEURISTICS = ["random", "nearest", "min-latency"]
+FIG3_AGENTS = ["qdrl", "ppo-offload", "ddpg-offload"]  # the learners whose convergence Fig. 3 shows
 EVAL_METRICS = ["latency_mean_s", "deadline_hit_rate", "energy_J", "qos_norm_mean", "processed"]
 PAPER = {
     "fig3": {"ppo-offload": 53.17, "ddpg-offload": 84.81},  # % normalised reward of Q-DRL over each
@@ -67,9 +64,8 @@ def fig3(plan: Plan, overrides: tuple[str, ...] = ()) -> list[str]:
     """Convergence: episode reward vs episode, normalised min-max over all curves (A45)."""
     out = plan.out / "fig3"
     out.mkdir(parents=True, exist_ok=True)
-    cfg = plan.forecaster(overrides)
-    plan.train(FIG3_AGENTS, [cfg])
-    c = plan.curves(FIG3_AGENTS, cfg)
+    runs = plan.run("qdrl-fig3", overrides)
+    c = plan.curves(runs, FIG3_AGENTS)
     lo, hi = c.episode_reward_mean.min(), c.episode_reward_mean.max()
     c["reward_norm"] = (c.episode_reward_mean - lo) / (hi - lo) if hi > lo else 0.0
     w = max(1, plan.episodes // 20)  # smoothing window (episodes)
@@ -87,7 +83,7 @@ def fig3(plan: Plan, overrides: tuple[str, ...] = ()) -> list[str]:
         gain = 100.0 * (tail["qdrl"] - tail[other]) / abs(tail[other]) if tail[other] else float("nan")
         lines.append(f"  qdrl over {other}: measured {gain:+.1f} %   paper {paper:+.2f} % (at episode 1000)")
     # the trained learners against the heuristics on held-out seeds, packet fidelity
-    ev = plan.evaluate([*FIG3_AGENTS, *HEURISTICS], cfg, {"packet": ["fidelity=packet"]})
+    ev = _rows(runs)
     ev.to_csv(out / "evaluation.csv", index=False)
     es = summarise(ev, ["agent"], EVAL_METRICS)
     es.to_csv(out / "evaluation_summary.csv", index=False)
@@ -112,12 +108,7 @@ def fig4(plan: Plan, overrides: tuple[str, ...] = ()) -> list[str]:
     going on 2 s more so that their subtasks finish (packet fidelity)."""
     out = plan.out / "fig4"
     out.mkdir(parents=True, exist_ok=True)
-    base = (*overrides, "offload.tasks.arrivals=per_step")
-    cfg = plan.forecaster(base)
-    plan.train(FIG4_AGENTS, [cfg])
-    settings = {str(t): [f"offload.tasks.arrival_slots={t}", f"duration={t * TAU + 2.0:.2f} s",
-                         "fidelity=packet"] for t in range(1, 11)}
-    df = plan.evaluate(FIG4_AGENTS, cfg, settings)
+    df = _rows(plan.run("qdrl-fig4", overrides))
     df["steps"] = df.setting.astype(int)
     df["latency_total_s"] = df.latency_mean_s * df.processed
     df.to_csv(out / "results.csv", index=False)
@@ -150,11 +141,7 @@ def fig5(plan: Plan, overrides: tuple[str, ...] = ()) -> list[str]:
     """Energy vs the maximum subtask size D^max (trained at 100 KB)."""
     out = plan.out / "fig5"
     out.mkdir(parents=True, exist_ok=True)
-    base = (*overrides, "offload.tasks.max_subtask=100 KB")
-    cfg = plan.forecaster(base)
-    plan.train(FIG5_AGENTS, [cfg])
-    settings = {str(d): [f"offload.tasks.max_subtask={d} KB", "fidelity=packet"] for d in (10, 20, 40, 60, 80, 100)}
-    df = plan.evaluate(FIG5_AGENTS, cfg, settings)
+    df = _rows(plan.run("qdrl-fig5", overrides))
     df["dmax_kB"] = df.setting.astype(int)
     df.to_csv(out / "results.csv", index=False)
     sm = summarise(df, ["agent", "dmax_kB"], ["energy_J", "e_tx_vehicle_J", "e_tx_relay_J", "e_proc_J"])
@@ -171,24 +158,13 @@ def fig5(plan: Plan, overrides: tuple[str, ...] = ()) -> list[str]:
     return lines
 
 
-def _per_configuration(plan: Plan, overrides: tuple[str, ...], configs: dict[str, tuple[str, ...]],
-                       settings: dict[str, list[str]], label: str) -> pd.DataFrame:
-    """qdrl trained on each network configuration (its own forecaster: state sizes differ),
-    evaluated on every setting; the configuration's name in column ``label``."""
-    rows = []
-    for name, extra in configs.items():
-        cfg = plan.forecaster((*overrides, *extra))
-        plan.train(["qdrl"], [cfg])
-        df = plan.evaluate(["qdrl"], cfg, settings)
-        df[label] = name
-        rows.append(df)
-    return pd.concat(rows, ignore_index=True)
+def _rows(runs: pd.DataFrame) -> pd.DataFrame:
+    """A figure's per-run table: method, grid labels, setting, seed and every metric of the run."""
+    return runs.drop(columns=["key", "policy", "status", "error", "worker", "train_dir"], errors="ignore")
 
 
 # ---------------------------------------------------------------------------- Fig. 6
 
-FIG6_CONFIGS = {"V8-U10-B4": (), "V2": ("vehicles.count=2",), "V20": ("vehicles.count=20",),
-                "U4": ("uavs.count=4",), "B10": ("rsus.count=10",)}
 FIG6_PAPER = {("V2", 7.5): 86.26, ("V8-U10-B4", 7.5): 65.96, ("U4", 7.5): 87.27, ("B10", 7.5): 97.42}
 
 
@@ -196,9 +172,7 @@ def fig6(plan: Plan, overrides: tuple[str, ...] = ()) -> list[str]:
     """Normalised QoS (Eq. 93) vs CPU frequency, one factor at a time around V=8, U=10, B=4."""
     out = plan.out / "fig6"
     out.mkdir(parents=True, exist_ok=True)
-    settings = {f"{f:g}": [f"rsus.cpu={f} GHz", f"uavs.cpu={f} GHz", "fidelity=packet"]
-                for f in (5, 6.25, 7.5, 8.75, 10)}
-    df = _per_configuration(plan, overrides, FIG6_CONFIGS, settings, "config")
+    df = _rows(plan.run("qdrl-fig6", overrides))
     df["f_GHz"] = df.setting.astype(float)
     df.to_csv(out / "results.csv", index=False)
     sm = summarise(df, ["config", "f_GHz"], ["qos_norm_mean", "latency_mean_s"])
@@ -222,25 +196,11 @@ def fig6(plan: Plan, overrides: tuple[str, ...] = ()) -> list[str]:
 
 # ---------------------------------------------------------------------------- Fig. 7
 
-FIG7_DENSITY = {
-    "low (V2 U4 B4, caps 2/4)": ("vehicles.count=2", "uavs.count=4", "rsus.count=4",
-                                 "offload.network.degree_cap.vehicles=2", "offload.network.degree_cap.bss=4"),
-    "high (V8 U10 B10, caps 8/10)": ("vehicles.count=8", "uavs.count=10", "rsus.count=10",
-                                     "offload.network.degree_cap.vehicles=8", "offload.network.degree_cap.bss=10"),
-}
-
-
-def _blocklength(n: int) -> list[str]:
-    return [f"offload.links.vb_blocklength={n}", f"offload.links.vu_blocklength={n}",
-            *(f"offload.links.{k}.blocklength={n}" for k in ("uu", "bu", "ub"))]
-
-
 def fig7(plan: Plan, overrides: tuple[str, ...] = ()) -> list[str]:
     """Network latency (transmission time per subtask) vs block length n, two densities."""
     out = plan.out / "fig7"
     out.mkdir(parents=True, exist_ok=True)
-    settings = {str(n): [*_blocklength(n), "fidelity=packet"] for n in (100, 200, 300, 400, 500, 1000)}
-    df = _per_configuration(plan, overrides, FIG7_DENSITY, settings, "density")
+    df = _rows(plan.run("qdrl-fig7", overrides))
     df["n"] = df.setting.astype(int)
     df["t_tx_mean_ms"] = 1e3 * df.t_tx_mean_s
     df["t_hop_ms"] = df.t_tx_mean_ms / (1.0 + df.hops_mean)  # airtime per hop (access + relay hops)
@@ -250,7 +210,7 @@ def fig7(plan: Plan, overrides: tuple[str, ...] = ()) -> list[str]:
     _plot(out / "fig7.png", "Fig. 7: network latency vs block length (Eq. 23)", "block length n",
           "transmission time per subtask (ms)", _series(sm, "n", "t_tx_mean_ms", group="density"))
     lines = ["Fig. 7, network latency (transmission time per subtask; per hop; relay hops):"]
-    for name in FIG7_DENSITY:
+    for name in sm.density.unique():
         g = sm[sm.density == name].set_index("n")
         for col, unit in (("t_tx_mean_ms", "ms"), ("t_hop_ms", "ms per hop"), ("hops_mean", "relay hops")):
             s = g[col]

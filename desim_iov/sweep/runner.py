@@ -94,16 +94,19 @@ def _start(ex: Any, job: Job, dep: dict[str, Any] | None) -> Any:
 
 
 def run_sweep(spec: SweepSpec, out: str | Path, *, backend: str = "processes", workers: int = 2,
-              scheduler: str | None = None, progress: bool = True, **executor_options: Any) -> SweepResult:
+              scheduler: str | None = None, progress: bool = True, results: str | Path | None = None,
+              **executor_options: Any) -> SweepResult:
     """Run what is missing of ``spec`` under ``out`` and aggregate every record (see the module
-    docstring). ``executor_options`` go to the backend (``processes=False``: an in-process Dask
-    cluster of threads, for tests)."""
+    docstring) into ``results`` (default ``out/results.parquet``; ``sweep.json``, the sweep as
+    run, beside it: several sweeps can share one ``out`` and its jobs). ``executor_options`` go
+    to the backend (``processes=False``: an in-process Dask cluster of threads, for tests)."""
     from tqdm.auto import tqdm
 
     out = Path(out)
+    path = Path(results) if results is not None else out / "results.parquet"
     exp, fits, trains, runs = plan(spec, out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.json").write_text(json.dumps(spec.model_dump(mode="json"), indent=1) + "\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (path.parent / "sweep.json").write_text(json.dumps(spec.model_dump(mode="json"), indent=1) + "\n")
     pending = {j.key for j in (*fits, *trains)}  # fits and trainings this call runs
     waiting: dict[str, list[Job]] = {}
     ready: list[tuple[Job, dict[str, Any] | None]] = []
@@ -120,7 +123,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, backend: str = "processes", w
     running: dict[str, TrainTask] = {}
     reused = len({r.key for r in exp.runs}) - len(runs)
     if not runs:
-        return _aggregate(exp, out, 0, reused)
+        return _aggregate(exp, path, 0, reused)
     ex = make_executor(backend, workers, scheduler, **executor_options)
     bar = tqdm(total=total, desc=f"sweep ({ex.name}, {ex.workers} worker{'s' * (ex.workers > 1)})",
                unit="unit", disable=not progress, dynamic_ncols=True)
@@ -161,7 +164,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, backend: str = "processes", w
     finally:
         bar.close()
     ex.close()
-    return _aggregate(exp, out, len(fits) + len(trains) + len(runs), reused)
+    return _aggregate(exp, path, len(fits) + len(trains) + len(runs), reused)
 
 
 def _dep_record(exp: Expanded, job: Job) -> dict[str, Any] | None:
@@ -191,7 +194,7 @@ def _fail(job: Job, error: str) -> dict[str, Any]:
     return rec
 
 
-def _aggregate(exp: Expanded, out: Path, ran: int, reused: int) -> SweepResult:
+def _aggregate(exp: Expanded, path: Path, ran: int, reused: int) -> SweepResult:
     """results.parquet from the records on disk (never from in-memory futures)."""
     rows, grid_keys = [], []
     trained = {k: read_record(t.out_dir) for k, t in exp.trains.items()}  # each read once, shared by its runs
@@ -217,6 +220,5 @@ def _aggregate(exp: Expanded, out: Path, ran: int, reused: int) -> SweepResult:
     df = df[[c for c in ["key", "policy", *grid_keys] if c in df] +
             [c for c in FIXED_COLUMNS if c not in ("key", "policy")] +
             [c for c in df.columns if c not in FIXED_COLUMNS and c not in grid_keys]]
-    path = out / "results.parquet"
     df.to_parquet(path, index=False)
     return SweepResult(df, ran, reused, path)
