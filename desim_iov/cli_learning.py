@@ -32,7 +32,8 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
         try:
             df = run_heuristics(Path(args.out), seeds=args.seeds, overrides=list(args.set or []),
-                                policies=tuple(args.algorithms or POLICIES), progress=not args.quiet)
+                                policies=tuple(args.algorithms or POLICIES), progress=not args.quiet,
+                                backend=args.backend, workers=args.workers)
         except KeyError as e:
             raise CliError(str(e).strip("\"'")) from None
         print(df.drop(columns="seed").groupby("policy", sort=False).mean().to_string(

@@ -142,9 +142,10 @@ def test_heuristics_experiment_writes_one_row_per_policy_and_seed(tmp_path, caps
     # common random numbers: the same tasks whatever the policy
     from traces.reader import open_trace
 
+    runs = pd.read_parquet(out / "results.parquet").set_index(["policy", "seed"])
     for seed in (0, 1):
-        a = open_trace(str(out / "traces" / f"nearest-seed{seed}.h5")).df("tasks")
-        b = open_trace(str(out / "traces" / f"random-seed{seed}.h5")).df("tasks")
+        a = open_trace(runs.trace[("nearest", seed)]).df("tasks")
+        b = open_trace(runs.trace[("random", seed)]).df("tasks")
         assert list(a.created) == list(b.created)
     assert (out / "outcomes.png").stat().st_size > 0
     assert "nearest" in capsys.readouterr().out

@@ -1,8 +1,10 @@
 """The task-offloading heuristics side by side: every policy on the same scenario and seeds
 (common random numbers: identical tasks and mobility), one packet-fidelity trace each,
-summarised by ``analysis.offload_summary``. Results: ``DIR/results.csv`` (one row per policy
-and seed: outcome shares, latency, deadline hit rate, hops, energies, QoS), ``DIR/summary.csv``
-(mean over seeds), ``DIR/outcomes.png`` (outcome mix per policy) and the traces.
+summarised by ``analysis.offload_summary``: the shipped sweep ``offload-heuristics`` run through
+the sweep runner. Results: ``DIR/results.parquet`` (the sweep's), ``DIR/results.csv`` (one row
+per policy and seed: outcome shares, latency, deadline hit rate, hops, energies, QoS),
+``DIR/summary.csv`` (mean over seeds), ``DIR/outcomes.png`` (outcome mix per policy) and the
+traces (``DIR/runs/<key>/trace.h5``).
 
 ``desim-iov experiment offload-heuristics --out DIR`` or
 ``python -m desim_iov.experiments.offloading --out DIR``.
@@ -15,7 +17,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.offload_summary import flat_totals, summarize_offload
 from desim_iov.config import load_scenario
 from traces.schema import SUBTASK_OUTCOMES
 
@@ -27,25 +28,31 @@ COLUMNS = ["policy", "seed", "subtasks_generated", *(f"share_{o}" for o in SUBTA
 
 def run_heuristics(out: Path, *, scenario: str = "offload-urban", seeds: int = 3,
                    policies: tuple[str, ...] = POLICIES, overrides: list[str] | None = None,
-                   progress: bool = True) -> pd.DataFrame:
-    from tqdm import tqdm
+                   progress: bool = True, backend: str | None = None, workers: int = 1) -> pd.DataFrame:
+    """The shipped sweep ``offload-heuristics`` with these policies, seeds (0 .. seeds - 1),
+    base scenario and overrides, run through the sweep runner (resumable; traces under
+    ``out/runs/<key>/``), then tabulated. One-line KeyError for a scenario of another app or an
+    unknown policy; RuntimeError naming the first failed run."""
+    from desim_iov.sweep import SweepError, backend_name, expand, load_sweep, run_sweep
 
-    from agents.base import make_policy
-    from desim_iov.sim import Simulation
-
-    out = Path(out)
-    (out / "traces").mkdir(parents=True, exist_ok=True)
+    if load_scenario(scenario, list(overrides or [])).app != "task_offloading":
+        raise KeyError(f"scenario {scenario!r} is not a task-offloading scenario")
+    base = load_sweep("offload-heuristics")
+    spec = base.model_copy(update={"scenario": scenario, "seeds": seeds, "set": [*base.set, *(overrides or [])],
+                                   "grid": {"policy": list(policies)}})
+    try:
+        expand(spec, out)
+    except SweepError as e:
+        raise KeyError(str(e).replace("\n", " ")) from None
+    res = run_sweep(spec, out, backend=backend_name(backend, workers), workers=workers, progress=progress)
+    if res.failed:
+        bad = res.results[res.results.status != "ok"].iloc[0]
+        raise RuntimeError(f"{res.failed} run(s) failed (first: {bad.policy} seed {bad.seed}: {bad.error}); "
+                           "the same command runs them again")
     rows = []
-    jobs = [(p, s) for p in policies for s in range(seeds)]
-    for policy, seed in tqdm(jobs, desc="offload heuristics", disable=not progress):
-        sc = load_scenario(scenario, [*(overrides or []), f"seed={seed}"])
-        if sc.app != "task_offloading":
-            raise KeyError(f"scenario {scenario!r} is not a task-offloading scenario")
-        path = out / "traces" / f"{policy}-seed{seed}.h5"
-        Simulation(sc, make_policy(policy, app=sc.app), trace_path=str(path)).run()
-        t = flat_totals(summarize_offload(str(path)))
+    for _, t in res.results.iterrows():
         n = max(int(t["subtasks_generated"]), 1)
-        row = {"policy": policy, "seed": seed, "subtasks_generated": int(t["subtasks_generated"])}
+        row = {"policy": t.policy, "seed": int(t.seed), "subtasks_generated": int(t["subtasks_generated"])}
         row.update({f"share_{o}": t[f"subtasks_{o}"] / n for o in SUBTASK_OUTCOMES.values()})
         row.update({c: t[c] for c in COLUMNS if c in t and c not in row})
         rows.append(row)

@@ -111,11 +111,10 @@ class Plan:
         """Run what is missing of figure ``name``'s sweep; its rows (``algorithm`` renamed
         ``agent``) written to ``out/figN/runs.parquet``. A failed run is a one-line RuntimeError
         after every other one finished (the same command runs it again)."""
-        from desim_iov.sweep import run_sweep
+        from desim_iov.sweep import backend_name, run_sweep
 
-        backend = {None: "serial" if self.workers == 1 else "processes", "process": "processes"}.get(
-            self.backend, self.backend)
-        res = run_sweep(self.spec(name, overrides), self.out, backend=backend, workers=self.workers,
+        res = run_sweep(self.spec(name, overrides), self.out, backend=backend_name(self.backend, self.workers),
+                        workers=self.workers,
                         progress=self.progress, results=self.out / name.removeprefix("qdrl-") / "runs.parquet")
         if res.failed:
             bad = res.results[res.results.status != "ok"].iloc[0]

@@ -156,7 +156,7 @@ def run_experiment(name: str, out: Path, *, seeds: int = 3, updates: int = 200,
     (records, results.parquet) and a one-line RuntimeError names it; no table is written then."""
     import torch
 
-    from desim_iov.sweep import expand, run_sweep
+    from desim_iov.sweep import backend_name, expand, run_sweep
 
     torch.set_num_threads(1)  # small nets: more threads only oversubscribe the CPU
     if name in NAMES and 1 <= seeds < 3:
@@ -170,8 +170,7 @@ def run_experiment(name: str, out: Path, *, seeds: int = 3, updates: int = 200,
     if _needs_predictor(name, variants, overrides):
         ckpt = _predictor_checkpoint(out, overrides, progress)
         spec = spec.model_copy(update={"set": [*spec.set, f"predictor.checkpoint={ckpt}"]})
-    backend = {None: "serial" if workers == 1 else "processes", "process": "processes"}.get(backend, backend)
-    res = run_sweep(spec, out, backend=backend, workers=workers, progress=progress, **executor_options)
+    res = run_sweep(spec, out, backend=backend_name(backend, workers), workers=workers, progress=progress, **executor_options)
     if res.failed:
         bad = res.results[res.results.status != "ok"].iloc[0]
         raise RuntimeError(f"{res.failed} of {len(res.results)} run(s) failed (first: {bad.algorithm} "

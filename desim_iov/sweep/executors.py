@@ -77,6 +77,15 @@ class DaskExecutor:
         self.close()
 
 
+def backend_name(backend: str | None, workers: int) -> str:
+    """The sweep backend an experiment command's ``--backend`` means: none given, ``serial``
+    for one worker and a process pool otherwise; ``process`` (the older commands' name) is
+    ``processes``."""
+    if backend is None:
+        return "serial" if workers == 1 else "processes"
+    return "processes" if backend == "process" else backend
+
+
 def make_executor(backend: str = "processes", workers: int = 2, scheduler: str | None = None,
                   **options: Any) -> Any:
     """The executor ``backend`` (see the module docstring); one-line ValueError on bad input."""

@@ -289,6 +289,7 @@ def expand(spec: SweepSpec, out: str | Path) -> Expanded:
                 key = digest({"job": "run", "scenario": sc.model_dump(mode="json"), "train": after})
                 result.runs.append(RunTask(key, base, (*sets, *extra, f"seed={seed}"), seed, point, name,
                                            policy, after, str(out / "runs" / key[:16])))
+    problems = list(dict.fromkeys(problems))  # one line per problem, not per seed
     if problems:
         more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise SweepError(f"{len(problems)} problem(s) in the sweep; nothing was run:\n  "
