@@ -1,4 +1,6 @@
-"""Loading scenarios: YAML (``yaml.safe_load``) validated into :class:`Scenario`. Presets ship
+"""Loading scenarios: YAML (PyYAML's safe loader made stricter, desim_iov/config/strict_yaml.py:
+no aliases, dates, binary, sets or duplicate keys, bounded nesting) validated into
+:class:`Scenario`. Presets ship
 in ``desim_iov/scenarios/<name>.yaml``; a scenario file may say ``extends: <preset or file>``
 and override any field; ``--set key.sub=value`` overrides any field from the command line.
 Every error becomes one :class:`ConfigError` line naming the source, the field, the value and
@@ -15,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from desim_iov.config import strict_yaml
 from desim_iov.config.schema import ConfigError, Scenario
 
 
@@ -42,14 +45,15 @@ def preset_names() -> list[str]:
 
 def _read_yaml(text: str, source: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = strict_yaml.load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"{source}{where}: malformed YAML: {problem}") from None
+        context = getattr(e, "context", None)
+        raise ConfigError(f"{source}{where}: malformed YAML: {problem}{f' ({context})' if context else ''}") from None
     if data is None:
-        data = {}
+        raise ConfigError(f"{source}: the file is empty (a scenario needs at least 'extends: <preset>' or 'app:')")
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a scenario must be a YAML mapping, got {type(data).__name__}")
     return data
@@ -98,9 +102,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set vehicles.count=8")
         try:
-            parsed = yaml.safe_load(value) if value.strip() else ""
+            parsed = strict_yaml.load(value) if value.strip() else ""
         except yaml.YAMLError:
-            parsed = value
+            parsed = value  # taken as text (so an alias, a tag or a bad flow stays a string)
         node = data
         parts = key.strip().split(".")
         for p in parts[:-1]:

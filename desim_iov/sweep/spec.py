@@ -1,6 +1,6 @@
 """Sweep files: a base scenario, a grid of overrides and seeds, expanded into pure jobs.
 
-A sweep file (YAML, read with the safe loader) says::
+A sweep file (YAML, read with the strict safe loader of desim_iov/config/strict_yaml.py) says::
 
     scenario: twin-city        # a preset or a scenario file
     grid:                      # the product of these lists; keys are any `--set` key
@@ -47,6 +47,8 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from desim_iov.config import strict_yaml
 
 TRAIN_SEED_OFFSET = 1_000_000  # a learner's training scenario seed: the run's seed + this
 BUDGET_KEYS = ("train.episodes", "train.updates")
@@ -126,15 +128,19 @@ def load_sweep(ref: str | Path) -> SweepSpec:
         from importlib import resources
 
         text = resources.files("desim_iov").joinpath("sweeps", f"{ref}.yaml").read_text()
-        return sweep_from_dict(yaml.safe_load(text), f"sweep {ref}")
+        return sweep_from_dict(strict_yaml.load(text), f"sweep {ref}")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = strict_yaml.load(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SweepError(f"sweep {str(ref)!r}: no such file or shipped sweep ({', '.join(shipped_sweeps())})") from None
     except OSError as e:
         raise SweepError(f"{p}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise SweepError(f"{p}: not UTF-8 text: {e.reason} at byte {e.start}") from None
     except yaml.YAMLError as e:
-        raise SweepError(f"{p}: malformed YAML: {getattr(e, 'problem', None) or e}") from None
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise SweepError(f"{p}{where}: malformed YAML: {getattr(e, 'problem', None) or e}") from None
     return sweep_from_dict(data, str(p))
 
 
