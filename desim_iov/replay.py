@@ -13,7 +13,7 @@ exact replay must reproduce. :func:`recorded_policy` picks the player by the tra
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -125,17 +125,28 @@ def scenario_of(trace: Trace) -> Scenario:
 
 @dataclass
 class Comparison:
-    """Row-by-row comparison of two traces' datasets."""
+    """Row-by-row comparison of two traces' datasets; ``first_difference`` says, per dataset
+    that differs, where it first does (row and fields, or the row counts)."""
 
     matched: dict[str, int]
     total: dict[str, int]
+    first_difference: dict[str, str] = field(default_factory=dict)
 
     @property
     def identical(self) -> bool:
         return all(self.matched[k] == self.total[k] for k in self.total)
 
     def lines(self) -> list[str]:
-        return [f"identical: {self.matched[k]}/{self.total[k]} {k}" for k in self.total]
+        out = []
+        for k in self.total:
+            if self.matched[k] == self.total[k]:
+                out.append(f"identical: {self.matched[k]}/{self.total[k]} {k}")
+            else:
+                out.append(f"DIFFERS: {self.matched[k]}/{self.total[k]} {k} identical; "
+                           f"{self.first_difference.get(k, 'first difference unknown')}")
+        differ = [k for k in self.total if self.matched[k] != self.total[k]]
+        out.append("replay: IDENTICAL" if not differ else f"replay: DIFFERS in {', '.join(differ)}")
+        return out
 
 
 DATASETS = ("packets", "migrations", "decisions", "slots", "server_load", "positions")
@@ -155,7 +166,7 @@ def compare_traces(a: Trace, b: Trace, datasets: tuple[str, ...] | None = None) 
     """Count rows equal byte for byte (NaN-safe) in each dataset (default: those of ``a``'s
     app); datasets written in completion order (``/packets``, ``/tasks``, ``/subtasks``,
     ``/hops``) are aligned by their ids first."""
-    matched, total = {}, {}
+    matched, total, first = {}, {}, {}
     for name in datasets if datasets is not None else datasets_of(a):
         x, y = a.array(name), b.array(name)
         if name in SORT_KEYS:
@@ -167,14 +178,31 @@ def compare_traces(a: Trace, b: Trace, datasets: tuple[str, ...] | None = None) 
                       and x.dtype[f] == y.dtype[f]]
             if not common:
                 matched[name] = 0
+                first[name] = "no column in common (another schema)"
                 continue
             x, y = _columns(x, common), _columns(y, common)
         k = min(len(x), len(y))
         width = x.dtype.itemsize
         xb = np.frombuffer(x[:k].tobytes(), dtype=np.uint8).reshape(k, width)
         yb = np.frombuffer(y[:k].tobytes(), dtype=np.uint8).reshape(k, width)
-        matched[name] = int(np.all(xb == yb, axis=1).sum())
-    return Comparison(matched, total)
+        same = np.all(xb == yb, axis=1)
+        matched[name] = int(same.sum())
+        if matched[name] != n:
+            first[name] = _first_difference(x, y, same)
+    return Comparison(matched, total, first)
+
+
+def _first_difference(x: np.ndarray, y: np.ndarray, same: np.ndarray) -> str:
+    """Where two aligned structured arrays first differ: a row and its differing fields (at most
+    3, with both values), or their lengths."""
+    bad = np.flatnonzero(~same)
+    if not bad.size:
+        return f"the first {len(same)} rows agree; {len(x)} rows vs {len(y)}"
+    i = int(bad[0])
+    fields = [f for f in x.dtype.names if x[f][i].tobytes() != y[f][i].tobytes()]
+    shown = ", ".join(f"{f} {x[f][i].tolist()!r} vs {y[f][i].tolist()!r}" for f in fields[:3])
+    more = f" (+{len(fields) - 3} more fields)" if len(fields) > 3 else ""
+    return f"first differing row {i}: {shown}{more}"
 
 
 def _columns(a: np.ndarray, names: list[str]) -> np.ndarray:

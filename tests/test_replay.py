@@ -44,6 +44,8 @@ def test_a_tampered_decision_makes_replay_fail(recorded, tmp_path, capsys):
     text = capsys.readouterr().out
     n = len(pd.read_hdf(bad, "packets"))
     assert f"identical: {n}/{n} packets" not in text
+    assert "replay: DIFFERS in" in text and "packets" in text.splitlines()[-2]
+    assert any(line.startswith("DIFFERS: ") and "first differing row" in line for line in text.splitlines())
 
 
 def test_what_if_keeps_exogenous_inputs_and_prints_differences(recorded, tmp_path, capsys):
@@ -111,3 +113,18 @@ def test_traces_of_another_schema_are_compared_on_their_common_columns(recorded,
         f.create_dataset("server_load", data=slim)
     cmp = compare_traces(open_trace(recorded), open_trace(old))
     assert cmp.identical and cmp.total["server_load"] == len(rows) > 0
+
+
+def test_a_comparison_names_the_first_differing_row_and_fields():
+    from desim_iov.replay import Comparison, _first_difference
+
+    x = np.array([(0, 1.0), (1, 2.0), (2, 3.0)], dtype=[("id", "i8"), ("t", "f8")])
+    y = x.copy()
+    y["t"][1] = 2.5
+    same = np.array([True, False, True])
+    assert _first_difference(x, y, same) == "first differing row 1: t 2.0 vs 2.5"
+    assert _first_difference(x[:2], y[:1], np.array([True])) == "the first 1 rows agree; 2 rows vs 1"
+    c = Comparison({"a": 3, "b": 1}, {"a": 3, "b": 2}, {"b": "first differing row 1: t 2.0 vs 2.5"})
+    assert c.lines() == ["identical: 3/3 a", "DIFFERS: 1/2 b identical; first differing row 1: t 2.0 vs 2.5",
+                         "replay: DIFFERS in b"]
+    assert Comparison({"a": 3}, {"a": 3}).lines() == ["identical: 3/3 a", "replay: IDENTICAL"]
