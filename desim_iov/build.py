@@ -15,7 +15,7 @@ import numpy as np
 
 from desim_iov.config import Scenario
 from desim_iov.rng import RngStreams
-from desim_iov.world import World, server_classes, server_column, server_kinds
+from desim_iov.world import LiveVehicles, World, server_classes, server_column, server_kinds
 from models.compute import cpu_frequency_hz, draw_cpu_deviation
 from models.mobility import Trajectory, patrol, random_waypoint_3d
 from models.placement import along_density, grid_positions, scattered_positions
@@ -232,8 +232,18 @@ def _vehicles_from_trace(s: Scenario, streams: RngStreams):
     return trajectories_from_trace(s)
 
 
-#: ``vehicles.mobility`` -> (trajectories, the fleet's (x, y) fixes or None, import report)
-VEHICLE_MOBILITY = {"random_waypoint": _vehicles_random_waypoint, "trace": _vehicles_from_trace}
+def _vehicles_sumo(s: Scenario, streams: RngStreams):
+    """A live SUMO simulation (desim_iov.sumo; needs the [sumo] extra)."""
+    from desim_iov.sumo import start_fleet
+
+    fleet = start_fleet(s, streams)
+    return fleet, None, fleet.report
+
+
+#: ``vehicles.mobility`` -> (trajectories or live vehicles, the fleet's (x, y) fixes or None,
+#: import report)
+VEHICLE_MOBILITY = {"random_waypoint": _vehicles_random_waypoint, "trace": _vehicles_from_trace,
+                    "sumo": _vehicles_sumo}
 
 
 @functools.lru_cache(maxsize=8)
@@ -256,17 +266,32 @@ def _read_trace(path: str, mtime: float, fmt: str | None, options: str, lon0: fl
 def build_world(
     s: Scenario, streams: RngStreams, vehicle_trajectories: Sequence[Trajectory] | None = None
 ) -> World:
-    """Place the servers and draw (or take) the vehicles' trajectories."""
-    fixes, report = None, ""
+    """Place the servers and draw (or take) the vehicles' trajectories (or start live ones)."""
+    fixes, report, live = None, "", None
     if vehicle_trajectories is None:
         vehicle_trajectories, fixes, report = VEHICLE_MOBILITY[s.vehicles.mobility](s, streams)
+        if isinstance(vehicle_trajectories, LiveVehicles):
+            live, vehicle_trajectories = vehicle_trajectories, []
+    try:
+        return _build(s, streams, vehicle_trajectories, fixes, report, live)
+    except BaseException:
+        if live is not None:
+            live.close()
+        raise
+
+
+def _build(s: Scenario, streams: RngStreams, vehicle_trajectories: Sequence[Trajectory],
+           fixes: np.ndarray | None, report: str, live: LiveVehicles | None) -> World:
     rs = s.rsus
     n = rs.count
 
     def traffic_fixes() -> np.ndarray:
-        """(x, y) of every fix: a trace's whole fleet, else the simulated vehicles'."""
+        """(x, y) of every fix: a trace's whole fleet, else the simulated vehicles' (live
+        vehicles: points along the roads they will drive)."""
         if fixes is not None:
             return fixes
+        if live is not None:
+            return live.road_points()
         return np.concatenate([tr.positions[:, :2] for tr in vehicle_trajectories])
 
     rsu_xy = RSU_LAYOUTS[rs.layout](s, streams, traffic_fixes) if n else np.zeros((0, 2))
@@ -319,4 +344,5 @@ def build_world(
         antennas=col("antennas", 1).astype(int),
         vehicles=list(vehicle_trajectories),
         import_report=report,
+        live=live,
     )

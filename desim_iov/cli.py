@@ -52,7 +52,8 @@ def _simulate(scenario, policy, out: Path, quiet: bool, provenance: dict | None 
     report = sim.world.import_report
     if report and (not quiet or "malformed" in report or "WARNING" in report):
         # what the importer removed is shown even with --quiet when input lines were bad
-        print(f"vehicle trace: {report}", file=sys.stderr)
+        label = "vehicles" if scenario.vehicles.mobility == "sumo" else "vehicle trace"
+        print(f"{label}: {report}", file=sys.stderr)
     with tqdm(
         total=scenario.duration,
         unit="sim-s",
@@ -95,6 +96,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         vehicles = scenario.vehicles.model_copy(
             update={"trace": str(Path(scenario.vehicles.trace).resolve())})
         scenario = scenario.model_copy(update={"vehicles": vehicles})
+    scenario = _absolute_sumo_files(scenario)
     policy = _make_policy(scenario.policy.name, scenario.policy.params, scenario)
     out = Path(args.out or f"runs/{scenario.name}-{scenario.policy.name}-seed{scenario.seed}.h5")
     _simulate(scenario, policy, out, args.quiet)
@@ -106,6 +108,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(_run_summary(scenario, out, title))
     print(f"trace: {out}")
     return 0
+
+
+def _absolute_sumo_files(scenario):
+    """The user's SUMO network and route files recorded absolute (as a vehicle trace is)."""
+    su = scenario.vehicles.sumo
+
+    def absolute(value: str) -> str:
+        if value in ("grid", "random") or value.startswith("data:") or Path(value).is_absolute():
+            return value
+        return str(Path(value).resolve())
+
+    routes = ",".join(absolute(r) for r in su.route_files()) or su.routes
+    update = {k: v for k, v in (("net", absolute(su.net)), ("routes", routes)) if v != getattr(su, k)}
+    if not update:
+        return scenario
+    vehicles = scenario.vehicles.model_copy(update={"sumo": su.model_copy(update=update)})
+    return scenario.model_copy(update={"vehicles": vehicles})
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:

@@ -25,6 +25,12 @@ def input_paths(s: Scenario) -> dict[str, Path]:
     positions = getattr(s.rsus, "positions", None)
     if positions:
         out["rsus.positions"] = resolve_path(positions, s)
+    if s.vehicles.mobility == "sumo":
+        su = s.vehicles.sumo
+        if su.net != "grid":
+            out["vehicles.sumo.net"] = resolve_path(su.net, s)
+        for i, r in enumerate(su.route_files()):
+            out[f"vehicles.sumo.routes[{i}]"] = resolve_path(r, s)
     if s.predictor.checkpoint:
         out["predictor.checkpoint"] = resolve_path(s.predictor.checkpoint, s)
     return out

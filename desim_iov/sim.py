@@ -62,11 +62,15 @@ class Simulation:
         self.streams = RngStreams(s.seed)
         self.world = build_world(s, self.streams, vehicle_trajectories)
         self.policy = policy
-        if policy is not None:
-            policy.reset(self.streams.get("policy"))
-        self.fidelity = FIDELITIES[s.fidelity]
-        app_cls = app_class(s.app)
-        self.recorder = self._recorder(trace_path, app_cls, provenance or {})
+        try:
+            if policy is not None:
+                policy.reset(self.streams.get("policy"))
+            self.fidelity = FIDELITIES[s.fidelity]
+            app_cls = app_class(s.app)
+            self.recorder = self._recorder(trace_path, app_cls, provenance or {})
+        except BaseException:
+            self.world.close()  # a live SUMO run
+            raise
         self.radio = Radio(s, self.world, self.streams, access_rates=app_cls.uses_server_queues)
         self.servers = EdgeServers(s, self.world, self.streams, self.fidelity.batches_per_tick(s))
         self.forecaster = make_forecaster(s, self.servers, self.recorder)
@@ -75,6 +79,7 @@ class Simulation:
             self.app = app_cls(self)
         except BaseException:  # e.g. a model file the app reads (a one-line ConfigError)
             self.recorder.close(complete=False)  # the trace stays readable, marked incomplete
+            self.world.close()
             raise
         self.decisions = DecisionProcess(self.env, self.app, policy)
         self.servers.write_static(self.recorder)
@@ -83,7 +88,11 @@ class Simulation:
         self.recorder.add_sampler(self._sample_positions)
         self._started = self._finished = False
         if policy is not None and hasattr(policy, "bind"):  # hindsight references (the oracle)
-            policy.bind(self.app.hindsight())
+            try:
+                policy.bind(self.app.hindsight())
+            except BaseException:
+                self.close()
+                raise
 
     def _recorder(self, trace_path: str | None, app_cls: Any, provenance: dict[str, Any]):
         s = self.scenario
@@ -165,6 +174,7 @@ class Simulation:
         if self._started:
             return
         self._started = True
+        self.world.start(self.env)  # live vehicles (SUMO) step before the clock at each instant
         self.env.process(self._clock())
         self.fidelity.start(self)
 
@@ -188,6 +198,7 @@ class Simulation:
             self._finish()
         except BaseException:
             self.recorder.close(complete=False)
+            self.world.close()
             raise
         return self.stats
 
@@ -237,6 +248,7 @@ class Simulation:
         if not self._finished:
             self.recorder.close(complete=False)
             self._finished = True
+        self.world.close()
 
     def _finish(self) -> None:
         attrs = self.app.finish()
@@ -244,6 +256,7 @@ class Simulation:
                                 background_dropped_bits=float(self.servers.dropped.sum()), **attrs)
         self.recorder.close(complete=True)
         self._finished = True
+        self.world.close()
 
 
 def make_simulation(scenario: Scenario, policy: Any, **kwargs: Any) -> Simulation:

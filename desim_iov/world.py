@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -70,6 +70,25 @@ class PositionTable:
         return self._x[gi] + np.asarray(frac)[:, None] * self._dx[gi]
 
 
+@runtime_checkable
+class LiveVehicles(Protocol):
+    """Vehicles whose positions are known only as the run goes (``vehicles.mobility: sumo``,
+    :class:`desim_iov.sumo.fleet.SumoFleet`): stepped by their own SimPy process, entering
+    and leaving during the run. ``start``/``end`` are ``inf`` until they happen."""
+
+    count: int
+    start: list[float]
+    end: list[float]
+    report: str
+
+    def positions(self, t: float) -> np.ndarray: ...
+    def active(self, v: int, t: float) -> bool: ...
+    def bind(self, env: Any) -> None: ...
+    def entry(self, v: int) -> Any: ...
+    def road_points(self) -> np.ndarray: ...
+    def close(self) -> None: ...
+
+
 @dataclass
 class World:
     """Static description of the nodes plus their trajectories."""
@@ -85,8 +104,9 @@ class World:
     bw_up_hz: np.ndarray  # (M,)
     bw_down_hz: np.ndarray  # (M,)
     antennas: np.ndarray  # (M,) int
-    vehicles: list[Trajectory]  # (V,)
-    import_report: str = ""  # what a trace importer read and removed
+    vehicles: list[Trajectory]  # (V,); empty when ``live`` drives the vehicles
+    import_report: str = ""  # what a trace importer read and removed (or SUMO's setup)
+    live: LiveVehicles | None = None  # vehicles.mobility sumo
 
     def __post_init__(self) -> None:
         self._veh_table = PositionTable(self.vehicles)
@@ -102,7 +122,7 @@ class World:
 
     @property
     def n_vehicles(self) -> int:
-        return len(self.vehicles)
+        return self.live.count if self.live is not None else len(self.vehicles)
 
     @property
     def n_rsu(self) -> int:
@@ -122,12 +142,34 @@ class World:
 
     def vehicle_positions(self, t: float) -> np.ndarray:
         """(V, 3) metres."""
+        if self.live is not None:
+            return self.live.positions(t)
         return self._veh_table.at(t)
 
     def vehicle_active(self, v: int, t: float) -> bool:
         """Driving at ``t``: from its first fix until (excluding) its destination."""
+        if self.live is not None:
+            return self.live.active(v, t)
         tr = self.vehicles[v]
         return tr.start <= t < tr.end or t == tr.start
+
+    def vehicle_start(self, v: int) -> float:
+        """When vehicle ``v`` starts driving (s); ``inf`` while a live vehicle has not."""
+        return self.live.start[v] if self.live is not None else self.vehicles[v].start
+
+    def vehicle_end(self, v: int) -> float:
+        """When vehicle ``v`` stops driving (s); ``inf`` while a live vehicle drives on."""
+        return self.live.end[v] if self.live is not None else self.vehicles[v].end
+
+    def start(self, env: Any) -> None:
+        """Start the processes of live vehicles (before the kernel's clock)."""
+        if self.live is not None:
+            self.live.bind(env)
+
+    def close(self) -> None:
+        """Release what live vehicles hold (a SUMO simulation); idempotent."""
+        if self.live is not None:
+            self.live.close()
 
 
 def server_classes(s: Scenario) -> list[tuple[int, Any, int]]:

@@ -21,6 +21,11 @@ class TwinHindsight:
     def __init__(self, app: TwinMigrationApp) -> None:
         self._app = app
         s, w = app.scenario, app.world
+        if w.live is not None:
+            from desim_iov.config import ConfigError
+
+            raise ConfigError("a hindsight reference (oracle) needs the vehicles' future "
+                              "positions, which live SUMO mobility does not know: use a trace")
         self.scenario = s
         #: per-server constants: count, satellite index (-1: none), D_max, C_m, L_max, and
         #: the servers always in reach (the satellite)

@@ -174,7 +174,7 @@ class TwinMigrationApp:
     def agent_finished(self, agent: str) -> bool:
         """The agent's vehicle reached its destination within the run (it leaves terminated,
         not truncated)."""
-        return self.world.vehicles[vehicle_of(agent)].end <= self.scenario.duration
+        return self.world.vehicle_end(vehicle_of(agent)) <= self.scenario.duration
 
     def hindsight(self) -> Any:
         """The documented hindsight view (apps/twin_hindsight.py) for reference policies."""
@@ -193,11 +193,14 @@ class TwinMigrationApp:
 
     def _traffic(self, v: int):
         """Packets of ``packet_size`` bits at ``data_rate`` (S_v per second), created in
-        [start, end) of the vehicle's trajectory."""
-        env = self.env
+        [start, end) of the vehicle's trajectory. A live vehicle (SUMO) starts when it enters
+        and stops at the first packet after it has left."""
+        env, w = self.env, self.world
         tr = self.scenario.vehicles.traffic
-        traj = self.world.vehicles[v]
-        start, end = traj.start, min(traj.end, self.scenario.duration)
+        live = w.live is not None
+        if live and w.vehicle_start(v) == np.inf:
+            yield w.live.entry(v)
+        start, end = w.vehicle_start(v), min(w.vehicle_end(v), self.scenario.duration)
         batches = ARRIVALS[tr.arrivals](self.sim.streams.get(f"traffic.vehicle.{v}"), start,
                                         tr.packet_size / tr.data_rate)
         bits = tr.packet_size
@@ -205,11 +208,14 @@ class TwinMigrationApp:
         if start > env.now:
             yield env.timeout(start - env.now)
         timeout = env.timeout
+        live_end = w.live.end if live else None
         for times in batches:
             for t in times:
                 if t >= end:
                     return
                 yield timeout(t - env.now)
+                if live and t >= live_end[v]:  # it left while this packet was waiting
+                    return
                 pid = self._pid
                 self._pid = pid + 1
                 generated[v] += 1

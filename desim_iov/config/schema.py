@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     Field,
+    model_serializer,
     model_validator,
 )
 
@@ -35,6 +36,7 @@ from desim_iov.config.schema_base import (  # noqa: F401  (re-exported)
     _non_negative,
     _positive,
 )
+from desim_iov.config.sumo import Sumo, check_sumo
 from models.forecast.names import PREDICTOR_NAMES
 
 
@@ -61,10 +63,12 @@ class Vehicles(Strict):
     """``mobility: random_waypoint`` draws 3-D random waypoint legs (quantum-DRL Eq. 8–10);
     ``trace`` (set by giving ``trace: PATH``) drives the first ``count`` vehicles of a recorded
     trace — a T-Drive directory, SUMO FCD (.xml/.xml.gz) or CSV, detected from the content
-    unless ``trace_format`` says; ``trace_options`` go to the reader (window, cleaning)."""
+    unless ``trace_format`` says; ``trace_options`` go to the reader (window, cleaning);
+    ``sumo`` steps a live SUMO simulation (the ``sumo`` block, :mod:`desim_iov.config.sumo`)
+    and follows the first ``count`` vehicles to depart."""
 
     count: Count = Field(5, ge=1, le=100_000)
-    mobility: Literal["random_waypoint", "trace"] = "random_waypoint"
+    mobility: Literal["random_waypoint", "trace", "sumo"] = "random_waypoint"
     trace: str | None = None
     trace_format: Literal["auto", "tdrive", "fcd", "csv"] = "auto"
     trace_options: dict[str, Any] = {}
@@ -79,6 +83,7 @@ class Vehicles(Strict):
     twin_size: Bits = 480e6
     cycles_per_bit: Annotated[float, AfterValidator(_positive)] = 1000.0
     traffic: Traffic = Traffic()
+    sumo: Sumo = Sumo()
 
     @model_validator(mode="after")
     def _ranges(self) -> Vehicles:
@@ -88,7 +93,18 @@ class Vehicles(Strict):
             raise ValueError(f"z_min {self.z_min} m exceeds z_max {self.z_max} m")
         if self.mobility == "trace" and not self.trace:
             raise ValueError("mobility 'trace' needs 'trace: <file or directory>'")
+        if self.mobility != "sumo" and self.sumo != Sumo():
+            raise ValueError(f"'sumo' given with mobility {self.mobility!r}: set mobility: sumo")
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_unused_sumo(self, handler: Any) -> Any:
+        """``sumo`` is dumped only with mobility sumo: other scenarios keep the JSON (trace
+        provenance, sweep job keys) they had before the block existed."""
+        data = handler(self)
+        if self.mobility != "sumo" and isinstance(data, dict):
+            data.pop("sumo", None)
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -347,6 +363,8 @@ class Scenario(Strict):
             raise ValueError("UAVs patrol among RSUs: uavs.count > 0 needs rsus.count > 0")
         if self.app == "task_offloading":
             self._offloading()
+        if self.vehicles.mobility == "sumo":
+            check_sumo(self)
         return self
 
     def _offloading(self) -> None:
