@@ -142,7 +142,7 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
         text = e["msg"].removeprefix("Value error, ")
         value = e.get("input")
         shown = "" if isinstance(value, dict) else f" (got {value!r})"
-        msg = f"{source}: field '{field}': {text}{shown}"
+        msg = f"{source}: field '{field}': {text}{shown}" if loc else f"{source}: {text}"
     more = len(err.errors()) - 1
     return msg + (f" [and {more} more problem{'s' if more > 1 else ''}]" if more > 0 else "")
 

@@ -365,6 +365,11 @@ class Scenario(Strict):
             self._offloading()
         if self.vehicles.mobility == "sumo":
             check_sumo(self)
+        from desim_iov.config.bounds import implausible
+
+        problem = implausible(self.model_dump(mode="python"))
+        if problem:
+            raise ValueError(problem)
         return self
 
     def _offloading(self) -> None:
