@@ -32,12 +32,22 @@ def _git_sha() -> str:
         return "unknown"
 
 
-def _simulate(scenario, policy, out: Path, quiet: bool, provenance: dict | None = None) -> None:
-    """Run one simulation into ``out`` with a progress bar over simulated time."""
+def _simulate(scenario, policy, out: Path, quiet: bool, provenance: dict | None = None, force: bool = False) -> None:
+    """Run one simulation into ``out`` with a progress bar over simulated time; a run whose
+    expected event count is large is announced, and refused beyond the limit unless ``force``
+    (desim_iov/estimate.py)."""
     from tqdm import tqdm
 
+    from desim_iov.estimate import check_cost
     from desim_iov.provenance import input_digests
     from desim_iov.sim import make_simulation
+
+    try:
+        cost = check_cost(scenario, force=force)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    if cost:
+        print(cost, file=sys.stderr)
 
     prov = {"desim_iov_version": __version__, "git_sha": _git_sha(),
             "inputs": input_digests(scenario)}
@@ -99,7 +109,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario = _absolute_sumo_files(scenario)
     policy = _make_policy(scenario.policy.name, scenario.policy.params, scenario)
     out = Path(args.out or f"runs/{scenario.name}-{scenario.policy.name}-seed{scenario.seed}.h5")
-    _simulate(scenario, policy, out, args.quiet)
+    _simulate(scenario, policy, out, args.quiet, force=args.force)
     if not args.quiet:
         title = (
             f"{scenario.name}, policy {scenario.policy.name}, seed {scenario.seed}, "
@@ -152,7 +162,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                            "point --data at the original data")
     if args.policy is None:  # exact replay of the recorded decisions
         out = Path(args.out) if args.out else default_replay_path(src, "replay")
-        _simulate(scenario, recorded_policy(trace), out, args.quiet, {"replay_of": str(src)})
+        _simulate(scenario, recorded_policy(trace), out, args.quiet, {"replay_of": str(src)}, force=True)
         cmp = compare_traces(trace, open_trace(out))
         for line in cmp.lines():
             print(line)
@@ -164,7 +174,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_replay_path(src, args.policy)
     scenario = scenario.model_copy(update={"policy": scenario.policy.model_copy(
         update={"name": args.policy, "params": params})})
-    _simulate(scenario, policy, out, args.quiet, {"what_if_of": str(src)})
+    _simulate(scenario, policy, out, args.quiet, {"what_if_of": str(src)}, force=True)
     before, after = trace_totals(trace), trace_totals(open_trace(out))
     name_a = trace.attrs.get("policy", "recorded")
     print(f"{'metric':<26} {name_a:>14} {args.policy:>14} {'change':>10}")
@@ -252,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--data", help=DATA_HELP)
     r.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    r.add_argument("--force", action="store_true", help="run even when the expected event count is beyond "
+                   "the limit (desim_iov/estimate.py)")
     r.set_defaults(func=_cmd_run)
 
     rp = sub.add_parser(
@@ -296,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--set", action="append", metavar="KEY=VALUE")
     ev.add_argument("--data", help=DATA_HELP)
     ev.add_argument("--quiet", action="store_true")
+    ev.add_argument("--force", action="store_true", help="run even when the expected event count is beyond the limit")
     ev.set_defaults(func=_cmd_eval)
 
     ex = sub.add_parser("experiment", help="the twin-migration paper's Figs. 6-9; the offloading "

@@ -118,7 +118,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:  # safe: `desim-iov eval`, no Py
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)  # no KeyError quotes
         raise CliError(msg if args.checkpoint in msg else f"{args.checkpoint}: {msg}") from None
     out = Path(args.out or f"runs/eval-{args.agent}-{scenario.name}-seed{scenario.seed}.h5")
-    _simulate(scenario, policy, out, args.quiet, {"checkpoint": str(args.checkpoint)})
+    _simulate(scenario, policy, out, args.quiet, {"checkpoint": str(args.checkpoint)}, force=args.force)
     if not args.quiet:
         print(_run_summary(scenario, out, f"{scenario.name}, {args.agent}, seed {scenario.seed}"))
     print(f"trace: {out}")
