@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from desim_iov import __version__
+from desim_iov.cli_types import non_negative_int, positive_int
 from desim_iov.config import ConfigError, load_scenario, preset_names
 from traces.errors import TraceFormatError
 from traces.reader import TraceError
@@ -255,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scenario", default="twin-city", help="preset name or YAML file")
     r.add_argument("--policy", help="policy name (see `desim-iov policies`)")
     r.add_argument("--duration", help="simulated time, seconds or e.g. '10 min'")
-    r.add_argument("--seed", type=int, help="root random seed")
+    r.add_argument("--seed", type=non_negative_int, help="root random seed")
     r.add_argument("--out", help="trace file (default runs/<scenario>-<policy>-seed<N>.h5)")
     r.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="override a scenario field"
@@ -287,12 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="train a learning agent (slot fidelity by default)")
     tr.add_argument("--agent", required=True, help="dm-mappo, mappo, masac, masac-nomask")
     tr.add_argument("--scenario", default="twin-city")
-    tr.add_argument("--updates", type=int, default=200)
-    tr.add_argument("--seed", type=int)
+    tr.add_argument("--updates", type=positive_int, default=200)
+    tr.add_argument("--seed", type=non_negative_int)
     tr.add_argument("--fidelity", default="slot", choices=["slot", "packet"])
     tr.add_argument("--out", help="run directory (learning_curve.csv, checkpoint.pt)")
     tr.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
-    tr.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    tr.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
     tr.add_argument("--set", action="append", metavar="KEY=VALUE")
     tr.add_argument("--data", help=DATA_HELP)
     tr.add_argument("--quiet", action="store_true")
@@ -303,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--checkpoint", required=True)
     ev.add_argument("--scenario", default="twin-city")
     ev.add_argument("--fidelity", default="packet", choices=["slot", "packet"])
-    ev.add_argument("--seed", type=int)
+    ev.add_argument("--seed", type=non_negative_int)
     ev.add_argument("--out", help="trace file")
     ev.add_argument("--set", action="append", metavar="KEY=VALUE")
     ev.add_argument("--data", help=DATA_HELP)
@@ -317,9 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("experiment", choices=["fig6", "fig7", "fig8", "fig9", "offload-heuristics",
                                            "qdrl-fig3", "qdrl-fig4", "qdrl-fig5", "qdrl-fig6", "qdrl-fig7"])
     ex.add_argument("--out", required=True)
-    ex.add_argument("--seeds", type=int, default=3)
-    ex.add_argument("--updates", type=int, default=200, help="training updates per learner")
-    ex.add_argument("--episodes", type=int, help="training budget per learner in episodes "
+    ex.add_argument("--seeds", type=positive_int, default=3)
+    ex.add_argument("--updates", type=positive_int, default=200, help="training updates per learner")
+    ex.add_argument("--episodes", type=positive_int, help="training budget per learner in episodes "
                     "(overrides --updates; the same number of samples for every learner)")
     ex.add_argument("--algorithms", nargs="*")
     ex.add_argument("--variants", nargs="*")
@@ -345,21 +346,21 @@ def build_parser() -> argparse.ArgumentParser:
     dtt = dts.add_parser("train", help="train one peephole LSTM per agent kind (Alg. 1)")
     dtt.add_argument("traces", nargs="+", help="task-offloading traces (one network size)")
     dtt.add_argument("--out", required=True, help="directory: dt_forecaster.pt, metrics.json, curves")
-    dtt.add_argument("--epochs", type=int, default=1000, help="at most (early stopping, default 1000)")
-    dtt.add_argument("--batch", type=int, default=64)
-    dtt.add_argument("--window", type=int, default=8, help="slots of history (offload.dt.window)")
-    dtt.add_argument("--patience", type=int, default=20, help="epochs without validation gain")
-    dtt.add_argument("--seed", type=int, default=0)
-    dtt.add_argument("--hidden", type=int, default=128, help="units per layer (Sec. VI: 128)")
-    dtt.add_argument("--layers", type=int, default=3, help="LSTM layers (Sec. VI: 3)")
+    dtt.add_argument("--epochs", type=positive_int, default=1000, help="at most (early stopping, default 1000)")
+    dtt.add_argument("--batch", type=positive_int, default=64)
+    dtt.add_argument("--window", type=positive_int, default=8, help="slots of history (offload.dt.window)")
+    dtt.add_argument("--patience", type=positive_int, default=20, help="epochs without validation gain")
+    dtt.add_argument("--seed", type=non_negative_int, default=0)
+    dtt.add_argument("--hidden", type=positive_int, default=128, help="units per layer (Sec. VI: 128)")
+    dtt.add_argument("--layers", type=positive_int, default=3, help="LSTM layers (Sec. VI: 3)")
     dtt.add_argument("--dropout", type=float, default=0.3, help="between LSTM layers (Sec. VI: 0.3)")
     dtt.add_argument("--peephole", default="diagonal", choices=["diagonal", "full"])
     dtt.add_argument("--eta-w", type=float, default=0.01, help="Eq. 74 variance weight (default 0.01)")
     dtt.add_argument("--var-sign", type=int, default=1, choices=[1, -1],
                      help="+1: Eq. 74 as printed (penalises spread); -1: rewards it (the text)")
-    dtt.add_argument("--holdout-traces", type=int, default=0,
+    dtt.add_argument("--holdout-traces", type=non_negative_int, default=0,
                      help="test on the last K traces (default: the last 15 %% of each)")
-    dtt.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    dtt.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
     dtt.add_argument("--quiet", action="store_true")
     dtt.set_defaults(func=_cmd_dt)
 

@@ -8,6 +8,7 @@ import signal
 import sys
 
 from desim_iov.cli import CliError
+from desim_iov.cli_types import positive_int
 
 
 def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +20,7 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
     sw.add_argument("--out", required=True, help="sweep directory (records, traces, results.parquet)")
     sw.add_argument("--backend", choices=BACKENDS, default="processes",
                     help="where jobs run (default processes: a local pool)")
-    sw.add_argument("--workers", type=int, default=2, help="parallel jobs (local pool or LocalCluster; default 2)")
+    sw.add_argument("--workers", type=positive_int, default=2, help="parallel jobs (local pool or LocalCluster; default 2)")
     sw.add_argument("--scheduler", help="with --backend dask: join the cluster at this address "
                     "(tcp://HOST:8786) instead of starting a LocalCluster")
     sw.add_argument("--dry-run", action="store_true", help="validate and say what would run; run nothing")

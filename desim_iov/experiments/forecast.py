@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 
 from analysis.forecast_table import plot_fig5, table_markdown
+from desim_iov.cli_types import positive_int
 from desim_iov.experiments.jobs import ForecastJob, forecast_inputs, run_job
 from desim_iov.experiments.runner import add_backend_options, make_backend
 from models.forecast.baselines import baseline_forecast
@@ -51,8 +52,8 @@ DEFAULT_NET = {"d_h": 32, "d_k": 64, "nhead": 4, "dim_feedforward": 128, "num_la
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="desim-iov forecast table", description=__doc__.split("\n")[0])
-    ap.add_argument("--epochs", type=int, default=15, help="max epochs (early stopping on val)")
-    ap.add_argument("--seeds", type=int, default=3, help="seeds per neural model (0..K-1)")
+    ap.add_argument("--epochs", type=positive_int, default=15, help="max epochs (early stopping on val)")
+    ap.add_argument("--seeds", type=positive_int, default=3, help="seeds per neural model (0..K-1)")
     ap.add_argument("--out", type=Path, default=Path("runs/forecast"), help="output directory")
     ap.add_argument("--data", type=Path, default=None,
                     help="shared data dir (default $DESIM_IOV_DATA or ../shared/data), the D12 "
@@ -63,13 +64,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="one net across stations (station embedding) or one per station")
     add_backend_options(ap, workers_flags=("--workers", "--jobs"),
                         default_workers=min(2, os.cpu_count() or 1))
-    ap.add_argument("--threads", type=int, default=1, help="torch threads per job")
-    ap.add_argument("--batch-size", type=int, default=None,
+    ap.add_argument("--threads", type=positive_int, default=1, help="torch threads per job")
+    ap.add_argument("--batch-size", type=positive_int, default=None,
                     help="mini-batch size (default 256 shared, 32 per-server: a per-server net "
                          "has 1/81 of the samples and needs more, smaller steps)")
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--patience", type=int, default=3)
-    ap.add_argument("--samples-per-epoch", type=int, default=None,
+    ap.add_argument("--patience", type=positive_int, default=3)
+    ap.add_argument("--samples-per-epoch", type=positive_int, default=None,
                     help="subsample training windows each epoch (smoke tests)")
     ap.add_argument("--no-progress", action="store_true", help="hide progress bars")
     a = ap.parse_args(argv)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 
+from desim_iov.cli_types import positive_int
 from desim_iov.experiments.jobs import Job
 
 
@@ -139,5 +140,5 @@ def add_backend_options(ap: Any, *, workers_flags: tuple[str, ...] = ("--workers
     ap.add_argument("--backend", choices=[*sorted(BACKENDS), "processes", "dask"], default=None,
                     help="how jobs run (default: serial for one worker, else a process pool; dask: the "
                          "twin-migration experiments, which run as sweeps)")
-    ap.add_argument(*workers_flags, dest="workers", type=int, default=default_workers,
+    ap.add_argument(*workers_flags, dest="workers", type=positive_int, default=default_workers,
                     metavar="N", help=f"jobs run in parallel (default {default_workers})")
