@@ -72,14 +72,18 @@ def _describe(tr: Trace) -> dict[str, str]:
         "seed": str(tr.attrs.get("seed", "?")),
         "duration": f"{float(sc.get('duration', float('nan'))):g} s",
         "vehicles": source,
+        "incomplete": "" if tr.complete else "INCOMPLETE",
     }
 
 
 def describe_traces(traces: list[Trace]) -> list[TraceInfo]:
     """Labels ``scenario/policy/seedN``, plus the duration and the vehicle-trace file name when
-    they differ between the traces; a ``#i`` suffix only if two traces still look the same."""
+    they differ between the traces, and ``INCOMPLETE`` on a run that did not finish (it is never
+    averaged with finished ones); a ``#i`` suffix only if two traces still look the same."""
     desc = [_describe(t) for t in traces]
     extra = [k for k in ("duration", "vehicles") if len({d[k] for d in desc}) > 1]
+    if any(d["incomplete"] for d in desc):  # a killed run says so wherever its label goes
+        extra.append("incomplete")
     labels = []
     for d in desc:
         shown = [d[k] for k in extra if d[k]]
@@ -157,34 +161,42 @@ def to_markdown(df: pd.DataFrame, note: str = "") -> str:
     return text + (f"\n{note}\n" if note else "")
 
 
+#: (summary column, comparison column with its unit, plot title, scale, the metric's range)
 COMPARISON_METRICS = [
-    ("reward_mean", "mean reward per slot", 1.0),
-    ("latency_mean_s", "mean packet latency (s)", 1.0),
-    ("loss_measured", "packet loss rate", 1.0),
-    ("O_V_formula_per_slot_bit2", "workload variance per slot\n(Eq. 15 / slots, MB²)", MB**2),
-    ("migrations_per_vehicle_h", "twin migrations\nper vehicle-hour", 1.0),
+    ("reward_mean", "reward_mean", "mean reward per slot", 1.0, (-np.inf, np.inf)),
+    ("latency_mean_s", "latency_mean_s", "mean packet latency (s)", 1.0, (0.0, np.inf)),
+    ("loss_measured", "loss_measured", "packet loss rate", 1.0, (0.0, 1.0)),
+    ("O_V_formula_per_slot_bit2", "O_V_formula_per_slot_MB2", "workload variance per slot\n(Eq. 15 / slots, MB²)",
+     MB**2, (0.0, np.inf)),
+    ("migrations_per_vehicle_h", "migrations_per_vehicle_h", "twin migrations\nper vehicle-hour", 1.0, (0.0, np.inf)),
 ]
 
 
 def comparison_groups(table: pd.DataFrame, infos: list[TraceInfo]) -> pd.DataFrame:
-    """Per comparison group (the traces differing only by seed): ``n`` and, per metric, the mean
-    and the half-width of its 95 % Student-t interval (NaN for a single trace)."""
+    """Per comparison group (the traces differing only by seed): ``n`` traces, ``seeds`` (the
+    distinct ones) and, per metric, the mean over distinct seeds and its 95 % Student-t interval
+    ``_lo`` .. ``_hi`` clipped to the metric's range (NaN for one seed). A seed given twice is
+    one observation: the same seed reruns the same run."""
     tot = table[table.vehicle == "all"].set_index("trace")
     per_h = tot.migrations / (tot.vehicles * tot.duration_s / 3600.0)
     tot = tot.assign(migrations_per_vehicle_h=per_h)
     rows = []
     for grp in dict.fromkeys(i.group for i in infos):
         members = [i for i in infos if i.group == grp]
-        sub = tot.loc[[i.label for i in members]]
+        distinct = list({i.seed: i for i in members}.values())  # first trace of each seed
+        sub = tot.loc[[i.label for i in distinct]]
         row = {"group": members[0].group_name if len(members) > 1 else members[0].label,
-               "n": len(members),
-               "seeds": ",".join(i.seed for i in members)}
-        for col, _, scale in COMPARISON_METRICS:
+               "n": len(members), "n_seeds": len(distinct),
+               "seeds": ",".join(i.seed for i in distinct)}
+        for col, name, _, scale, (lo, hi) in COMPARISON_METRICS:
             x = sub[col].to_numpy(float) / scale
             x = x[np.isfinite(x)]
-            row[col] = float(x.mean()) if len(x) else float("nan")
-            row[f"{col}_ci95"] = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1)
-                                       / math.sqrt(len(x))) if len(x) > 1 else float("nan")
+            mean = float(x.mean()) if len(x) else float("nan")
+            half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))) \
+                if len(x) > 1 else float("nan")
+            row[name] = mean
+            row[f"{name}_ci95_lo"] = float(np.clip(mean - half, lo, hi)) if np.isfinite(half) else float("nan")
+            row[f"{name}_ci95_hi"] = float(np.clip(mean + half, lo, hi)) if np.isfinite(half) else float("nan")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -195,15 +207,17 @@ def plot_comparison(groups: pd.DataFrame, path: Path, durations: set[float]) -> 
     metrics = COMPARISON_METRICS
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.3 * len(metrics), 3.8))
     colors = plt.cm.tab10(np.arange(len(groups)) % 10)
-    names = [f"{g} (mean of {n} seeds: {s})" if n > 1 else g
-             for g, n, s in zip(groups.group, groups.n, groups.seeds, strict=True)]
+    names = [(f"{g} (mean of {k} seeds: {s})" if k > 1 else g) + (f" [{n - k} duplicate seed run(s) not counted]"
+                                                               if n > k else "")
+             for g, n, k, s in zip(groups.group, groups.n, groups.n_seeds, groups.seeds, strict=True)]
     x = np.arange(len(groups))
-    for ax, (col, title, _) in zip(axes, metrics, strict=True):
+    for ax, (_, col, title, _, _) in zip(axes, metrics, strict=True):
         val = groups[col].to_numpy(float)
-        err = groups[f"{col}_ci95"].to_numpy(float)
+        lo, hi = groups[f"{col}_ci95_lo"].to_numpy(float), groups[f"{col}_ci95_hi"].to_numpy(float)
         ax.bar(x, np.nan_to_num(val), color=colors)
-        has = np.isfinite(err) & np.isfinite(val)
-        ax.errorbar(x[has], val[has], yerr=err[has], fmt="none", ecolor="k", capsize=4, lw=1)
+        has = np.isfinite(lo) & np.isfinite(val)
+        ax.errorbar(x[has], val[has], yerr=[val[has] - lo[has], hi[has] - val[has]], fmt="none", ecolor="k",
+                    capsize=4, lw=1)
         for i in np.flatnonzero(~np.isfinite(val)):
             ax.text(x[i], 0, "n/a", ha="center", va="bottom", fontsize=7, color="0.4")
         ax.set_title(title, fontsize=10)
@@ -216,7 +230,8 @@ def plot_comparison(groups: pd.DataFrame, path: Path, durations: set[float]) -> 
                loc="lower center", ncol=min(2, len(names)), fontsize=8, frameon=False)
     dur = (f"run length {next(iter(durations)):g} s" if len(durations) == 1
            else "run lengths differ (see the labels)")
-    note = "; error bars: 95 % t-interval over seeds" if (groups.n > 1).any() else ""
+    note = "; error bars: 95 % t-interval over seeds, clipped to each metric's range" \
+        if (groups.n_seeds > 1).any() else ""
     fig.suptitle(f"comparison — {dur}{note}", fontsize=10)
     fig.tight_layout(rect=(0, 0.04 + 0.045 * math.ceil(len(names) / 2), 1, 1))
     fig.savefig(path, dpi=110)
@@ -413,8 +428,7 @@ def write_report(paths: list[str | Path], out_dir: str | Path) -> list[Path]:
         table.to_csv(written[0], index=False)
         written[1].write_text(to_markdown(table, O_V_NOTE))
         groups.to_csv(written[2], index=False)
-        plot_comparison(groups, written[3],
-                        {float(t.scenario.get("duration", np.nan)) for t in t_traces})
+        plot_comparison(groups, written[3], set(table[table.vehicle == "all"].duration_s))
     for i in twin:
         stem = _stem(i + 1, infos[i].label)
         f_load = out / f"{stem}_server_load.png"

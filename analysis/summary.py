@@ -26,6 +26,21 @@ class Summary:
     drops: dict[str, int]
 
 
+def reached_s(tr: Trace, slots: pd.DataFrame, pk: pd.DataFrame) -> float:
+    """The simulated time a trace covers: the planned duration when the run finished, else the
+    end of its last recorded slot or the last packet event it flushed, whichever is later
+    (never more than planned). Rates per hour of an incomplete run divide by this."""
+    planned = float(tr.scenario["duration"])
+    if tr.complete:
+        return planned
+    ends = [0.0]
+    if len(slots):
+        ends.append((float(slots.slot.max()) + 1.0) * float(tr.scenario["slot"]))
+    if len(pk):
+        ends.append(float(np.nanmax(np.r_[pk.created.to_numpy(float), pk.finished.to_numpy(float)])))
+    return min(planned, max(ends))
+
+
 def summarize(trace: Trace | str) -> Summary:
     tr = trace if isinstance(trace, Trace) else open_trace(trace)
     sc = tr.scenario
@@ -122,7 +137,9 @@ def summarize(trace: Trace | str) -> Summary:
         if len(slots) and np.isfinite(slots.load).any() else float("nan"),
         "slots": int(slots.slot.nunique()) if len(slots) else 0,
         "vehicles": int(n_veh),
-        "duration_s": float(sc["duration"]),
+        "duration_s": reached_s(tr, slots, pk),  # simulated time the trace covers
+        "duration_planned_s": float(sc["duration"]),
+        "complete": int(tr.complete),
     }
     drops = {OUTCOMES[c]: int((pk.outcome == c).sum()) for c in OUTCOMES if c != 0}
     return Summary(per_vehicle=per_vehicle, total=total, drops=drops)

@@ -117,8 +117,11 @@ def test_seeds_are_grouped_with_a_t_interval(seeds, tmp_path):
         lat.append((ok.finished - ok.created).mean())
     half = stats.t.ppf(0.975, 1) * np.std(lat, ddof=1) / np.sqrt(2)
     assert groups.loc["twin-city/greedy", "latency_mean_s"] == pytest.approx(np.mean(lat))
-    assert groups.loc["twin-city/greedy", "latency_mean_s_ci95"] == pytest.approx(half)
-    assert np.isnan(groups.loc["twin-city/random/seed0", "latency_mean_s_ci95"])
+    m = np.mean(lat)
+    assert groups.loc["twin-city/greedy", "latency_mean_s_ci95_lo"] == pytest.approx(max(0.0, m - half))
+    assert groups.loc["twin-city/greedy", "latency_mean_s_ci95_hi"] == pytest.approx(m + half)
+    assert np.isnan(groups.loc["twin-city/random/seed0", "latency_mean_s_ci95_lo"])
+    assert (groups.loss_measured_ci95_lo.dropna() >= 0).all() and (groups.loss_measured_ci95_hi.dropna() <= 1).all()
     mig = len(pd.read_hdf(seeds["r0"], "migrations"))
     assert groups.loc["twin-city/random/seed0", "migrations_per_vehicle_h"] == \
         pytest.approx(mig / (5 * 90 / 3600))
@@ -220,3 +223,57 @@ def test_server_load_shows_background_and_reads_schema_1_1(seeds, tmp_path):
     out = tmp_path / "rep11"
     assert main(["report", str(old), "--out", str(out)]) == 0
     assert (out / "01_twin-city_greedy_seed0_server_load.png").stat().st_size > 10_000
+
+
+def test_a_seed_given_twice_is_one_observation(seeds, tmp_path):
+    """Two traces of the same seed are the same run: the group counts one seed and gives no
+    interval (issue 14: they were a "mean of 2 seeds" with a 0-width interval)."""
+    import shutil
+
+    copy = tmp_path / "g0-copy.h5"
+    shutil.copy(seeds["g0"], copy)
+    out = tmp_path / "r"
+    assert main(["report", str(seeds["g0"]), str(copy), "--out", str(out)]) == 0
+    g = pd.read_csv(out / "comparison.csv").iloc[0]
+    assert (g.n, g.n_seeds, str(g.seeds)) == (2, 1, "0")
+    assert np.isnan(g.latency_mean_s_ci95_lo)
+
+
+def test_comparison_columns_carry_their_unit(seeds, tmp_path):
+    out = tmp_path / "r"
+    assert main(["report", str(seeds["g0"]), "--out", str(out)]) == 0
+    comp = pd.read_csv(out / "comparison.csv")
+    summ = pd.read_csv(out / "summary.csv")
+    assert "O_V_formula_per_slot_MB2" in comp and "O_V_formula_per_slot_bit2" not in comp
+    all_row = summ[summ.vehicle == "all"].iloc[0]
+    assert comp.O_V_formula_per_slot_MB2.iloc[0] == pytest.approx(all_row.O_V_formula_per_slot_bit2 / 8e6**2)
+
+
+def test_an_incomplete_trace_says_so_and_uses_the_time_it_reached(seeds, tmp_path, capsys):
+    """A run killed in its first 30 s slot (of 90 s): its label says INCOMPLETE wherever it
+    goes (summary, comparison, figure legend) and its per-hour rate divides by the time it
+    covers, not by the 90 s planned."""
+    import shutil
+
+    import h5py
+
+    cut = tmp_path / "killed.h5"
+    shutil.copy(seeds["r0"], cut)
+    _rewrite(cut, "packets", lambda a: a[a["created"] < 25.0])
+    _rewrite(cut, "slots", lambda a: a[a["slot"] < 1])
+    _rewrite(cut, "migrations", lambda a: a[a["start"] < 25.0])
+    with h5py.File(cut, "r+") as f:
+        f.attrs["complete"] = np.int8(0)
+    pk = pd.read_hdf(cut, "packets")
+    reached = max(30.0, float(np.nanmax(np.r_[pk.created, pk.finished])))
+    out = tmp_path / "r"
+    assert main(["report", str(cut), str(seeds["g0"]), "--out", str(out)]) == 0
+    assert "did not finish" in capsys.readouterr().err
+    summ = pd.read_csv(out / "summary.csv")
+    row = summ[(summ.vehicle == "all") & summ.trace.str.contains("INCOMPLETE")].iloc[0]
+    assert row.duration_s == pytest.approx(reached) and reached < 90
+    comp = pd.read_csv(out / "comparison.csv").set_index("group")
+    (label,) = [g for g in comp.index if "INCOMPLETE" in g]
+    mig = len(pd.read_hdf(cut, "migrations"))
+    assert comp.loc[label, "migrations_per_vehicle_h"] == pytest.approx(mig / (5 * reached / 3600))
+    assert not any("INCOMPLETE" in g for g in comp.index if g != label)
