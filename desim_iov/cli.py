@@ -109,7 +109,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         scenario = scenario.model_copy(update={"vehicles": vehicles})
     scenario = _absolute_sumo_files(scenario)
     policy = _make_policy(scenario.policy.name, scenario.policy.params, scenario)
-    out = Path(args.out or f"runs/{scenario.name}-{scenario.policy.name}-seed{scenario.seed}.h5")
+    out = Path(args.out or default_trace_name(f"{scenario.name}-{scenario.policy.name}-seed{scenario.seed}", args))
     _simulate(scenario, policy, out, args.quiet, force=args.force)
     if not args.quiet:
         title = (
@@ -119,6 +119,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(_run_summary(scenario, out, title))
     print(f"trace: {out}")
     return 0
+
+
+def default_trace_name(stem: str, args: argparse.Namespace) -> str:
+    """``runs/STEM.h5``, with a short hash of the ``--set`` overrides and ``--duration`` when
+    there are any, so that runs differing only in overrides do not overwrite each other."""
+    import hashlib
+
+    extra = [*(args.set or []), *([f"duration={args.duration}"] if getattr(args, "duration", None) else [])]
+    if not extra:
+        return f"runs/{stem}.h5"
+    return f"runs/{stem}-{hashlib.sha256(chr(10).join(extra).encode()).hexdigest()[:8]}.h5"
 
 
 def _absolute_sumo_files(scenario):
@@ -257,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--policy", help="policy name (see `desim-iov policies`)")
     r.add_argument("--duration", help="simulated time, seconds or e.g. '10 min'")
     r.add_argument("--seed", type=non_negative_int, help="root random seed")
-    r.add_argument("--out", help="trace file (default runs/<scenario>-<policy>-seed<N>.h5)")
+    r.add_argument("--out", help="trace file (default runs/<scenario>-<policy>-seed<N>[-<hash of the --set "
+                   "overrides>].h5)")
     r.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="override a scenario field"
     )

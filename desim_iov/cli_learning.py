@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from desim_iov.cli import CliError, _run_summary, _scenario, _simulate
+from desim_iov.cli import CliError, _run_summary, _scenario, _simulate, default_trace_name
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
@@ -117,7 +117,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:  # safe: `desim-iov eval`, no Py
     except (KeyError, ValueError) as e:
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)  # no KeyError quotes
         raise CliError(msg if args.checkpoint in msg else f"{args.checkpoint}: {msg}") from None
-    out = Path(args.out or f"runs/eval-{args.agent}-{scenario.name}-seed{scenario.seed}.h5")
+    out = Path(args.out or default_trace_name(f"eval-{args.agent}-{scenario.name}-seed{scenario.seed}", args))
     _simulate(scenario, policy, out, args.quiet, {"checkpoint": str(args.checkpoint)}, force=args.force)
     if not args.quiet:
         print(_run_summary(scenario, out, f"{scenario.name}, {args.agent}, seed {scenario.seed}"))

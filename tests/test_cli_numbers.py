@@ -29,3 +29,15 @@ def test_bad_numbers_are_usage_errors(argv, option, capsys, tmp_path, monkeypatc
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert f"argument {option}" in err and ("must be >=" in err or "expected an integer" in err), err
     assert not any(tmp_path.iterdir())  # nothing was written
+
+
+def test_default_trace_names_differ_by_overrides(tmp_path, monkeypatch, capsys):
+    """Runs that differ only in --set overrides no longer overwrite one another's trace."""
+    monkeypatch.chdir(tmp_path)
+    base = ["run", "--duration", "5", "--quiet", "--set", "vehicles.count=2"]
+    assert main(base) == 0
+    assert main([*base, "--set", "vehicles.traffic.packet_size=400 kB"]) == 0
+    names = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(names) == 2 and all(n.startswith("twin-city-greedy-seed0-") for n in names), names
+    assert main(base) == 0  # the same command: the same name
+    assert len(list((tmp_path / "runs").iterdir())) == 2
