@@ -292,7 +292,6 @@ def test_fig6_writes_qos_and_latency_panels_and_the_paper_beside(tmp_path, monke
 
     import desim_iov.experiments.qdrl_figs as figs
     from desim_iov.experiments.qdrl import Plan
-
     from desim_iov.sweep import load_sweep
 
     rows = []
