@@ -35,7 +35,7 @@ from desim_iov.fidelity import FIDELITIES
 from desim_iov.kinds import SATELLITE
 from desim_iov.rng import RngStreams
 from desim_iov.servers import BACKGROUNDS, Background, ConstantBackground, PeriodicBackground
-from desim_iov.vector.streams import generator, stream_states
+from desim_iov.vector.streams import Streams
 from desim_iov.world import PositionTable
 from models.compute import service_rate_bps
 from models.mobility import random_waypoint_3d
@@ -68,6 +68,7 @@ class EpisodeInputs:
     vehicle_xyz: np.ndarray  # (B, K, V, 3) m
     server_xyz: np.ndarray  # (B, M, 3) m: RSUs and the satellite (they do not move)
     uav_xyz: np.ndarray  # (B, K, U, 3) m: the UAVs at each tick
+    uav_route: np.ndarray  # (B, U) int: the RSU each UAV's patrol starts from (fast inputs; else -1)
     active: np.ndarray  # (B, K, V) bool: the vehicle drives at tick k (World.vehicle_active)
     background: np.ndarray  # (B, K, M) bits arriving at tick k (lambda_m(t) dt x batch factor)
     cpu_hz: np.ndarray  # (B, M)
@@ -77,7 +78,7 @@ class EpisodeInputs:
 class TwinInputs:
     """Draws :class:`EpisodeInputs` for a scenario's episodes, one seed each."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, fast: bool | None = None) -> None:
         s = self.scenario = scenario
         self.t, self.now = clock_ticks(s)
         self.dt = FIDELITIES["slot"].tick(s)
@@ -85,14 +86,17 @@ class TwinInputs:
         ref = self.world = build_world(s, RngStreams(s.seed))  # statics (kinds, columns, RSUs)
         self.V, self.M = ref.n_vehicles, ref.n_servers
         self.on = (ref.kinds != SATELLITE) & (s.background.model != "none")
-        self.fast = self.fast_path_applies(s)
+        applies = self.fast_path_applies(s)
+        if fast and not applies:
+            raise ValueError("fast inputs need random-waypoint vehicles, patrolling UAVs, a grid of RSUs "
+                             "at one height and no CPU deviation")
+        self.fast = applies if fast is None else fast  # False: build_world per episode (tests)
         self.U = len(ref.uav_routes)
         self.uavs = slice(ref.n_rsu, ref.n_rsu + self.U)  # the UAVs' server indices
         self._routes = np.zeros((ref.n_rsu, len(self.t), 3))  # patrol by first RSU, at the ticks
         self._have = np.zeros(ref.n_rsu, bool)
         self._names = ([f"mobility.vehicle.{v}" for v in range(self.V)]
                        + [f"uav.{u}" for u in range(len(ref.uav_routes))] + ["background"])
-        self._gen = np.random.Generator(np.random.PCG64(0))  # reloaded with each stream's state
 
     @staticmethod
     def fast_path_applies(s: Scenario) -> bool:
@@ -109,22 +113,24 @@ class TwinInputs:
         if not B:
             z = np.zeros
             return EpisodeInputs(np.zeros(0, np.int64), z((0, K, self.V, 3)), z((0, M, 3)),
-                                 z((0, K, self.U, 3)), z((0, K, self.V), bool), z((0, K, M)), z((0, M)),
-                                 z((0, self.V), bool))
+                                 z((0, K, self.U, 3)), z((0, self.U), np.int64), z((0, K, self.V), bool),
+                                 z((0, K, M)), z((0, M)), z((0, self.V), bool))
         if self.fast:
-            states = stream_states(seeds, self._names)
-            veh, active, finished = self._vehicles_fast([st[: self.V] for st in states])
+            st = Streams(seeds, self._names)
+            veh, active, finished = self._vehicles_fast(st)
             srv = np.broadcast_to(self.world.server_positions(0.0), (B, M, 3)).copy()
-            uav = self._uavs_fast([st[self.V : -1] for st in states])
+            route = st.first_integers(slice(self.V, self.V + self.U), self.world.n_rsu)  # build._uav_patrol
+            uav = self.route_positions(route)
             cpu = np.broadcast_to(self.world.cpu_hz, (B, M)).copy()
-            bg_rngs = (generator(st[-1], self._gen) for st in states)
+            bg_rngs = (st.generator(i, self.V + self.U) for i in range(B))
         else:
             streams = [RngStreams(x) for x in seeds]
             parts = [self._generic(st) for st in streams]
             veh, srv, uav, active, cpu, finished = (np.stack([p[i] for p in parts]) for i in range(6))
+            route = np.full((B, self.U), -1, np.int64)
             bg_rngs = (st.get("background") for st in streams)
         bg = self._background(bg_rngs, cpu)
-        return EpisodeInputs(np.asarray(seeds, np.int64), veh, srv, uav, active, bg, cpu, finished)
+        return EpisodeInputs(np.asarray(seeds, np.int64), veh, srv, uav, route, active, bg, cpu, finished)
 
     # ------------------------------------------------------------------ generic path
 
@@ -138,20 +144,17 @@ class TwinInputs:
 
     # ------------------------------------------------------------------ fast path
 
-    def _uavs_fast(self, states: list[list[dict]]) -> np.ndarray:
-        """(B, K, U, 3): each UAV on the patrol its stream picks (build._uav_patrol: one
-        ``integers(n_rsu)`` draw); each patrol's positions at the ticks made once (PositionTable)."""
-        n_rsu = self.world.n_rsu
-        if not self.U:
-            return np.zeros((len(states), len(self.t), 0, 3))
-        first = np.array([[int(generator(x, self._gen).integers(n_rsu)) for x in st] for st in states])
-        for f in np.unique(first[~self._have[first]]).tolist():
+    def route_positions(self, route: np.ndarray | None = None) -> np.ndarray:
+        """(B, K, U, 3) positions at the ticks of the patrols starting at RSUs ``route``
+        (B, U); each patrol made once (PositionTable). ``route`` None: (n_rsu, K, 3), all."""
+        want = np.arange(self.world.n_rsu) if route is None else route
+        for f in np.unique(want[~self._have[want]]).tolist():
             table = PositionTable([patrol_route(self.scenario, self.world.rsu_xyz, f)])
             self._routes[f] = np.stack([table.at(t)[0] for t in self.t.tolist()])
             self._have[f] = True
-        return self._routes[first].transpose(0, 2, 1, 3)
+        return self._routes.copy() if route is None else self._routes[route].transpose(0, 2, 1, 3)
 
-    def _vehicles_fast(self, states: list[list[dict]]):
+    def _vehicles_fast(self, st: Streams):
         """Random-waypoint trajectories of every (episode, vehicle) at once, then their
         positions at the ticks (PositionTable's arithmetic)."""
         s, V = self.scenario, self.V
@@ -161,10 +164,10 @@ class TwinInputs:
         span = np.subtract(hi, lo)  # Generator.uniform: low + (high - low) * U
         vmin, vmax = float(vs.speed_min), float(vs.speed_max)
         horizon = s.duration + s.slot
-        flat = [x for st in states for x in st]
-        R = len(flat)
+        B = st.hi.shape[0]
+        R = B * V
         legs = _LEGS
-        u = np.stack([generator(x, self._gen).random(3 + 4 * legs) for x in flat])
+        u = st.doubles(slice(0, V), 3 + 4 * legs).reshape(R, -1)
         while True:
             start = lo + span * u[:, :3]
             draw = u[:, 3:].reshape(R, legs, 4)
@@ -181,7 +184,7 @@ class TwinInputs:
             if reached.any(axis=1).all():
                 break
             legs *= 2  # a vehicle needs more legs: every row again, from its stream's start
-            u = np.stack([generator(x, self._gen).random(3 + 4 * legs) for x in flat])
+            u = st.doubles(slice(0, V), 3 + 4 * legs).reshape(R, -1)
         n_legs = reached.argmax(axis=1) + 1  # the loop stops after the first leg reaching the horizon
         used = np.arange(legs)[None, :] < n_legs[:, None]
         redo = ((leg <= 0.0) & used).any(axis=1)  # random_waypoint_3d would redraw: its own way
@@ -200,12 +203,12 @@ class TwinInputs:
         T[rows, last] = np.where(cut, horizon, t_last)
         X[rows, last] = np.where(cut[:, None], p_cut, p_last)
         if redo.any():  # probability zero in a box with an area
-            T, X = _redo(T, X, last, redo, [flat[i] for i in np.flatnonzero(redo)],
+            gens = [st.generator(i // V, i % V, reuse=False) for i in np.flatnonzero(redo)]
+            T, X = _redo(T, X, last, redo, gens,
                          lambda g: random_waypoint_3d(g, lo, hi, (vmin, vmax), horizon))
         pad = np.arange(T.shape[1])[None, :] > last[:, None]
         X = np.where(pad[..., None], X[rows, last][:, None, :], X)  # dx = 0 past the last knot
         pos, act = _positions_at(T, X, last, self.t)
-        B = len(states)
         finished = (T[rows, last] <= s.duration).reshape(B, V)
         return (pos.reshape(B, V, len(self.t), 3).transpose(0, 2, 1, 3).copy(),
                 act.reshape(B, V, len(self.t)).transpose(0, 2, 1).copy(), finished)
@@ -220,18 +223,21 @@ class TwinInputs:
         mu = service_rate_bps(cpu_hz, s.vehicles.cycles_per_bit)
         cls = BACKGROUNDS[s.background.model]
         elementwise = cls.utilisation in [c.utilisation for c in _ELEMENTWISE_BACKGROUNDS]
-        phases, factors, rates = np.zeros((B, M)), np.ones((B, K, M)), []
+        batches = s.background.model != "none" and s.background.burst != "deterministic"
+        phases, rates = np.zeros((B, M)), []
+        factors = np.empty((B, K, M)) if batches else None
         for i, rng in enumerate(rngs):
             phases[i] = rng.uniform(0.0, 2.0 * math.pi, M)
             if not elementwise:
                 bg = cls(s, mu[i], self.on, phases[i], rng)
                 rates.append(np.stack([bg.rate(t) for t in self.t.tolist()]))
-            if s.background.model == "none" or s.background.burst == "deterministic":
+            if not batches:
                 continue
-            if self.batches == 1:
-                factors[i] = rng.exponential(1.0, (K, M))
-            else:
-                factors[i] = rng.gamma(self.batches, 1.0, (K, M)) / self.batches
+            if self.batches == 1:  # exponential(1.0) = 1.0 x standard_exponential, the same draws
+                rng.standard_exponential((K, M), out=factors[i])
+            else:  # gamma(n, 1.0) = 1.0 x standard_gamma(n): Gamma(n, 1)/n
+                rng.standard_gamma(self.batches, (K, M), out=factors[i])
+                np.divide(factors[i], self.batches, out=factors[i])
         if elementwise and (mu == mu[:1]).all():  # one model object for every episode
             bg = cls(s, mu[0], self.on, phases[:, None, :], None)
             rate = np.broadcast_to(bg.rate(self.t[None, :, None]), (B, K, M))
@@ -240,13 +246,16 @@ class TwinInputs:
                              for m, p in zip(mu, phases, strict=True)])
         else:
             rate = np.stack(rates)
-        return rate * self.dt * factors
+        out = rate * self.dt  # lambda_m(t) dt x factor (x 1.0 for deterministic bursts)
+        if batches:
+            out *= factors
+        return out
 
 
-def _redo(T, X, last, redo, states, draw):
+def _redo(T, X, last, redo, gens, draw):
     """Rows whose random waypoint draws a zero-length leg: the reference function's knots."""
-    for i, st in zip(np.flatnonzero(redo).tolist(), states, strict=True):
-        tr = draw(generator(st))
+    for i, g in zip(np.flatnonzero(redo).tolist(), gens, strict=True):
+        tr = draw(g)
         k = len(tr.times)
         if k > T.shape[1]:
             T = np.concatenate([T, np.full((len(T), k - T.shape[1]), np.inf)], axis=1)

@@ -42,9 +42,10 @@ def square_sum_order() -> tuple[int, int, int] | None:
 SQUARE_SUM_ORDER = square_sum_order()
 
 
-def pairwise_distance(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """(B, I, J) distances between p (B, I, 3) and q (B, J, 3): models.geo.pairwise_distance_m
-    (Eq. 2) per episode, bit for bit."""
+def pairwise_distance(p: np.ndarray, q: np.ndarray, buf: np.ndarray | None = None) -> np.ndarray:
+    """(B, I, J) distances between p (B, I, 3) and q (B or 1, J, 3):
+    models.geo.pairwise_distance_m (Eq. 2) per episode, bit for bit. ``buf`` (3, B, I, J)
+    float64, if given, holds the work (the result is ``buf[0]``)."""
     b, i, j = p.shape[0], p.shape[1], q.shape[1]
     if SQUARE_SUM_ORDER is None:
         diff = np.empty((b, i, j, 3))
@@ -52,13 +53,15 @@ def pairwise_distance(p: np.ndarray, q: np.ndarray) -> np.ndarray:
             np.subtract(p[:, :, None, c], q[:, None, :, c], out=diff[..., c])
         diff = diff.reshape(b * i, j, 3)
         return np.sqrt(np.einsum("nmk,nmk->nm", diff, diff)).reshape(b, i, j)
-    sq = []
-    for c in range(3):
-        d = p[:, :, None, c] - q[:, None, :, c]
-        sq.append(np.multiply(d, d, out=d))
+    if buf is None:
+        buf = np.empty((3, b, i, j))
     a, b_, c_ = SQUARE_SUM_ORDER
-    out = np.add(sq[a], sq[b_], out=sq[a])
-    out = np.add(out, sq[c_], out=out)
+    sq = [buf[0], buf[1], buf[2]]
+    for c, x in zip((a, b_, c_), sq, strict=True):  # x_a^2 into buf[0], x_b^2, x_c^2 after it
+        np.subtract(p[:, :, None, c], q[:, None, :, c], out=x)
+        np.multiply(x, x, out=x)
+    out = np.add(sq[0], sq[1], out=sq[0])
+    np.add(out, sq[2], out=out)
     return np.sqrt(out, out=out)
 
 
@@ -113,4 +116,48 @@ class BatchRadio:
             r[..., self.sat] = self.radio.r_sat
             r[src == self.sat] = self.radio.r_sat
         np.put_along_axis(r, src[..., None], np.inf, axis=-1)
+        return r
+
+
+class PatrolRates:
+    """R^mig (Eq. 11) as table look-ups, for networks whose RSUs and satellite stand still
+    and whose UAVs patrol: a link's rate then depends only on its ends' identities, with a
+    UAV known by the RSU its patrol starts from (``route``) and the tick. The tables are
+    made once, with the same element-wise formulas (:meth:`BatchRadio.link_rates`):
+    static -> static (M, M); UAV -> static (routes, K, M); static -> UAV (routes, K, M);
+    UAV -> UAV (K, routes, routes)."""
+
+    def __init__(self, radio: BatchRadio, static_xyz: np.ndarray, routes: np.ndarray, uavs: slice) -> None:
+        M, (R, K, _) = static_xyz.shape[0], routes.shape
+        self.uavs, self.n_uav = uavs, uavs.stop - uavs.start
+        self.is_uav = np.zeros(M, bool)
+        self.is_uav[uavs] = True
+        src = np.arange(M)[None]
+        self.static = radio.finish_migration_rates(radio.link_rates(static_xyz[None], src, static_xyz[None]), src)[0]
+        if not self.n_uav:
+            return
+        u0 = uavs.start  # every UAV has its class's transmit power
+        at = routes.reshape(R * K, 1, 3)
+        sx = np.broadcast_to(static_xyz, (R * K, M, 3))
+        self.from_uav = radio.link_rates(at, np.full((R * K, 1), u0), sx).reshape(R, K, M)
+        by_tick = np.ascontiguousarray(routes.transpose(1, 0, 2))  # (K, R, 3)
+        self.to_uav = radio.link_rates(np.broadcast_to(static_xyz, (K, M, 3)), np.broadcast_to(src, (K, M)),
+                                       by_tick).transpose(2, 0, 1)  # (R, K, M): [route, tick, source]
+        self.uav_uav = radio.link_rates(by_tick, np.full((K, R), u0), by_tick)  # (K, R, R)
+
+    def rates(self, src: np.ndarray, route: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """(N, V, M) rates from each host ``src`` (N, V) at tick ``k`` (N,), the UAVs of each
+        episode on ``route`` (N, U); satellite ends and self-links not yet set."""
+        r = self.static[src]
+        if not self.n_uav:
+            return r
+        n0 = self.uavs.start
+        kk = k[:, None, None]
+        r[:, :, self.uavs] = self.to_uav[route[:, None, :], kk, src[:, :, None]]
+        e, v = np.nonzero(self.is_uav[src])
+        if len(e):
+            f = route[e, src[e, v] - n0]  # the source UAV's route
+            row = self.from_uav[f, k[e]]
+            row[:, self.uavs] = self.uav_uav[k[e][:, None], f[:, None], route[e]]
+            r[e, v] = row
         return r

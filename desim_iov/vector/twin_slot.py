@@ -31,7 +31,7 @@ from desim_iov.config import ConfigError, Scenario
 from desim_iov.decisions import PolicyError
 from desim_iov.kinds import SATELLITE, UAV
 from desim_iov.vector.twin_inputs import EpisodeInputs, TwinInputs
-from desim_iov.vector.twin_radio import BatchRadio, pairwise_distance
+from desim_iov.vector.twin_radio import BatchRadio, PatrolRates, pairwise_distance
 from models.compute import computing_latency_s, service_rate_bps
 from models.objectives import migration_failed, total_latency_s
 from models.rate import transmission_latency_s
@@ -52,11 +52,11 @@ def supported(s: Scenario) -> None:
 class TwinSlotBatch:
     """State of ``n`` twin-migration slot episodes (leading axis: the episode)."""
 
-    def __init__(self, scenario: Scenario, n: int) -> None:
+    def __init__(self, scenario: Scenario, n: int, fast_inputs: bool | None = None) -> None:
         supported(scenario)
         s = self.scenario = scenario
         self.n = n
-        self.inputs = TwinInputs(s)
+        self.inputs = TwinInputs(s, fast_inputs)
         w = self.inputs.world
         self.radio = BatchRadio(s, w)
         self.V, self.M, self.K = w.n_vehicles, w.n_servers, len(self.inputs.t)
@@ -80,16 +80,17 @@ class TwinSlotBatch:
         self.spaces = TwinSpaces(s)
         self.is_uav = w.kinds == UAV
         self.uavs = self.inputs.uavs
-        self.mig_table = None
-        if self.inputs.fast:  # RSUs and the satellite fixed: their R^mig once (UAV entries unused)
-            sp0, src = w.server_positions(0.0)[None], np.arange(self.M)[None]
-            self.mig_table = self.radio.finish_migration_rates(self.radio.link_rates(sp0, src, sp0), src)[0]
+        self.patrol = None  # R^mig by table look-ups (fast inputs: fixed RSUs, patrolling UAVs)
+        if self.inputs.fast and (not self.inputs.U or s.uavs.mobility == "patrol"):
+            self.patrol = PatrolRates(self.radio, w.server_positions(0.0), self.inputs.route_positions(),
+                                      self.uavs)
         N, K, V, M, U = n, self.K, self.V, self.M, self.inputs.U
         self.seed = np.zeros(N, np.int64)
         self.loaded = np.zeros(N, bool)  # inputs drawn for ``seed``
         self.veh_xyz = np.zeros((N, K, V, 3))
         self.srv_xyz = np.zeros((N, M, 3))
         self.uav_xyz = np.zeros((N, K, U, 3))
+        self.uav_route = np.zeros((N, U), np.int64)
         self.drives = np.zeros((N, K, V), bool)
         self.bg = np.zeros((N, K, M))
         self.cpu = np.zeros((N, M))
@@ -112,6 +113,7 @@ class TwinSlotBatch:
         self.loads = np.zeros((N, M))
         self.seen = np.zeros((N, M))
         self._obs: np.ndarray | None = None
+        self._buf = np.empty((3, N, V, M))  # distances' work space
         self._mask: np.ndarray | None = None
 
     # ------------------------------------------------------------------ episodes
@@ -146,6 +148,7 @@ class TwinSlotBatch:
     def _store(self, idx: np.ndarray, x: EpisodeInputs) -> None:
         self.seed[idx], self.loaded[idx] = x.seeds, True
         self.veh_xyz[idx], self.srv_xyz[idx], self.uav_xyz[idx] = x.vehicle_xyz, x.server_xyz, x.uav_xyz
+        self.uav_route[idx] = x.uav_route
         self.drives[idx], self.bg[idx], self.cpu[idx], self.finished[idx] = x.active, x.background, x.cpu_hz, x.finished
         self.mu[idx] = service_rate_bps(x.cpu_hz, self.scenario.vehicles.cycles_per_bit)
 
@@ -160,27 +163,22 @@ class TwinSlotBatch:
         ``reachable``: within D_max and a usable link both ways), else the satellite, else the
         nearest server."""
         d = pairwise_distance(self.veh_xyz[idx, 0], self._servers_at(idx, np.zeros_like(idx)))
-        m = np.broadcast_to(np.arange(self.M), d.shape)
-        ok = self.radio.reachable(d, m) & ~self.radio.radio.always_reachable
+        ok = (d <= self.range_m) & ~self.radio.radio.always_reachable
+        e, v, m = np.nonzero(ok)  # a usable link both ways, where it matters (Radio.reachable)
+        ok[e, v, m] = self.radio.reachable(d[e, v, m], m)
         near = np.argmin(np.where(ok, d, np.inf), axis=2)
         fallback = self.sat if self.sat >= 0 else np.argmin(d, axis=2)
         return np.where(ok.any(axis=2), near, fallback)
 
-    def _migration_rates(self, sp: np.ndarray, src: np.ndarray) -> np.ndarray:
+    def _migration_rates(self, sp: np.ndarray, src: np.ndarray, k: np.ndarray) -> np.ndarray:
         """(N, V, M) R^mig from each vehicle's twin host ``src`` to every server (Eq. 11,
-        Radio.migration_rates): R_SAT at the satellite's ends, inf to itself. Where the RSUs
-        and the satellite never move (the fast inputs) their rates come from a table made
-        once, and only the links with a UAV end are evaluated."""
+        Radio.migration_rates) at ticks ``k``: R_SAT at the satellite's ends, inf to itself.
+        With fixed RSUs and patrolling UAVs, look-ups in tables made once (PatrolRates)."""
         rd = self.radio
+        if self.patrol is not None:
+            return rd.finish_migration_rates(self.patrol.rates(src, self.uav_route, k), src)
         src_xyz = np.take_along_axis(sp, src[..., None], axis=1)
-        if self.mig_table is None:
-            return rd.finish_migration_rates(rd.link_rates(src_xyz, src, sp), src)
-        r = self.mig_table[src]
-        r[:, :, self.uavs] = rd.link_rates(src_xyz, src, sp[:, self.uavs])
-        e, v = np.nonzero(self.is_uav[src])
-        if len(e):
-            r[e, v] = rd.link_rates(src_xyz[e, v][:, None], src[e, v][:, None], sp[e])[:, 0]
-        return rd.finish_migration_rates(r, src)
+        return rd.finish_migration_rates(rd.link_rates(src_xyz, src, sp), src)
 
     # ------------------------------------------------------------------ the epoch
 
@@ -197,7 +195,7 @@ class TwinSlotBatch:
         self.acting = act = self.drives[e, k] & ~self.done[:, None]
         cur = self.current = np.where(self.in_flight, self.dest, self.host)
         sp = self._servers_at(e, k)
-        self.dist = pairwise_distance(self.veh_xyz[e, k], sp)
+        self.dist = pairwise_distance(self.veh_xyz[e, k], sp, self._buf).copy()
         self.loads = np.maximum(self.work - self.mu * (t[:, None] - self.qt), 0.0)  # S_m(t)
         slot = (e[:, None] * M + cur)
         hosted = np.bincount(slot[act], minlength=N * M).reshape(N, M) * self.slot_bits
@@ -205,7 +203,7 @@ class TwinSlotBatch:
         # Eq. 23: moving to m adds S_v there (S^o + S_v <= L_max); the current host counts it
         fits = seen + self.slot_bits <= self.cache
         fits_here = np.take_along_axis(seen + 0.0 <= self.cache, cur, axis=1)
-        self.mig_rate = self._migration_rates(sp, cur)
+        self.mig_rate = self._migration_rates(sp, cur, k)
         in_range = self.dist <= self.in_range_m
         mask = in_range & (self.mig_rate > 0)
         here = np.take_along_axis(mask, cur[..., None], axis=2)[..., 0] & fits_here
@@ -304,21 +302,19 @@ class TwinSlotBatch:
         RunningZ is Welford's recurrence over the slot's values in agent order; equality with
         the scalar env needs that order, so this loops over the V agent positions (each step
         vectorised over the episodes)."""
-        t = np.minimum(t_sum, self.cap)
-        z = []
-        for stats, x in ((self.z[0], t), (self.z[1], load)):
-            n, mean, m2 = stats
-            with np.errstate(divide="ignore", invalid="ignore"):
-                for v in range(self.V):
-                    on = act[:, v]
-                    n1 = n + on
-                    dlt = x[:, v] - mean
-                    new = np.where(on, mean + dlt / n1, mean)
-                    m2 = np.where(on, m2 + dlt * (x[:, v] - new), m2)
-                    n, mean = n1, new
-                std = np.where(n > 1, np.sqrt(m2 / n), 0.0)
-                z.append(np.where((std > 0)[:, None], (x - mean[:, None]) / std[:, None], 0.0))
-            stats[0], stats[1], stats[2] = n, mean, m2
+        x = np.stack([np.minimum(t_sum, self.cap), load])  # (2, N, V): latency, load
+        n, mean, m2 = self.z[:, 0], self.z[:, 1], self.z[:, 2]  # (2, N) each
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for v in range(self.V):  # RunningZ.update: one value at a time, in agent order
+                on = act[:, v]
+                n1 = n + on
+                dlt = x[:, :, v] - mean
+                new = np.where(on, mean + dlt / n1, mean)
+                m2 = np.where(on, m2 + dlt * (x[:, :, v] - new), m2)
+                n, mean = n1, new
+            std = np.where(n > 1, np.sqrt(m2 / n), 0.0)  # RunningZ.z
+            z = np.where((std > 0)[..., None], (x - mean[..., None]) / std[..., None], 0.0)
+        self.z[:, 0], self.z[:, 1], self.z[:, 2] = n, mean, m2
         w_t, w_s, w_d = self.w
         r = -(w_t * z[0] + w_s * z[1] + w_d * failed.astype(float))
         return np.where(act, r, 0.0)
@@ -330,10 +326,12 @@ class TwinSlotBatch:
         caches, at most L_max each."""
         if not self.bg_active or not sel.any():
             return
-        e = np.flatnonzero(sel)
-        t = self.t[self.k[e]][:, None]
-        load = np.maximum(self.work[e] - self.mu[e] * (t - self.qt[e]), 0.0) + self.bg[e, self.k[e]]
-        self.work[e] = np.minimum(load, self.cache)
+        e = slice(None) if sel.all() else np.flatnonzero(sel)
+        k = self.k[e]
+        t = self.t[k][:, None]
+        load = np.maximum(self.work[e] - self.mu[e] * (t - self.qt[e]), 0.0)
+        load += self.bg[np.arange(self.n)[e], k]
+        self.work[e] = np.minimum(load, self.cache, out=load)
         self.qt[e] = t
 
     def _arrivals(self, assign: np.ndarray, reach: np.ndarray) -> None:
@@ -346,7 +344,7 @@ class TwinSlotBatch:
         m = np.maximum(assign, 0)
         ask = (assign >= 0) & reach
         refused = self._admit(ask, m, t)
-        if self.overflow:
+        if self.overflow and refused.any():
             self._admit(refused & (m != self.sat), np.full_like(m, self.sat), t)
 
     def _admit(self, ask: np.ndarray, m: np.ndarray, t: np.ndarray) -> np.ndarray:
