@@ -139,10 +139,11 @@ class BatchedParallelEnv:
         if actions.shape != (N, V):
             raise ValueError(f"actions: expected shape ({N}, {V}) (episode, agent), got {actions.shape}")
         restart = self._ended & (self.autoreset_mode == AutoresetMode.NEXT_STEP)
+        acted = m.acting.copy()
+        actions = m.check_actions(np.where(acted, actions, np.zeros((), actions.dtype)))
         if self.check_masks:
             self._check_masks(actions)
-        acted = m.acting.copy()
-        out = m.step(np.where(acted, actions, 0))
+        out = m.step(actions)
         ended = out.pop("ended")
         nxt = m.acting
         new = nxt & ~acted
