@@ -247,6 +247,8 @@ def test_single_agent_vector_env_equals_gym_env():
     vobs, _ = venv.reset(seed=7395)
     gobs = [g.reset(seed=7395 + i)[0] for i, g in enumerate(genvs)]
     assert venv.single_observation_space.contains({k: v[0] for k, v in vobs.items()})
+    for i, o in enumerate(gobs):
+        assert all(np.array_equal(o[k], vobs[k][i]) for k in o)
     rng = np.random.default_rng(7396)
     for _ in range(4):
         masks = venv.action_masks().reshape(2, 5, -1)
