@@ -99,6 +99,11 @@ class BatchedParallelEnv:
     def num_agents(self) -> int:
         return len(self.possible_agents)
 
+    @property
+    def server_kinds(self) -> np.ndarray:
+        """(M,) the servers' kind codes (what the twin-migration learners' layout reads)."""
+        return self.model.spaces.server_kinds
+
     # ------------------------------------------------------------------ API
 
     def _obs(self) -> dict[str, np.ndarray]:

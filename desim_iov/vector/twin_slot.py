@@ -93,8 +93,8 @@ class TwinSlotBatch:
         self.uav_route = np.zeros((N, U), np.int64)
         self.drives = np.zeros((N, K, V), bool)
         self.bg = np.zeros((N, K, M))
-        self.cpu = np.zeros((N, M))
-        self.mu = np.ones((N, M))
+        self.cpu = np.broadcast_to(w.cpu_hz, (N, M)).copy()  # until an episode's inputs arrive
+        self.mu = service_rate_bps(self.cpu, s.vehicles.cycles_per_bit)
         self.finished = np.zeros((N, V), bool)
         self.k = np.zeros(N, np.int64)  # the tick of the pending epoch
         self.done = np.ones(N, bool)  # no epoch pending: the episode ended (or never began)
