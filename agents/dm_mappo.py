@@ -109,7 +109,8 @@ class Learner:
         o, i = torch.as_tensor(obs), torch.as_tensor(ids)
         dist = self.actor.dist(o, i, torch.as_tensor(mask) if self.cfg.use_mask else None)
         a = dist.sample(self.gen)
-        v = self.critic(torch.as_tensor(state).expand(len(ids), -1), i)
+        st = torch.as_tensor(state)  # (S,) one episode's state, or (N, S) one row per agent
+        v = self.critic(st.expand(len(ids), -1) if st.ndim == 1 else st, i)
         return a.numpy(), {"logp": dist.log_prob(a).numpy().astype(np.float32),
                            "value": v.numpy().astype(np.float32)}
 

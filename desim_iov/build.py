@@ -34,26 +34,27 @@ def _uav_random_waypoint(s: Scenario, rsu_xyz: np.ndarray, streams: RngStreams) 
 
 def _uav_patrol(s: Scenario, rsu_xyz: np.ndarray, streams: RngStreams) -> list[Trajectory]:
     """Each UAV loops over ``route_length`` neighbouring RSUs at its altitude (twin-migration
-    Sec. VII-A)."""
-    horizon = s.duration + s.slot
-    routes = []
+    Sec. VII-A); the ``uav.{u}`` stream draws the first RSU, the rest is :func:`patrol_route`."""
     n = rsu_xyz.shape[0]
-    k = min(s.uavs.route_length, n)
-    for u in range(s.uavs.count):
-        rng = streams.get(f"uav.{u}")
-        first = int(rng.integers(n))
-        d = np.hypot(*(rsu_xyz[:, :2] - rsu_xyz[first, :2]).T)
-        near = np.argsort(d, kind="stable")[:k]
-        pts = rsu_xyz[near].copy()
-        centre = pts[:, :2].mean(axis=0)
-        ang = np.arctan2(pts[:, 1] - centre[1], pts[:, 0] - centre[0])
-        pts = pts[np.argsort(ang, kind="stable")]
-        pts[:, 2] = s.uavs.altitude
-        if k == 1:
-            routes.append(Trajectory(np.array([0.0]), pts))
-        else:
-            routes.append(patrol(pts, s.uavs.speed, horizon, start_index=0, t0=0.0))
-    return routes
+    return [patrol_route(s, rsu_xyz, int(streams.get(f"uav.{u}").integers(n))) for u in range(s.uavs.count)]
+
+
+def patrol_route(s: Scenario, rsu_xyz: np.ndarray, first: int) -> Trajectory:
+    """The patrol of a UAV whose route starts at RSU ``first``: the ``route_length`` RSUs
+    nearest to it, visited in angular order about their centre at ``uavs.altitude`` and
+    ``uavs.speed`` (the whole route is a function of ``first``; the batched slot env caches it)."""
+    horizon = s.duration + s.slot
+    k = min(s.uavs.route_length, rsu_xyz.shape[0])
+    d = np.hypot(*(rsu_xyz[:, :2] - rsu_xyz[first, :2]).T)
+    near = np.argsort(d, kind="stable")[:k]
+    pts = rsu_xyz[near].copy()
+    centre = pts[:, :2].mean(axis=0)
+    ang = np.arctan2(pts[:, 1] - centre[1], pts[:, 0] - centre[0])
+    pts = pts[np.argsort(ang, kind="stable")]
+    pts[:, 2] = s.uavs.altitude
+    if k == 1:
+        return Trajectory(np.array([0.0]), pts)
+    return patrol(pts, s.uavs.speed, horizon, start_index=0, t0=0.0)
 
 
 #: ``uavs.mobility`` -> routes(scenario, rsu_xyz, streams)

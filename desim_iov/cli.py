@@ -306,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", help="run directory (learning_curve.csv, checkpoint.pt)")
     tr.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
     tr.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
+    tr.add_argument("--envs", type=non_negative_int, default=0, metavar="N",
+                    help="collect rollouts from the batched slot env, N episodes at a time "
+                    "(twin-migration learners; default: the scalar env)")
     tr.add_argument("--set", action="append", metavar="KEY=VALUE")
     tr.add_argument("--data", help=DATA_HELP)
     tr.add_argument("--quiet", action="store_true")

@@ -74,16 +74,46 @@ def _cmd_train(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)  # small nets: more threads only oversubscribe the CPU
     scenario = _scenario(args, f"fidelity={args.fidelity}")
     out = Path(args.out or f"runs/train-{args.agent}-{scenario.name}-seed{scenario.seed}")
+    if args.envs:  # before any forecaster is fitted for the learner
+        from desim_iov.vector.env import MODELS
+
+        if scenario.app not in MODELS:
+            raise CliError(f"--envs: no batched slot model for app {scenario.app!r} "
+                           f"(batched: {', '.join(MODELS)})")
     scenario = _learner_scenario(learning, args.agent, scenario, out, args.quiet)
+    env_fn, hyper = (lambda: parallel_env(scenario)), {}
+    if args.envs:
+        env_fn, hyper = _batched(learning, args, scenario)
     try:
-        ckpt = learning.train(args.agent, lambda: parallel_env(scenario), updates=args.updates,
-                              seed=scenario.seed, out_dir=out, resume=args.resume,
-                              progress=not args.quiet)
+        ckpt = learning.train(args.agent, env_fn, updates=args.updates, seed=scenario.seed, out_dir=out,
+                              resume=args.resume, progress=not args.quiet, **hyper)
     except KeyError as e:
         raise CliError(str(e).strip("\"'")) from None
     print(f"checkpoint: {ckpt}")
     print(f"learning curve: {out / 'learning_curve.csv'}")
     return 0
+
+
+def _batched(learning, args: argparse.Namespace, scenario):
+    """``train --envs N``: the batched slot env (desim_iov/vector) for the rollouts, N episodes
+    at a time; a learner that asks for fewer episodes per update gets N (said on stderr)."""
+    from desim_iov.vector.env import batched_env
+
+    if args.envs < 1:
+        raise CliError(f"--envs {args.envs}: the number of batched episodes must be >= 1")
+    if args.fidelity != "slot":
+        raise CliError("--envs runs the batched slot env: drop --fidelity packet")
+    try:
+        batched_env(scenario, 1)  # its one-line errors now (an app without a batched model)
+        per_update = learning.make_config(args.agent).episodes_per_update
+    except (ValueError, KeyError) as e:
+        raise CliError(f"--envs: {str(e).strip(chr(34) + chr(39))}") from None
+    hyper = {}
+    if per_update < args.envs and not args.resume:
+        print(f"{args.agent}: {args.envs} batched episodes per rollout, so episodes_per_update "
+              f"{per_update} -> {args.envs}", file=sys.stderr)
+        hyper["episodes_per_update"] = args.envs
+    return (lambda: batched_env(scenario, args.envs, autoreset_mode="Disabled")), hyper
 
 
 def _learner_scenario(learning, agent: str, scenario, out: Path, quiet: bool):

@@ -198,6 +198,21 @@ class DesimParallelEnv(ParallelEnv):
             self.sim = None
 
 
+def maskable(mask: np.ndarray, nvec: Any) -> np.ndarray:
+    """A flat int8 mask as sb3-contrib's ``action_masks()`` wants it for a ``MultiDiscrete``
+    action: bool, one entry per option of every component. A component whose options the
+    kernel forbids all (an agent that does not act, whose action the env ignores; or one with
+    no feasible server, whose choice then fails in the env as it would anyway) allows every
+    option, since a masked distribution needs at least one."""
+    out = np.asarray(mask).astype(bool)
+    start = 0
+    for n in np.asarray(nvec).ravel().tolist():
+        if not out[start : start + n].any():
+            out[start : start + n] = True
+        start += n
+    return out
+
+
 def _plain(infos: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The app's per-agent infos with a float NaN (no measurement: nothing handled, nothing
     placed) as None, so that identical runs give equal infos (NaN != NaN)."""
@@ -209,7 +224,8 @@ class DesimGymEnv(gymnasium.Env):
     """Centralised single-agent view for agents that share one observation space and one
     ``Discrete`` action space (twin migration): one action per agent (MultiDiscrete),
     observations and masks stacked (V, .), reward = the sum of the agents' rewards (Eq. 22).
-    Agents not acting get zero rows and an all-zero mask; their actions are ignored."""
+    Agents not acting get zero rows and an all-zero mask; their actions are ignored.
+    ``action_masks()`` serves sb3-contrib's ``MaskablePPO`` without a wrapper."""
 
     metadata = {"render_modes": []}
 
@@ -239,7 +255,8 @@ class DesimGymEnv(gymnasium.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         obs, _ = self.par.reset(seed=seed, options=options)
-        return self._stack(obs), {}
+        self._last = self._stack(obs)
+        return self._last, {}
 
     def step(self, action):
         acts = {a: int(action[i]) for i, a in enumerate(self.par.possible_agents) if a in self.par.agents}
@@ -248,7 +265,13 @@ class DesimGymEnv(gymnasium.Env):
         ended = not self.par.agents
         truncated = ended and any(trunc.values())  # cut off at the run's end
         terminated = ended and not truncated  # every agent reached its destination
-        return self._stack(live), float(sum(rew.values())), terminated, truncated, {}
+        self._last = self._stack(live)
+        return self._last, float(sum(rew.values())), terminated, truncated, {}
+
+    def action_masks(self) -> np.ndarray:
+        """sb3-contrib's ``MaskablePPO`` convention: (V * M,) bool, the kernel's masks (Eq. 23)
+        of the last observation, agent after agent (see :func:`maskable`)."""
+        return maskable(self._last["action_mask"].ravel(), self.action_space.nvec)
 
     def close(self) -> None:
         self.par.close()
@@ -304,7 +327,8 @@ class DesimCentralEnv(gymnasium.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         obs, _ = self.par.reset(seed=seed, options=options)
-        return self._flat(obs), {}
+        self._last = self._flat(obs)
+        return self._last, {}
 
     def step(self, action):
         acts = {a: self.agent_action(action, a) for a in self.par.acting_agents}
@@ -313,7 +337,13 @@ class DesimCentralEnv(gymnasium.Env):
         ended = not self.par.agents
         truncated = ended and any(trunc.values())
         terminated = ended and not truncated
-        return self._flat(live), float(sum(rew.values())), terminated, truncated, {}
+        self._last = self._flat(live)
+        return self._last, float(sum(rew.values())), terminated, truncated, {}
+
+    def action_masks(self) -> np.ndarray:
+        """sb3-contrib's ``MaskablePPO`` convention: (sum nvec,) bool, every agent's mask of the
+        last observation concatenated (see :func:`maskable`)."""
+        return maskable(self._last["action_mask"], self.action_space.nvec)
 
     def close(self) -> None:
         self.par.close()

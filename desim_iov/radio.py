@@ -108,6 +108,29 @@ class Radio:
             h *= self.array_gain  # MRC/MRT with perfect CSI, no fading: ||h||^2 = M |h|^2
         return h
 
+    def pair_gain(self, d: np.ndarray, server: np.ndarray) -> np.ndarray:
+        """Linear access gains at distances ``d`` (m) to the servers ``server`` (an array of
+        indices of the same shape), element by element as :meth:`access_gain` computes them
+        for a whole (V, M) matrix: each server class's path-loss model (twin-migration Eq. 3),
+        the gain coefficient and the array gain; 0 for the satellite (its link is the fixed
+        R_SAT). Deterministic channels only (``channel.fading: none``): the batched slot env
+        (desim_iov/vector) evaluates just the pairs it needs with it."""
+        ch = self.scenario.channel
+        if ch.fading != "none":
+            raise ValueError(f"pair_gain: channel.fading {ch.fading!r} draws per step; only 'none' is deterministic")
+        h = np.zeros(np.shape(d))
+        for a, b, model, params in self._blocks:
+            sel = (server >= a) & (server < b)
+            if sel.all():
+                h = np.asarray(gain(model, d, ch.carrier_frequency, **params), dtype=float)
+            elif sel.any():
+                h[sel] = gain(model, d[sel], ch.carrier_frequency, **params)
+        if ch.gain_coefficient != 1.0:
+            h = h * ch.gain_coefficient
+        if self._arrays:
+            h = h * self.array_gain[server]
+        return h
+
     def update(self, t: float) -> None:
         """Positions, distances (Eq. 2), uplink/downlink rates (Eq. 3–5) at time ``t``."""
         if t == self.t:

@@ -41,7 +41,13 @@ ActFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndar
 def collect_episodes(env: Any, act_fn: ActFn, seeds: list[int], latency_cap: float = 300.0) -> EpisodeBatch:
     """Run one episode per seed with ``act_fn(obs (N, D), mask (N, M) bool, state (S,),
     ids (N,)) -> (actions (N,), extras)`` for the N agents acting at each step. T^sum (Eq. 13,
-    capped at ``latency_cap``) and xi (Eq. 14) per decision are the env's ``infos``."""
+    capped at ``latency_cap``) and xi (Eq. 14) per decision are the env's ``infos``.
+
+    ``env`` may be a batched slot env (desim_iov.vector, ``autoreset_mode="Disabled"``): its
+    episodes then run ``env.num_envs`` at a time (:func:`collect_batched`), laid out exactly as
+    here, one after the other in seed order."""
+    if hasattr(env, "num_envs") and hasattr(env, "model"):
+        return collect_batched(env, act_fn, seeds, latency_cap)
     agents = list(env.possible_agents)
     col = {a: i for i, a in enumerate(agents)}
     n_v = len(agents)
@@ -95,6 +101,75 @@ def collect_episodes(env: Any, act_fn: ActFn, seeds: list[int], latency_cap: flo
         extras={k: np.stack(v) for k, v in extras.items()},
         episode_returns=returns,
     )
+
+
+def collect_batched(env: Any, act_fn: ActFn, seeds: list[int], latency_cap: float = 300.0) -> EpisodeBatch:
+    """:func:`collect_episodes` on a batched env: ``env.num_envs`` episodes at a time, each step
+    one ``act_fn`` call for the agents acting in all of them (``state`` (S,) when they belong
+    to one episode, as in the scalar loop, else one row (K, S) per agent). With one env (or
+    one episode per step) the calls, and so the batch, equal the scalar loop's."""
+    from gymnasium.vector import AutoresetMode
+
+    if env.autoreset_mode != AutoresetMode.DISABLED:
+        raise ValueError("collect_episodes needs a batched env with autoreset_mode='Disabled'")
+    n_env, n_v = env.num_envs, env.num_agents
+    keys = ("obs", "mask", "state", "active", "action", "reward", "done", "t_sum", "failed")
+    episodes: list[dict[str, list]] = []
+    returns: list[float] = []
+    for start in range(0, len(seeds), n_env):
+        chunk = [int(x) for x in seeds[start : start + n_env]]
+        k = len(chunk)
+        on = np.arange(n_env) < k
+        env_seeds = list(env.seeds)
+        env_seeds[:k] = chunk
+        obs, info = env.reset(seed=env_seeds, options={"reset_mask": on})
+        acting = info["acting"] & on[:, None]
+        recs = [{key: [] for key in keys} | {"extras": {}} for _ in range(k)]
+        ep_ret, seen = np.zeros((k, n_v)), np.zeros((k, n_v), bool)
+        while acting.any():
+            e_idx, ids = np.nonzero(acting)
+            o = obs["observation"][e_idx, ids]
+            m = obs["action_mask"][e_idx, ids].astype(bool)
+            states = np.asarray(obs["observation"], np.float32).reshape(n_env, -1)
+            one = len(np.unique(e_idx)) == 1
+            acts, ext = act_fn(o, m, states[e_idx[0]] if one else states[e_idx], ids)
+            full = np.zeros((n_env, n_v), np.int64)
+            full[e_idx, ids] = acts
+            nobs, rew, term, trunc, info = env.step(full)
+            for e in np.unique(e_idx).tolist():
+                sel = e_idx == e
+                i = ids[sel]
+                d_obs = np.zeros((n_v, o.shape[1]), np.float32)
+                d_mask = np.zeros((n_v, m.shape[1]), bool)
+                act, r = np.zeros(n_v, np.int64), np.zeros(n_v, np.float32)
+                active = np.zeros(n_v, bool)
+                t_sum, failed = np.full(n_v, np.nan), np.full(n_v, np.nan)
+                d_obs[i], d_mask[i], act[i], active[i] = o[sel], m[sel], acts[sel], True
+                r[i] = rew[e, i]
+                done = (term[e] | trunc[e]) & active
+                t_sum[i], failed[i] = info["t_sum"][e, i], info["failed"][e, i]
+                t_sum = np.minimum(t_sum, latency_cap)
+                ep_ret[e] += r
+                seen[e] |= active
+                rec = recs[e]
+                for key, v in (("obs", d_obs), ("mask", d_mask), ("state", states[e]), ("active", active),
+                               ("action", act), ("reward", r), ("done", done), ("t_sum", t_sum),
+                               ("failed", failed)):
+                    rec[key].append(v)
+                for key, v in ext.items():
+                    col = np.zeros(n_v, np.asarray(v).dtype)
+                    col[i] = np.asarray(v)[sel]
+                    rec["extras"].setdefault(key, []).append(col)
+            obs, acting = nobs, info["acting"] & on[:, None]
+        for e, rec in enumerate(recs):
+            if rec["done"]:  # the episode's last step ends every trajectory still running
+                rec["done"][-1] = rec["done"][-1] | rec["active"][-1]
+            returns += ep_ret[e][seen[e]].tolist()
+            episodes.append(rec)
+    cat = {key: np.stack([x for rec in episodes for x in rec[key]]) for key in keys}
+    ext_keys = episodes[0]["extras"].keys() if episodes else []
+    extras = {key: np.stack([x for rec in episodes for x in rec["extras"][key]]) for key in ext_keys}
+    return EpisodeBatch(**cat, extras=extras, episode_returns=returns)
 
 
 def random_rollout_observations(env: Any, seeds: list[int], *, use_mask: bool,
