@@ -68,7 +68,7 @@ def _learning():
 def _cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from desim_iov.env import parallel_env
+    from desim_iov.env import NonFiniteError, parallel_env
 
     learning = _learning()
     torch.set_num_threads(args.threads)  # small nets: more threads only oversubscribe the CPU
@@ -89,6 +89,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                               resume=args.resume, progress=not args.quiet, **hyper)
     except KeyError as e:
         raise CliError(str(e).strip("\"'")) from None
+    except (learning.TrainingDiverged, NonFiniteError) as e:
+        raise CliError(f"training stopped: {e}") from None
     print(f"checkpoint: {ckpt}")
     print(f"learning curve: {out / 'learning_curve.csv'}")
     return 0
