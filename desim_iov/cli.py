@@ -394,19 +394,40 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"desim-iov: warning: {message}", file=file or sys.stderr)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what batch schedulers and ``kill`` send), raised where the program is, so that
+    it unwinds like Ctrl-C: traces closed and marked incomplete, checkpoints and sweep records
+    as they were."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
     import warnings
 
     warnings.showwarning = _one_line_warning
     args = build_parser().parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args))
     except (ConfigError, CliError, TraceError, TraceFormatError) as e:
         print(f"desim-iov: error: {e}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("desim-iov: terminated (SIGTERM; trace left marked incomplete)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("desim-iov: interrupted (trace left marked incomplete)", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # `python -m desim_iov.cli`: run the imported module's main, so that the
