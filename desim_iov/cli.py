@@ -206,6 +206,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_trace_repair(args: argparse.Namespace) -> int:
+    from traces.repair import RepairError, repair_trace
+
+    failed = 0
+    for path in args.traces:
+        try:
+            print(repair_trace(path))
+        except RepairError as e:
+            print(f"desim-iov: error: {e}", file=sys.stderr)
+            failed += 1
+    return 2 if failed else 0
+
+
 def _scenario(args: argparse.Namespace, *first: str):
     """The scenario named by ``--scenario`` with ``first``, ``--set`` and the common options
     (``--seed``, ``--duration``, ``--policy``, ``--data`` where the command has them)."""
@@ -378,6 +391,13 @@ def build_parser() -> argparse.ArgumentParser:
     dtt.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
     dtt.add_argument("--quiet", action="store_true")
     dtt.set_defaults(func=_cmd_dt)
+
+    tp = sub.add_parser("trace", help="trace file tools")
+    tsub = tp.add_subparsers(dest="trace_command", required=True)
+    trp = tsub.add_parser("repair", help="make the trace of a killed run (kill -9, crash) readable by pandas and "
+                          "plain HDF5 readers: clears the file's consistency flags, as HDF5's h5clear -s does")
+    trp.add_argument("traces", nargs="+")
+    trp.set_defaults(func=_cmd_trace_repair)
 
     from desim_iov.cli_sweep import add_sweep_parser
 
