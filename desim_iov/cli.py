@@ -13,6 +13,7 @@ from desim_iov.cli_types import non_negative_int, positive_int
 from desim_iov.config import ConfigError, load_scenario, preset_names
 from traces.errors import TraceFormatError
 from traces.reader import TraceError
+from traces.writer import TraceWriteError
 
 
 class CliError(Exception):
@@ -442,6 +443,17 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print("desim-iov: terminated (SIGTERM; trace left marked incomplete)", file=sys.stderr)
         return 143
+    except TraceWriteError as e:
+        # HDF5 cannot close a file whose writes failed, and would crash tearing its objects
+        # down at exit: say it in one line and leave now (the file stays marked incomplete)
+        print(f"desim-iov: error: {e}", file=sys.stderr)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(2)
+    except OSError as e:  # the file system (a full disk, an unwritable or vanished output): one line
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"desim-iov: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("desim-iov: interrupted (trace left marked incomplete)", file=sys.stderr)
         return 130

@@ -19,6 +19,20 @@ import numpy as np
 from traces.schema import SCHEMA_VERSION, UNITS
 
 
+class TraceWriteError(OSError):
+    """Writing the trace failed (a full disk, a file-size limit, a vanished directory);
+    ``str(e)`` is one line. After it the file is left as it is, marked incomplete: HDF5 cannot
+    close a file whose writes fail, so nothing more is attempted on it."""
+
+
+def _reason(e: OSError) -> str:
+    """The operating system's words from an HDF5 error (its message holds a whole back trace)."""
+    text = str(e)
+    if "error message = '" in text:
+        return " ".join(text.split("error message = '")[-1].split("'")[0].split())
+    return " ".join((e.strerror or text).split())
+
+
 class TraceWriter:
     def __init__(
         self,
@@ -31,7 +45,10 @@ class TraceWriter:
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = h5py.File(self.path, "w", libver=("v110", "v110"))
+        try:
+            self._file = h5py.File(self.path, "w", libver=("v110", "v110"))
+        except OSError as e:
+            raise TraceWriteError(f"{self.path}: cannot create the trace ({_reason(e)})") from None
         self._chunk = int(chunk_rows)
         self._buf: dict[str, np.ndarray] = {}
         self._n: dict[str, int] = {}
@@ -92,15 +109,30 @@ class TraceWriter:
             return
         ds = self._ds[name]
         start = ds.shape[0]
-        ds.resize((start + n,))
-        ds[start : start + n] = self._buf[name][:n]
+        try:
+            ds.resize((start + n,))
+            ds[start : start + n] = self._buf[name][:n]
+        except OSError as e:
+            raise self._failed(e) from None
         self.rows[name] = start + n
         self._n[name] = 0
 
+    broken = False  # a write failed: the file is left alone from then on
+
+    def _failed(self, e: OSError) -> TraceWriteError:
+        self.broken = True
+        return TraceWriteError(f"{self.path}: writing the trace failed ({_reason(e)}); the file is "
+                               "incomplete (complete = 0)")
+
     def flush(self) -> None:
+        if self.broken:
+            return
         for name in self._ds:
             self._write(name)
-        self._file.flush()
+        try:
+            self._file.flush()
+        except OSError as e:
+            raise self._failed(e) from None
 
     def set_attrs(self, **attrs: Any) -> None:
         """Update root attributes created at the start (SWMR allows no new ones)."""
@@ -111,7 +143,7 @@ class TraceWriter:
 
     def close(self, complete: bool) -> None:
         """Write what is buffered; mark ``complete`` only after a clean finish."""
-        if not self._file.id.valid:
+        if self.broken or not self._file.id.valid:
             return
         self.flush()
         self._file.attrs["complete"] = np.int8(1 if complete else 0)
