@@ -80,3 +80,29 @@ def test_repair_refuses_what_it_cannot_repair_in_one_line(tmp_path, capsys):
     assert lookup3(b"") == 0xDEADBEEF
     assert lookup3(b"Four score and seven years ago") == 0x17770551
     assert lookup3(b"Four score and seven years ago", 1) == 0xCD628161
+
+
+def test_a_second_writer_of_the_same_trace_is_refused_in_one_line(tmp_path):
+    """Two runs with one --out: the second is refused before it truncates the first's file,
+    which finishes complete (issue 14: one run's data vanished, or the file became a chimera)."""
+    from traces.reader import open_trace
+
+    out = tmp_path / "same.h5"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    first = subprocess.Popen([sys.executable, "-m", "desim_iov.cli", "run", "--duration", "900", "--out", str(out),
+                              "--quiet"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / ".same.h5.lock").exists():
+        time.sleep(0.05)
+    second = subprocess.run([sys.executable, "-m", "desim_iov.cli", "run", "--duration", "60", "--out", str(out),
+                             "--quiet", "--seed", "7"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert second.returncode == 2
+    assert second.stderr.strip().splitlines()[-1].startswith(
+        f"desim-iov: error: {out}: another run is writing this trace (process {first.pid})"), second.stderr
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    tr = open_trace(out)
+    assert tr.complete and tr.attrs["seed"] == 0
+    assert not (tmp_path / ".same.h5.lock").exists()

@@ -10,6 +10,7 @@ reader opened with ``h5py.File(path, "r", swmr=True)`` follows the run (``Datase
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,57 @@ class TraceWriteError(OSError):
     close a file whose writes fail, so nothing more is attempted on it."""
 
 
+def _lock(path: Path) -> Any:
+    """An exclusive lock on ``path``'s trace for the writer's lifetime: a second run writing the
+    same file is refused before it truncates the first one's (SWMR mode releases HDF5's own file
+    lock so that readers can follow the run). The lock is ``flock`` on a hidden file beside the
+    trace, released by the kernel when the process ends, so a killed run leaves no stale lock."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): no lock
+        return None
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise TraceWriteError(f"{path}: cannot create the trace ({_reason(e)})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        holder = ""
+        try:
+            holder = f" (process {lock.read_text().strip()})" if lock.read_text().strip() else ""
+        except OSError:
+            pass
+        raise TraceBusyError(f"{path}: another run is writing this trace{holder}; give this one another --out") \
+            from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd, lock
+
+
+def _unlock(held: Any) -> None:
+    if held is None:
+        return
+    fd, lock = held
+    try:
+        lock.unlink()
+    except OSError:
+        pass
+    os.close(fd)
+
+
 def _reason(e: OSError) -> str:
     """The operating system's words from an HDF5 error (its message holds a whole back trace)."""
     text = str(e)
     if "error message = '" in text:
         return " ".join(text.split("error message = '")[-1].split("'")[0].split())
     return " ".join((e.strerror or text).split())
+
+
+class TraceBusyError(OSError):
+    """Another process is writing the same trace; ``str(e)`` is one line."""
 
 
 class TraceWriter:
@@ -45,9 +91,11 @@ class TraceWriter:
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock(self.path)  # before the file is truncated
         try:
             self._file = h5py.File(self.path, "w", libver=("v110", "v110"))
         except OSError as e:
+            _unlock(self._lock)
             raise TraceWriteError(f"{self.path}: cannot create the trace ({_reason(e)})") from None
         self._chunk = int(chunk_rows)
         self._buf: dict[str, np.ndarray] = {}
@@ -145,6 +193,13 @@ class TraceWriter:
         """Write what is buffered; mark ``complete`` only after a clean finish."""
         if self.broken or not self._file.id.valid:
             return
+        try:
+            self._close(complete)
+        finally:
+            _unlock(self._lock)
+            self._lock = None
+
+    def _close(self, complete: bool) -> None:
         self.flush()
         self._file.attrs["complete"] = np.int8(1 if complete else 0)
         self._file.close()
