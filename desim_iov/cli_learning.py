@@ -80,6 +80,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if scenario.app not in MODELS:
             raise CliError(f"--envs: no batched slot model for app {scenario.app!r} "
                            f"(batched: {', '.join(MODELS)})")
+        from agents.registry import LEARNERS
+
+        if args.agent not in LEARNERS:  # the offloading learners play the scalar env's episodes
+            raise CliError(f"--envs: learner {args.agent!r} collects its rollouts from the scalar env "
+                           f"(batched rollouts: {', '.join(LEARNERS)})")
     scenario = _learner_scenario(learning, args.agent, scenario, out, args.quiet)
     env_fn, hyper = (lambda: parallel_env(scenario)), {}
     if args.envs:

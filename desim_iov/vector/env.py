@@ -1,15 +1,30 @@
 """The vector API of the batched slot environments: N episodes of one scenario in lock-step.
 
 :class:`BatchedParallelEnv` is the multi-agent view (PettingZoo's parallel API with a leading
-episode axis): observations ``{"observation": (N, V, D) float32, "action_mask": (N, V, M)
-int8}``, actions (N, V) integers, rewards / terminations / truncations (N, V), and masks
-in ``infos``: ``acting`` (N, V), the agents with a decision pending (the scalar env's
-``agents``), ``present`` (N, V), the agents the scalar env's step returned entries for,
-``ended`` (N,), the episodes that ended in this step, and the slot's terms per agent
-(``t_sum``, ``load``: NaN where the agent did not act; ``failed``, ``migrated``, ``server``).
-Everything else is zero (observations, masks, rewards) or False. :class:`TwinVectorEnv` is
-the single-agent view as a ``gymnasium.vector.VectorEnv`` of :class:`desim_iov.env.DesimGymEnv`
-(stacked agents, ``MultiDiscrete`` actions, the summed reward).
+episode axis); agents are in ``possible_agents`` order (A of them), rewards / terminations /
+truncations are (N, A), and ``infos`` holds masks: ``acting`` (N, A), the agents with a
+decision pending (the scalar env's ``acting_agents``), ``present`` (N, A), the agents the
+scalar env's step returned entries for, ``ended`` (N,), the episodes that ended in this step,
+and the slot's terms per agent. By app (``MODELS``):
+
+- twin migration (one agent per vehicle, A = V): observations ``{"observation": (N, V, D)
+  float32, "action_mask": (N, V, M) int8}``, actions (N, V) integers; terms ``t_sum``,
+  ``load`` (NaN where the agent did not act), ``failed``, ``migrated``, ``server``. An agent
+  is present while its vehicle drives. Everything else is zero or False.
+- task offloading (vehicles, UAVs, BSs; their observation and mask sizes differ): one array
+  per agent kind, ``{kind: {"observation": (N, A_kind, n_obs_kind) float32, "action_mask":
+  (N, A_kind, sum nvec_kind) int8}}`` for the kinds with agents (``"vehicle"``, ``"uav"``,
+  ``"bs"``; ``model.kinds[kind]`` is its slice of the agent axis), actions (N, A, 3) integers
+  (three components each); every agent is present for the whole episode, a vehicle with no
+  task idle (the scalar env's ``zero_for``: zero features, only the no-op allowed; reward 0);
+  terms ``base_reward`` (R of Eq. 63–68 before Eq. 90–92: the scalar infos' ``reward``),
+  ``incentive``, ``penalty``, ``latency``, ``energy``, ``qos``, ``changed``, ``busy`` (NaN
+  where the scalar env reports none), ``subtasks``, ``handled`` (-1 where none), ``refused``.
+  An ended episode shows ``zero_for`` for every agent (the scalar env's last observation).
+
+:class:`TwinVectorEnv` is the twin-migration single-agent view as a
+``gymnasium.vector.VectorEnv`` of :class:`desim_iov.env.DesimGymEnv` (stacked agents,
+``MultiDiscrete`` actions, the summed reward).
 
 Seeds follow Gymnasium: ``reset(seed=s)`` gives episode i the seed ``s + i``, ``seed=[...]``
 one each, ``seed=None`` keeps each episode's seed (at first the scenario's). An episode
@@ -56,11 +71,21 @@ def _twin(scenario: Scenario, n: int) -> Any:
     return TwinSlotBatch(scenario, n)
 
 
+def _offload(scenario: Scenario, n: int) -> Any:
+    from desim_iov.vector.offload_slot import OffloadSlotBatch
+
+    return OffloadSlotBatch(scenario, n)
+
+
 MODELS["twin_migration"] = _twin
+MODELS["task_offloading"] = _offload
 
 
 class BatchedParallelEnv:
-    """N episodes of ``scenario`` (its slot fidelity) advanced together; see the module doc."""
+    """N episodes of ``scenario`` (its slot fidelity) advanced together; see the module doc.
+    The model (``MODELS[app]``) holds the state and gives ``observations()``, ``acting`` and
+    ``live`` (N, A), ``finished``, ``check_actions``, ``check_masks``, ``state()``,
+    ``reset(idx, seeds)`` and ``step(actions)``."""
 
     metadata: dict[str, Any] = {"name": "desim_iov_batched_v0"}
 
@@ -106,8 +131,8 @@ class BatchedParallelEnv:
 
     # ------------------------------------------------------------------ API
 
-    def _obs(self) -> dict[str, np.ndarray]:
-        return {"observation": self.model.observation(), "action_mask": self.model.action_mask()}
+    def _obs(self) -> dict[str, Any]:
+        return self.model.observations()
 
     def _seed_list(self, seed: int | list[int] | None) -> None:
         if seed is None:
@@ -132,31 +157,28 @@ class BatchedParallelEnv:
         self.model.reset(idx, self.seeds[idx].tolist())
         self._ended[idx] = False
         self._started = True
-        acting = self.model.acting.copy()
-        return self._obs(), {"acting": acting, "present": acting.copy(), "seed": self.seeds.copy()}
+        return self._obs(), {"acting": self.model.acting.copy(), "present": self.model.live.copy(),
+                             "seed": self.seeds.copy()}
 
     def step(self, actions: Any):
         """One decision epoch of every episode; see the module doc for autoreset."""
         if not self._started:
             raise PolicyError("step() called before reset()")
-        m, N, V = self.model, self.num_envs, self.num_agents
-        actions = np.asarray(actions)
-        if actions.shape != (N, V):
-            raise ValueError(f"actions: expected shape ({N}, {V}) (episode, agent), got {actions.shape}")
+        m = self.model
         restart = self._ended & (self.autoreset_mode == AutoresetMode.NEXT_STEP)
-        acted = m.acting.copy()
-        actions = m.check_actions(np.where(acted, actions, np.zeros((), actions.dtype)))
+        live = m.live.copy()  # the agents the scalar env's step returns entries for
+        actions = m.check_actions(actions)
         if self.check_masks:
-            self._check_masks(actions)
+            m.check_masks(actions)
         out = m.step(actions)
         ended = out.pop("ended")
-        nxt = m.acting
-        new = nxt & ~acted
-        terminations = np.where(ended[:, None], m.finished, ~nxt) & acted
-        truncations = ended[:, None] & acted & ~m.finished
-        present = acted | new
+        nxt = m.live
+        new = nxt & ~live
+        terminations = np.where(ended[:, None], m.finished, ~nxt) & live
+        truncations = ended[:, None] & live & ~m.finished
+        present = live | new
         obs = self._obs()
-        infos = {"acting": nxt.copy(), "present": present, "ended": ended.copy(), **out}
+        infos = {"acting": m.acting.copy(), "present": present, "ended": ended.copy(), **out}
         rewards = infos.pop("reward")
         self._ended |= ended
         if restart.any():  # NEXT_STEP: the episodes that ended last step start again now
@@ -164,7 +186,7 @@ class BatchedParallelEnv:
             obs = self._obs()
             rewards[restart], terminations[restart], truncations[restart] = 0.0, False, False
             infos["acting"][restart] = m.acting[restart]
-            infos["present"][restart] = m.acting[restart]
+            infos["present"][restart] = m.live[restart]
         if self.autoreset_mode == AutoresetMode.SAME_STEP and ended.any():
             infos["final_obs"] = obs
             infos["_final_obs"] = ended.copy()
@@ -182,23 +204,10 @@ class BatchedParallelEnv:
         self.model.reset(idx, self.seeds[idx].tolist())
         self._ended[idx] = False
 
-    def _check_masks(self, actions: np.ndarray) -> None:
-        """``check_masks``: an acting agent's action must be allowed by its mask (the scalar
-        env applies a masked action and lets it fail; MAPPO without the mask needs that)."""
-        m = self.model
-        a = np.clip(actions, 0, m.M - 1).astype(np.int64)
-        allowed = np.take_along_axis(m.action_mask(), a[..., None], axis=2)[..., 0] > 0
-        bad = m.acting & ~allowed & (m.action_mask().any(axis=2))
-        if bad.any():
-            e, v = (int(x[0]) for x in np.nonzero(bad))
-            raise PolicyError(f"episode {e}: action {int(actions[e, v])} of {self.possible_agents[v]} "
-                              "is masked (check_masks=True)")
-
     def state(self) -> np.ndarray:
-        """(N, V * D): every possible agent's observation (zeros when not acting), as
-        :meth:`desim_iov.env.DesimParallelEnv.state` per episode."""
-        o = self.model.observation()
-        return o.reshape(self.num_envs, -1)
+        """(N, S): every possible agent's observation (zeros when not acting) concatenated in
+        agent order, as :meth:`desim_iov.env.DesimParallelEnv.state` per episode."""
+        return self.model.state()
 
     def close(self) -> None:
         self._started = False
