@@ -47,6 +47,7 @@ from models.fading import gain_from_uniforms
 from models.mobility import random_waypoint_3d
 
 _LEGS = 4  # random-waypoint legs drawn per block (doubled where a row needs more)
+_CHUNK = 4  # episodes whose fading is turned into gains together
 _OTHER_STREAMS = ("fading", "links", "cpu", "dt", "tasks")
 _atan2 = np.frompyfunc(math.atan2, 2, 1)
 
@@ -217,13 +218,16 @@ class OffloadInputs:
         kf = np.array([ch.rician_k if c.rician_k is None else c.rician_k for c in (s.rsus, s.uavs)])
         k_n = np.where(np.arange(N) < self.B, kf[0], kf[1])  # Radio.rician_k of the BSs and UAVs
         ant = self.world.antennas[:N].astype(int)
-        out = []
-        for i in range(0, len(parts), 32):  # chunks: the uniforms are n_ant x 2 per link
-            u = np.stack(parts[i: i + 32])
-            shape = u.shape[:4]
-            out.append(gain_from_uniforms(ch.fading, u, np.broadcast_to(k_n, shape)[..., None],
-                                          np.broadcast_to(ant, shape)))
-        return np.concatenate(out)
+        E, (K, V) = len(parts), parts[0].shape[:2]
+        out = np.empty((E, K, V, N))
+        groups = {}  # columns of one K-factor and antenna count
+        for z in range(N):
+            groups.setdefault((float(k_n[z]), int(ant[z])), []).append(z)
+        for i in range(0, E, _CHUNK):  # a few episodes at a time: the work stays in the cache
+            u = np.stack(parts[i: i + _CHUNK])
+            for (k, m), cols in groups.items():
+                out[i: i + _CHUNK, ..., cols] = _fading(ch.fading, u[..., cols, :, :], k, m)
+        return out
 
     def _relay_fading(self, parts: list[dict]) -> dict[int, np.ndarray]:
         out = {}
@@ -233,10 +237,16 @@ class OffloadInputs:
             if cfg.fading == "none":  # small_scale_gain: the array gain alone, nothing drawn
                 out[c] = np.broadcast_to(ant.astype(np.float64), (E, K) + ant.shape)
                 continue
-            u = np.stack([p[c] for p in parts]) if E else np.zeros((0, K) + ant.shape + (1, 2))
-            shape = u.shape[:4]
-            k = np.broadcast_to(np.asarray(cfg.rician_k, dtype=np.float64), shape)[..., None]
-            out[c] = gain_from_uniforms(cfg.fading, u, k, np.broadcast_to(ant, shape))
+            out[c] = np.empty((E, K) + ant.shape)
+            same = (ant == ant.flat[0]).all() if ant.size else True
+            for i in range(0, E, _CHUNK):
+                u = np.stack([p[c] for p in parts[i: i + _CHUNK]])
+                shape = u.shape[:4]
+                if same:  # one antenna count in the block (every BS has its M)
+                    out[c][i: i + _CHUNK] = _fading(cfg.fading, u, float(cfg.rician_k), int(ant.flat[0]))
+                    continue
+                k = np.broadcast_to(np.asarray(cfg.rician_k, dtype=np.float64), shape)[..., None]
+                out[c][i: i + _CHUNK] = gain_from_uniforms(cfg.fading, u, k, np.broadcast_to(ant, shape))
         return out
 
     def _cpus(self, f_max: np.ndarray, devs: list, noises: list) -> tuple[np.ndarray, np.ndarray]:
@@ -366,6 +376,42 @@ def _legs(u, lo, hi, span, vmin, vmax, horizon, tan_max, legs, per):
         T[rows, last] = np.where(cut, horizon, t_last)
         X[rows, last] = np.where(cut[:, None], p_prev + w[:, None] * (p_last - p_prev), p_last)
     return T, X, last, redo, done
+
+
+def _fading(model: str, u: np.ndarray, k: float, m: int) -> np.ndarray:
+    """gain_from_uniforms for links of one K-factor ``k`` and ``m`` antennas whose uniforms
+    ``u`` (..., n_ant, 2) are padded to n_ant, doing only the work that decides the bits:
+    with one antenna the padded zeros add nothing (the gain is the first antenna's); with
+    K = 0 (and Rayleigh) the Rician expression is the scattered power itself, exactly
+    ((0 + s + 2 sqrt(0 s) cos) / (0 + 1) = s in IEEE arithmetic for a finite s)."""
+    n_ant = u.shape[-2]
+    if m == 1:
+        u = u[..., :1, :]
+    elif m != n_ant:  # a partial array: the reference's padded sum
+        shape = u.shape[:-2]
+        return gain_from_uniforms(model, u, np.broadcast_to(k, shape)[..., None], np.broadcast_to(m, shape))
+    if model == "rayleigh" or k == 0.0:
+        per = -np.log1p(-u[..., 0])
+        return per[..., 0] if m == 1 else per.sum(axis=-1)
+    return _rician(u, k)
+
+
+def _rician(u: np.ndarray, k: float) -> np.ndarray:
+    """gain_from_uniforms("rician", u, k, n_ant) with every antenna in use: its operations in
+    its order, ((k + s) + (2 sqrt(k s)) cos) / (k + 1), in place."""
+    s = np.negative(u[..., 0])
+    np.log1p(s, out=s)
+    np.negative(s, out=s)  # |CN(0, 1)|^2 = -ln(1 - u)
+    c = np.multiply(2.0 * np.pi, u[..., 1])
+    np.cos(c, out=c)
+    t = np.multiply(k, s)
+    np.sqrt(t, out=t)
+    np.multiply(2.0, t, out=t)
+    np.multiply(t, c, out=t)
+    np.add(k, s, out=s)
+    np.add(s, t, out=s)
+    np.divide(s, k + 1.0, out=s)
+    return s[..., 0] if s.shape[-1] == 1 else s.sum(axis=-1)
 
 
 def _deviation(rng: np.random.Generator, reps: int, n: int, distribution: str, scale: float) -> np.ndarray:

@@ -59,7 +59,7 @@ class Placer:
         tc, net = off.tasks, off.network
         self.min_rate, self.max_hops = net.min_rate, net.max_hops
         self.drop = net.at_hop_limit == "drop"
-        self.N = topo.N
+        self.N, self.topo = topo.N, topo
         # per split level: subtasks per task, their bits, cycles, C D and xi C D (Python floats)
         n_sub = [tc.n_subtasks(lv) for lv in tc.split_levels]
         bits = [tc.size / n for n in n_sub]
@@ -125,7 +125,7 @@ class Placer:
         bits = self.bits[split]
         nodes, n_nodes, dropped = self.paths(first, placing, rules, ln.relay_edge)
         # the access hop at the vehicle's power level, or the nearest stronger one meeting R^
-        rates = ln.access_rate_levels[e, :, v, f0]  # (E, V, L_v)
+        rates = self.topo.access_levels(ln.access_snr[e, v, f0], f0)  # (E, V, L_v)
         lvl = first_level(rates, power, self.min_rate)
         r0 = np.where(placing, np.take_along_axis(rates, lvl[..., None], axis=2)[..., 0], 1.0)
         latency = bits / r0 + self.access_delay[f0]  # sum(t_hops) starts from the access hop
@@ -137,7 +137,7 @@ class Placer:
             if not hop.any():
                 break
             x, y = np.maximum(nodes[..., h - 1], 0), np.maximum(nodes[..., h], 0)
-            rl = ln.relay_rate_levels[e, :, x, y]  # (E, V, L_r)
+            rl = self.topo.relay_levels(ln.relay_snr[e, x, y], x, y)  # (E, V, L_r)
             lv = first_level(rl, relay_level[e, x], self.min_rate)
             r = np.where(hop, np.take_along_axis(rl, lv[..., None], axis=2)[..., 0], 1.0)
             with np.errstate(divide="ignore", invalid="ignore"):

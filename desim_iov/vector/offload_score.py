@@ -115,36 +115,32 @@ class Scorer:
 
     def tally(self, pl: Placements, lat_i: np.ndarray, N: int):
         """RewardScorer.tally per node (E, N): handled, the latency sum, how many met rho,
-        cycles processed, energy (relaying; processing), each float sum in the scalar order."""
+        cycles processed, energy (relaying; processing), each float sum in the scalar order:
+        vehicle after vehicle, each of its subtasks in turn (their addends are equal)."""
         E, V, H1 = pl.nodes.shape
-        e = np.arange(E)
         handled, met = np.zeros((E, N)), np.zeros((E, N))
         acc = np.zeros((3, E, N))  # latency sum, energy, cycles processed
-        rho = self.tc.deadline
-        for v in range(V):
-            on = pl.placing[:, v]
-            if not on.any():
-                continue
-            add = np.zeros((3, E, N))
-            nodes, n_nodes, n = pl.nodes[:, v], pl.n_nodes[:, v], pl.n_items[:, v]
-            for k in range(H1):
-                at = on & (k < n_nodes)
-                if not at.any():
-                    break
-                z = np.maximum(nodes[:, k], 0)
-                last = k == n_nodes - 1
-                add[0, e[at], z[at]] = lat_i[at, v]
-                handled[e[at], z[at]] += n[at]
-                met[e[at], z[at]] += np.where(lat_i[at, v] <= rho, n[at], 0)
-                relay = at & ~last  # the hop's transmitter pays its energy
-                if relay.any():
-                    add[1, e[relay], z[relay]] = pl.e_relay[relay, v, k]
-                proc = at & last & ~pl.dropped[:, v]  # the processing node: xi C D and its cycles
-                add[1, e[proc], z[proc]] = pl.e_proc[proc, v]
-                add[2, e[proc], z[proc]] = pl.cycles[proc, v]
-            for j in range(int(n.max())):  # one subtask at a time, as RewardScorer.tally adds them
-                sel = on & (j < n)
-                acc[:, sel] += add[:, sel]
+        on = pl.placing[..., None] & (np.arange(H1) < pl.n_nodes[..., None])
+        ee, vv, kk = np.nonzero(on)  # every node of every path
+        if not len(ee):
+            return handled, acc[0], met, acc[2], acc[1]
+        zz, n = pl.nodes[ee, vv, kk], pl.n_items[ee, vv]
+        lat = lat_i[ee, vv]
+        last = kk == pl.n_nodes[ee, vv] - 1
+        proc = last & ~pl.dropped[ee, vv]  # the processing node: xi C D and the cycles
+        relay = pl.e_relay[ee, vv, np.minimum(kk, H1 - 2)] if H1 > 1 else np.zeros(len(ee))
+        add = np.zeros((V, 3, E, N))  # what one subtask of vehicle v adds (0: nothing, exactly)
+        add[vv, 0, ee, zz] = lat
+        add[vv, 1, ee, zz] = np.where(last, np.where(proc, pl.e_proc[ee, vv], 0.0), relay)
+        add[vv, 2, ee, zz] = np.where(proc, pl.cycles[ee, vv], 0.0)
+        np.add.at(handled, (ee, zz), n)  # counts: exact in any order
+        np.add.at(met, (ee, zz), np.where(lat <= self.tc.deadline, n, 0))
+        for v in np.unique(vv).tolist():
+            rows = np.flatnonzero(pl.placing[:, v])
+            sub, a, n_r = acc[:, rows], add[v][:, rows], pl.n_items[rows, v][None, :, None]
+            for j in range(int(n_r.max())):
+                sub = np.where(j < n_r, sub + a, sub)
+            acc[:, rows] = sub
         return handled, acc[0], met, acc[2], acc[1]
 
     def relays(self, pl: Placements, f: np.ndarray, is_uav: np.ndarray) -> dict[str, np.ndarray]:

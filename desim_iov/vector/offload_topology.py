@@ -36,12 +36,13 @@ class Links:
 
     access_gain: np.ndarray  # (E, V, N) linear, with fading and array gain
     access_pl_db: np.ndarray  # (E, V, N) large-scale path loss, dB
+    access_snr: np.ndarray  # (E, V, N) uplink SNR at the vehicle's full power
     access_rate: np.ndarray  # (E, V, N) bit/s at full power
-    access_rate_levels: np.ndarray  # (E, L_v, V, N) bit/s at each vehicle power level
     access_edge: np.ndarray  # (E, V, N) bool
     relay_gain: np.ndarray  # (E, N, N) linear (0 where no link type)
     relay_pl_db: np.ndarray  # (E, N, N) dB (inf where no link type)
-    relay_rate_levels: np.ndarray  # (E, L_r, N, N) bit/s at each relay power level (0: no link type)
+    relay_snr: np.ndarray  # (E, N, N) at the transmitter's P_max
+    relay_rate: np.ndarray  # (E, N, N) bit/s at full power (0 where no link type)
     relay_edge: np.ndarray  # (E, N, N) bool
 
 
@@ -93,6 +94,18 @@ class BatchTopology:
             return fbl_rate_bps(bandwidth_hz, snr, blocklength, self.eps)
         return shannon_bps(bandwidth_hz, snr)
 
+    def access_levels(self, snr: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """(..., L_v) Topology.access_rate_levels of the pairs with SNRs ``snr`` (...) to nodes
+        ``z`` (...): the rates at every vehicle power level, element by element."""
+        return self.rate(self.access_bw[z][..., None], snr[..., None] * self.veh_ratio,
+                         self.access_blocklength[z][..., None])
+
+    def relay_levels(self, snr: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """(..., L_r) Topology.relay_rate_levels of the links x -> y with SNRs ``snr``."""
+        rl = self.rate(self.relay_bw[x, y][..., None], snr[..., None] * self.relay_ratio,
+                       self.relay_blocklength[x, y][..., None])
+        return np.where((self.relay_type[x, y] >= 0)[..., None], rl, 0.0)
+
     def links(self, vxyz: np.ndarray, nxyz: np.ndarray, fading: np.ndarray | None,
               relay_fading: dict[int, np.ndarray], exponent: dict[int, np.ndarray]) -> Links:
         """Links of E episodes from vehicle positions ``vxyz`` (E, V, 3), node positions ``nxyz``
@@ -115,8 +128,8 @@ class BatchTopology:
         snr = snr_linear(s.vehicles.tx_power, h, self.noise_up)
         # Topology.update: access links
         access_pl_db = -linear_to_db(np.maximum(path_gain, 1e-300))
+        # the rates at full power; those at the other levels only where a subtask goes (levels)
         access_rate = self.rate(self.access_bw, snr, self.access_blocklength)
-        levels = self.rate(self.access_bw, snr[:, None] * self.veh_ratio[:, None, None], self.access_blocklength)
         # relay links
         E = d.shape[0]
         dr = pairwise_distance(nxyz, nxyz)
@@ -128,17 +141,16 @@ class BatchTopology:
             if not m.any():
                 continue
             params = dict(cfg.pathloss_params)
-            if cfg.exponent_range is not None:
-                pl_db = np.asarray(log_distance(dr, f, exponent=exponent[code], **params))
+            if cfg.exponent_range is not None:  # elementwise: the type's links alone
+                pl[:, m] = log_distance(dr[:, m], f, exponent=exponent[code][:, m], **params)
             else:
-                pl_db = np.asarray(path_loss_db(cfg.pathloss, dr, f, **params))
-            pl[:, m] = pl_db[:, m]
+                pl[:, m] = path_loss_db(cfg.pathloss, dr[:, m], f, **params)
             rows, cols = self.slices[code]
             g_blk = gain_from_path_loss_db(pl[:, rows, cols]) * relay_fading[code]
             g[:, rows, cols] = np.where(m[rows, cols], g_blk, 0.0)
         relay_snr = snr_linear(self.relay_power[:, None], g, self.relay_noise)
         linked = self.relay_type >= 0
-        relay_rate = np.where(linked, self.rate(self.relay_bw, relay_snr, self.relay_blocklength), 0.0)
-        rl = self.rate(self.relay_bw, relay_snr[:, None] * self.relay_ratio[:, None, None], self.relay_blocklength)
-        return Links(h, access_pl_db, access_rate, levels, access_rate >= self.min_rate, g, pl,
-                     np.where(linked, rl, 0.0), (relay_rate >= self.min_rate) & linked)
+        rr = self.rate(self.relay_bw, relay_snr, self.relay_blocklength)
+        relay_rate = np.where(linked, rr, 0.0)
+        return Links(h, access_pl_db, snr, access_rate, access_rate >= self.min_rate, g, pl, relay_snr,
+                     relay_rate, (relay_rate >= self.min_rate) & linked)
