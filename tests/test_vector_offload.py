@@ -16,11 +16,11 @@ from gymnasium.vector import AutoresetMode
 
 from desim_iov.config import ConfigError
 from desim_iov.decisions import PolicyError
-from desim_iov.env import make_scenario, parallel_env
+from desim_iov.env import gym_env, make_scenario, maskable, parallel_env
 from desim_iov.kinds import BS_AGENT, UAV_AGENT, VEHICLE_AGENT
 from desim_iov.rng import RngStreams
 from desim_iov.vector import offload_score
-from desim_iov.vector.env import batched_env
+from desim_iov.vector.env import batched_env, vector_env
 from desim_iov.vector.offload_inputs import OffloadInputs
 from desim_iov.vector.offload_score import copies_mean, copies_sum
 from models.fading import gain_from_uniforms, small_scale_gain
@@ -277,3 +277,33 @@ def test_bad_inputs_get_one_line_errors():
         with pytest.raises(ConfigError, match=words) as e:
             batched_env("offload-urban", 2, **overrides)
         assert "\n" not in str(e.value)
+
+
+def test_single_agent_vector_env_equals_central_env():
+    """OffloadVectorEnv's sub-env i is DesimCentralEnv (slot fidelity) with seed i: concatenated
+    observations and masks, summed rewards, terminated/truncated, action_masks()."""
+    venv = vector_env("offload-urban", 2, duration=0.1)
+    genvs = [gym_env("offload-urban", fidelity="slot", duration=0.1) for _ in range(2)]
+    vobs, _ = venv.reset(seed=7491)
+    gobs = [g.reset(seed=7491 + i)[0] for i, g in enumerate(genvs)]
+    assert venv.single_observation_space.contains({k: v[0] for k, v in vobs.items()})
+    rng = np.random.default_rng(7492)
+    for step in range(6):
+        for i, g in enumerate(genvs):
+            if step < 5:
+                assert all(np.array_equal(gobs[i][k], vobs[k][i]) for k in gobs[i])
+                assert np.array_equal(g.action_masks(), venv.action_masks()[i])
+                assert np.array_equal(maskable(vobs["action_mask"][i], g.action_space.nvec), venv.action_masks()[i])
+        masks, parts, off = venv.action_masks(), [], 0
+        for n in genvs[0].action_space.nvec.tolist():  # a random allowed value per component
+            parts.append(np.where(masks[:, off: off + n], rng.random((2, n)), -1.0).argmax(axis=1))
+            off += n
+        acts = np.where(rng.random((2, len(parts))) < 0.1, 0, np.stack(parts, axis=1))  # some masked
+        vobs, vrew, vterm, vtrunc, _ = venv.step(acts)
+        if step < 5:
+            for i, g in enumerate(genvs):
+                gobs[i], r, term, trunc, _ = g.step(acts[i])
+                assert r == vrew[i] and term == vterm[i] and trunc == vtrunc[i]
+                if step == 4:
+                    assert trunc and not term
+    venv.close()

@@ -24,7 +24,9 @@ and the slot's terms per agent. By app (``MODELS``):
 
 :class:`TwinVectorEnv` is the twin-migration single-agent view as a
 ``gymnasium.vector.VectorEnv`` of :class:`desim_iov.env.DesimGymEnv` (stacked agents,
-``MultiDiscrete`` actions, the summed reward).
+``MultiDiscrete`` actions, the summed reward); :class:`OffloadVectorEnv` the task-offloading
+one, of :class:`desim_iov.env.DesimCentralEnv` (every agent's observation, mask and three
+action components concatenated in agent order).
 
 Seeds follow Gymnasium: ``reset(seed=s)`` gives episode i the seed ``s + i``, ``seed=[...]``
 one each, ``seed=None`` keeps each episode's seed (at first the scenario's). An episode
@@ -262,6 +264,70 @@ class TwinVectorEnv(VectorEnv):
         self.par.close()
 
 
+class OffloadVectorEnv(VectorEnv):
+    """Single-agent view (``gymnasium.vector.VectorEnv``) of N task-offloading
+    :class:`~desim_iov.env.DesimCentralEnv` episodes (the quantum-DRL paper's single-agent
+    baseline): each sub-env's observation is every agent's observation and mask concatenated
+    in agent order (``zero_for`` where idle), its action every agent's three components in
+    that order, its reward the sum of the agents' rewards, truncated at the run's end.
+    ``action_masks()`` is sb3-contrib's convention per sub-env: (N, sum nvec) bool."""
+
+    def __init__(self, scenario: Scenario, num_envs: int,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, reseed: str = "same") -> None:
+        from desim_iov.env import DesimCentralEnv
+
+        self.par = BatchedParallelEnv(scenario, num_envs, autoreset_mode, reseed)
+        central = DesimCentralEnv(self.par.scenario)  # its spaces (no simulation is built)
+        self.num_envs = num_envs
+        self.single_observation_space = central.observation_space
+        self.single_action_space = central.action_space
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.metadata = {"autoreset_mode": self.par.autoreset_mode}
+        self._obs: dict[str, Any] = {}
+
+    def _flat(self, obs: dict[str, Any]) -> dict[str, np.ndarray]:
+        self._obs = obs
+        n = self.num_envs
+        return {"observation": np.concatenate([o["observation"].reshape(n, -1) for o in obs.values()], axis=1),
+                "action_mask": np.concatenate([o["action_mask"].reshape(n, -1) for o in obs.values()], axis=1)}
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+        if seed is not None and isinstance(seed, int | np.integer):
+            self._np_random, self._np_random_seed = gymnasium.utils.seeding.np_random(int(seed))
+        obs, infos = self.par.reset(seed=seed, options=options)
+        return self._flat(obs), infos
+
+    def step(self, actions):
+        a = np.asarray(actions)
+        if a.shape != (self.num_envs, 3 * self.par.num_agents):
+            raise ValueError(f"actions: expected shape ({self.num_envs}, {3 * self.par.num_agents}) (episode, "
+                             f"every agent's 3 components), got {a.shape}")
+        obs, rew, term, trunc, infos = self.par.step(a.reshape(self.num_envs, self.par.num_agents, 3))
+        ended = infos["ended"]
+        reward = np.add.accumulate(rew, axis=1)[:, -1]  # sum(rewards.values()): idle agents add 0.0
+        truncated = ended & (trunc & infos["present"]).any(axis=1)
+        return self._flat(obs), reward, ended & ~truncated, truncated, infos
+
+    def action_masks(self) -> np.ndarray:
+        """(N, sum nvec) bool for ``MaskablePPO``: the kernel's masks, a component with no
+        allowed option open in full (``desim_iov.env.maskable``)."""
+        m = self.par.model
+        out = []
+        for kind, o in self._obs.items():
+            mk = o["action_mask"].astype(bool)
+            off = 0
+            for c in m.spaces.nvec[kind]:
+                part = mk[..., off: off + c]
+                part |= ~part.any(axis=-1, keepdims=True)
+                off += c
+            out.append(mk.reshape(self.num_envs, -1))
+        return np.concatenate(out, axis=1)
+
+    def close_extras(self, **kwargs: Any) -> None:
+        self.par.close()
+
+
 def batched_env(scenario: str | Scenario = "twin-city", num_envs: int = 16, *,
                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, reseed: str = "same",
                 check_masks: bool = False, **overrides: Any) -> BatchedParallelEnv:
@@ -272,6 +338,9 @@ def batched_env(scenario: str | Scenario = "twin-city", num_envs: int = 16, *,
 
 def vector_env(scenario: str | Scenario = "twin-city", num_envs: int = 16, *,
                autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, reseed: str = "same",
-               **overrides: Any) -> TwinVectorEnv:
-    """The single-agent ``gymnasium.vector.VectorEnv`` of ``scenario``'s batched slot env."""
-    return TwinVectorEnv(make_scenario(scenario, **overrides), num_envs, autoreset_mode, reseed)
+               **overrides: Any) -> TwinVectorEnv | OffloadVectorEnv:
+    """The single-agent ``gymnasium.vector.VectorEnv`` of ``scenario``'s batched slot env
+    (twin migration: :class:`TwinVectorEnv`; task offloading: :class:`OffloadVectorEnv`)."""
+    sc = make_scenario(scenario, **overrides)
+    cls = OffloadVectorEnv if sc.app == "task_offloading" else TwinVectorEnv
+    return cls(sc, num_envs, autoreset_mode, reseed)
