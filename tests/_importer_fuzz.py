@@ -191,7 +191,7 @@ def check_trajectories(ts: TrajectorySet) -> None:
     assert r.balanced, r.summary()
     assert r.rows_kept == len(ts.frame) and r.vehicles == len(ts.vehicles())
     assert all(n > 0 for n in r.removed.values()), r.removed
-    assert "\n" not in r.summary()
+    assert "\n" not in r.summary() and len(r.summary()) < 5000, r.summary()[:5000]
     f = ts.frame
     _finite_within("t", f["t"], 0.0, MAX_T_S)
     if ts.crs == "lonlat":
@@ -219,7 +219,7 @@ def check_pems(d: PemsData) -> None:
     if d.n_steps > 1:
         assert (np.diff(d.timestamps.asi8) == np.diff(d.timestamps.asi8)[0]).all()
     assert len(d.station_ids) == d.n_stations
-    assert all("\n" not in n for n in d.notes)
+    assert all("\n" not in n and len(n) < 1000 for n in d.notes), d.notes
 
 
 def check_sites(xy: np.ndarray) -> None:

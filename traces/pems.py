@@ -157,7 +157,7 @@ def _read_wide_csv(path: Path, *, on_error: str = "raise", chunksize: int = 8192
                 raise TraceFormatError(path, line, problem)
             out.skipped += 1
             if len(out.examples) < max_examples:
-                out.examples.append(f"{path}:{line}: {problem}")
+                out.examples.append(f"{path}:{line}: {clip(problem, 400)}")
 
         for first, block in line_chunks(fh, chunksize, first_line=header_line + 1):
             s = [ln.strip() for ln in block]
@@ -188,7 +188,7 @@ def _read_wide_csv(path: Path, *, on_error: str = "raise", chunksize: int = 8192
             bad_t = t.isna().to_numpy()
             bad_v = (~np.isfinite(v) | (v < 0) | (v > MAX_FLOW)).any(axis=1)
             for r in np.flatnonzero(bad_t | bad_v):
-                bad(int(line_no[r]), f"bad timestamp {raw.iat[r, 0]!r}, expected 'YYYY-MM-DD HH:MM'"
+                bad(int(line_no[r]), f"bad timestamp {shown(raw.iat[r, 0])}, expected 'YYYY-MM-DD HH:MM'"
                     if bad_t[r] else _cell_problem(raw, v, int(r), columns))
             ok = ~(bad_t | bad_v)
             n = int(ok.sum())
