@@ -60,8 +60,10 @@ def test_reasons_against_the_rsus_and_the_names():
         idle_vehicles(tracks, 600.0, 30.0)
     with pytest.raises(ValueError, match="2 names for 4 vehicles"):
         idle_vehicles(tracks, 600.0, 30.0, names=["a", "b"])
-    with pytest.raises(ValueError, match="slot_s must be a positive number"):
+    with pytest.raises(ValueError, match="slot_s and duration_s must be positive numbers"):
         idle_vehicles(tracks, 600.0, 0.0)
+    with pytest.raises(ValueError, match="must be positive numbers, got 30.0 and 0.0"):
+        idle_reason(tracks[0], 0.0, 30.0)
 
 
 def _taxi(d, taxi: int, start: str, n: int = 30) -> None:

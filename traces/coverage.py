@@ -28,9 +28,6 @@ class Track(Protocol):
     @property
     def times(self) -> np.ndarray: ...
 
-    @property
-    def positions(self) -> np.ndarray: ...
-
     def position(self, t: np.ndarray) -> np.ndarray: ...
 
 
@@ -60,6 +57,9 @@ def idle_reason(track: Track, duration_s: float, slot_s: float, *, rsu_xy: np.nd
     out of every RSU's reach (``rsu_xy`` (n, 2) or (n, 3) sites, ``reach_m`` their range; no
     check without sites) whenever it is on the road; standing still whenever it is on the road
     and within reach."""
+    if not (0 < slot_s < np.inf and 0 < duration_s < np.inf):
+        raise ValueError(f"slot_s and duration_s must be positive numbers, got {slot_s!r} and "
+                         f"{duration_s!r}")
     times = np.asarray(track.times, dtype=np.float64)
     start, end = float(times[0]), float(times[-1])
     if len(times) < 2 or end <= start:
@@ -102,8 +102,6 @@ def idle_vehicles(tracks: Sequence[Track], duration_s: float, slot_s: float, *,
     """One line ``<name>: <reason>`` per vehicle of ``tracks`` that never drives during the run
     (:func:`idle_reason`), in ``tracks`` order; ``names`` default to ``vehicle <index>``, the
     index the run gives each vehicle."""
-    if slot_s <= 0 or not np.isfinite(slot_s) or not np.isfinite(duration_s):
-        raise ValueError(f"slot_s must be a positive number, got {slot_s!r} (duration {duration_s!r})")
     if names is not None and len(names) != len(tracks):
         raise ValueError(f"{len(names)} names for {len(tracks)} vehicles")
     out = []
