@@ -235,9 +235,10 @@ class TwinInputs:
                 continue
             if self.batches == 1:  # exponential(1.0) = 1.0 x standard_exponential, the same draws
                 rng.standard_exponential((K, M), out=factors[i])
-            else:  # gamma(n, 1.0) = 1.0 x standard_gamma(n): Gamma(n, 1)/n
+            else:  # gamma(n, 1.0) = 1.0 x standard_gamma(n): Gamma(n, 1)/n (divided below)
                 rng.standard_gamma(self.batches, (K, M), out=factors[i])
-                np.divide(factors[i], self.batches, out=factors[i])
+        if batches and self.batches != 1:
+            np.divide(factors, self.batches, out=factors)
         if elementwise and (mu == mu[:1]).all():  # one model object for every episode
             bg = cls(s, mu[0], self.on, phases[:, None, :], None)
             rate = np.broadcast_to(bg.rate(self.t[None, :, None]), (B, K, M))

@@ -65,6 +65,82 @@ def pairwise_distance(p: np.ndarray, q: np.ndarray, buf: np.ndarray | None = Non
     return np.sqrt(out, out=out)
 
 
+def _grid_of(q: np.ndarray) -> tuple | None:
+    """``(dims, values, first, shape)`` when the R points ``q`` (R, 3) are R consecutive cells
+    (from flat index ``first``) of the row-major grid of their coordinates' distinct values
+    ``values[c]``, its axes being the coordinates ``dims`` in order (a grid of RSUs, a lone
+    satellite); else None."""
+    vals, inv = zip(*(np.unique(q[:, c], return_inverse=True) for c in range(3)), strict=True)
+    if any(not np.array_equal(v[i].view(np.int64), q[:, c].view(np.int64))  # -0.0 is not 0.0 here
+           for c, (v, i) in enumerate(zip(vals, inv, strict=True))):
+        return None
+    n = [len(v) for v in vals]
+    for dims in ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)):
+        shape = tuple(n[c] for c in dims)
+        if int(np.prod(shape)) > 2 * len(q) + 16:
+            return None
+        f = np.ravel_multi_index(tuple(inv[c].ravel() for c in dims), shape)
+        if (np.diff(f) == 1).all():  # axes of one value broadcast (long inner loops)
+            return tuple(c for c in dims if n[c] > 1), vals, int(f[0]), tuple(x for x in shape if x > 1)
+    return None
+
+
+class FixedDistances:
+    """(N, V, M) distances from vehicles to servers that stand still, but for the columns
+    ``moving`` (the UAVs), equal to :func:`pairwise_distance` bit for bit: the same squares
+    added in the same order, with the squared differences to a grid of fixed servers computed
+    once per distinct coordinate value (x_c - q_c is one number for every server sharing q_c)
+    and added by broadcasting over the grid."""
+
+    def __init__(self, xyz: np.ndarray, moving: slice) -> None:
+        if SQUARE_SUM_ORDER is None:
+            raise ValueError("FixedDistances needs a known order of the einsum's squares")
+        self.M, self.moving = len(xyz), moving
+        fixed = np.ones(self.M, bool)
+        fixed[moving] = False
+        edges = np.flatnonzero(np.diff(np.r_[0, fixed.astype(np.int8), 0]))  # runs of fixed columns
+        self.blocks = [(a, b, _grid_of(xyz[a:b]), xyz[a:b].T.copy()) for a, b in edges.reshape(-1, 2).tolist()]
+        self._bufs: dict[tuple, np.ndarray] = {}
+
+    def __call__(self, p: np.ndarray, moving_xyz: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Distances from vehicles ``p`` (N, V, 3) to the servers, the moving ones at
+        ``moving_xyz`` (N, U, 3), into ``out`` (N, V, M) float64 if given."""
+        N, V = p.shape[:2]
+        if out is None:
+            out = np.empty((N, V, self.M))
+        pc = [np.ascontiguousarray(p[..., c])[..., None] for c in range(3)]  # (N, V, 1) each
+        for a, b, grid, q in self.blocks:
+            if grid is None:
+                _root_of_squares(pc, q, out[..., a:b])
+                continue
+            dims, vals, first, shape = grid
+            sq = []
+            for c in range(3):
+                x = np.subtract(pc[c], vals[c])  # (N, V, n_c)
+                sq.append(np.multiply(x, x, out=x).reshape((N, V) + tuple(len(vals[c]) if d == c else 1
+                                                                         for d in dims)))
+            i, j, k = SQUARE_SUM_ORDER
+            buf = self._bufs.get((N, V, shape))
+            if buf is None:
+                buf = self._bufs[(N, V, shape)] = np.empty((N, V) + shape)
+            np.add(sq[i] + sq[j], sq[k], out=buf)
+            np.sqrt(buf.reshape(N, V, -1)[..., first : first + b - a], out=out[..., a:b])
+        if self.moving.stop > self.moving.start:
+            _root_of_squares(pc, [moving_xyz[:, None, :, c] for c in range(3)], out[..., self.moving])
+        return out
+
+
+def _root_of_squares(pc: list[np.ndarray], qc, out: np.ndarray) -> None:
+    """sqrt((x_a^2 + x_b^2) + x_c^2) of x_c = pc[c] - qc[c] (broadcast), into ``out``."""
+    xs = []
+    for c in SQUARE_SUM_ORDER:
+        x = np.subtract(pc[c], qc[c])
+        xs.append(np.multiply(x, x, out=x))
+    np.add(xs[0], xs[1], out=xs[0])
+    np.add(xs[0], xs[2], out=xs[0])
+    np.sqrt(xs[0], out=out)
+
+
 class BatchRadio:
     """The scenario's radio for a batch: a :class:`Radio` on one world lends its columns
     (bandwidths, powers, noise) and path-loss blocks; nothing here holds state over time."""
@@ -118,6 +194,12 @@ class BatchRadio:
         np.put_along_axis(r, src[..., None], np.inf, axis=-1)
         return r
 
+    def finish_pair_rates(self, r: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """:meth:`finish_migration_rates` of the pairs ``src`` -> ``dst`` (arrays of one shape)."""
+        if self.sat >= 0:
+            r = np.where((dst == self.sat) | (src == self.sat), self.radio.r_sat, r)
+        return np.where(dst == src, np.inf, r)
+
 
 class PatrolRates:
     """R^mig (Eq. 11) as table look-ups, for networks whose RSUs and satellite stand still
@@ -134,6 +216,8 @@ class PatrolRates:
         self.is_uav[uavs] = True
         src = np.arange(M)[None]
         self.static = radio.finish_migration_rates(radio.link_rates(static_xyz[None], src, static_xyz[None]), src)[0]
+        #: every link has a positive rate (then Eq. 23's R^mig > 0 holds throughout)
+        self.positive = bool((self.static > 0).all())
         if not self.n_uav:
             return
         u0 = uavs.start  # every UAV has its class's transmit power
@@ -144,6 +228,7 @@ class PatrolRates:
         self.to_uav = radio.link_rates(np.broadcast_to(static_xyz, (K, M, 3)), np.broadcast_to(src, (K, M)),
                                        by_tick).transpose(2, 0, 1)  # (R, K, M): [route, tick, source]
         self.uav_uav = radio.link_rates(by_tick, np.full((K, R), u0), by_tick)  # (K, R, R)
+        self.positive &= all(bool((x > 0).all()) for x in (self.from_uav, self.to_uav, self.uav_uav))
 
     def rates(self, src: np.ndarray, route: np.ndarray, k: np.ndarray) -> np.ndarray:
         """(N, V, M) rates from each host ``src`` (N, V) at tick ``k`` (N,), the UAVs of each
@@ -161,3 +246,17 @@ class PatrolRates:
             row[:, self.uavs] = self.uav_uav[k[e][:, None], f[:, None], route[e]]
             r[e, v] = row
         return r
+
+    def pair_rates(self, src: np.ndarray, dst: np.ndarray, route: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """(N, V) the entries ``dst`` (N, V) of :meth:`rates` (the same look-ups, only those)."""
+        r = self.static[src, dst]
+        if not self.n_uav:
+            return r
+        n0, e = self.uavs.start, np.arange(len(src))[:, None]
+        su, du = self.is_uav[src], self.is_uav[dst]
+        f = route[e, np.where(su, src - n0, 0)]  # the source UAV's route (where it is one)
+        g = route[e, np.where(du, dst - n0, 0)]  # the destination UAV's route
+        kk = k[:, None]
+        r = np.where(du & ~su, self.to_uav[g, kk, src], r)
+        r = np.where(su & ~du, self.from_uav[f, kk, dst], r)
+        return np.where(su & du, self.uav_uav[kk, f, g], r)

@@ -31,7 +31,13 @@ from desim_iov.config import ConfigError, Scenario
 from desim_iov.decisions import PolicyError
 from desim_iov.kinds import SATELLITE, UAV
 from desim_iov.vector.twin_inputs import EpisodeInputs, TwinInputs
-from desim_iov.vector.twin_radio import BatchRadio, PatrolRates, pairwise_distance
+from desim_iov.vector.twin_radio import (
+    SQUARE_SUM_ORDER,
+    BatchRadio,
+    FixedDistances,
+    PatrolRates,
+    pairwise_distance,
+)
 from models.compute import computing_latency_s, service_rate_bps
 from models.objectives import migration_failed, total_latency_s
 from models.rate import transmission_latency_s
@@ -84,6 +90,9 @@ class TwinSlotBatch:
         if self.inputs.fast and (not self.inputs.U or s.uavs.mobility == "patrol"):
             self.patrol = PatrolRates(self.radio, w.server_positions(0.0), self.inputs.route_positions(),
                                       self.uavs)
+        self.fixed = None  # distances to fixed servers by their grid (fast inputs: the same sites in every episode)
+        if self.inputs.fast and SQUARE_SUM_ORDER is not None:
+            self.fixed = FixedDistances(w.server_positions(0.0), self.uavs)
         N, K, V, M, U = n, self.K, self.V, self.M, self.inputs.U
         self.seed = np.zeros(N, np.int64)
         self.loaded = np.zeros(N, bool)  # inputs drawn for ``seed``
@@ -108,12 +117,16 @@ class TwinSlotBatch:
         self.acting = np.zeros((N, V), bool)
         self.current = np.zeros((N, V), np.int64)
         self.dist = np.zeros((N, V, M))
-        self.mig_rate = np.zeros((N, V, M))
+        self.mig_rate: np.ndarray | None = None  # (N, V, M), unless every link's rate is positive
         self.mask = np.zeros((N, V, M), bool)
+        self._e = np.arange(N)
+        self._em = self._e[:, None] * M  # flat offsets of the episodes' rows in (N, M)
+        self._evm = np.arange(N * V).reshape(N, V) * M  # ... of the (episode, vehicle) rows in (N, V, M)
         self.loads = np.zeros((N, M))
         self.seen = np.zeros((N, M))
         self._obs: np.ndarray | None = None
-        self._buf = np.empty((3, N, V, M))  # distances' work space
+        self._buf = np.empty((3, N, V, M)) if self.fixed is None else None  # distances' work space
+        self._obs_buf = np.empty((N, V, self.spaces.n_obs - M))
         self._mask: np.ndarray | None = None
 
     # ------------------------------------------------------------------ episodes
@@ -146,10 +159,15 @@ class TwinSlotBatch:
             self.observe()
 
     def _store(self, idx: np.ndarray, x: EpisodeInputs) -> None:
+        if np.array_equal(idx, self._e):  # every episode: take the new arrays as they are
+            self.veh_xyz, self.srv_xyz, self.uav_xyz, self.drives, self.bg = (
+                x.vehicle_xyz, x.server_xyz, x.uav_xyz, x.active, x.background)
+        else:
+            self.veh_xyz[idx], self.srv_xyz[idx], self.uav_xyz[idx] = x.vehicle_xyz, x.server_xyz, x.uav_xyz
+            self.drives[idx], self.bg[idx] = x.active, x.background
         self.seed[idx], self.loaded[idx] = x.seeds, True
-        self.veh_xyz[idx], self.srv_xyz[idx], self.uav_xyz[idx] = x.vehicle_xyz, x.server_xyz, x.uav_xyz
         self.uav_route[idx] = x.uav_route
-        self.drives[idx], self.bg[idx], self.cpu[idx], self.finished[idx] = x.active, x.background, x.cpu_hz, x.finished
+        self.cpu[idx], self.finished[idx] = x.cpu_hz, x.finished
         self.mu[idx] = service_rate_bps(x.cpu_hz, self.scenario.vehicles.cycles_per_bit)
 
     def _servers_at(self, e: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -158,11 +176,18 @@ class TwinSlotBatch:
         sp[:, self.uavs] = self.uav_xyz[e, k]
         return sp
 
+    def _distances(self, e: np.ndarray, k: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """(len(e), V, M) vehicle -> server distances (Eq. 2) of episodes ``e`` at ticks ``k``."""
+        if self.fixed is not None:
+            return self.fixed(self.veh_xyz[e, k], self.uav_xyz[e, k], out)
+        buf = self._buf if len(e) == self.n else None
+        return pairwise_distance(self.veh_xyz[e, k], self._servers_at(e, k), buf).copy()
+
     def _initial_hosts(self, idx: np.ndarray) -> np.ndarray:
         """TwinMigrationApp._initial_host at t = 0: the nearest RSU/UAV in range (Radio's
         ``reachable``: within D_max and a usable link both ways), else the satellite, else the
         nearest server."""
-        d = pairwise_distance(self.veh_xyz[idx, 0], self._servers_at(idx, np.zeros_like(idx)))
+        d = self._distances(idx, np.zeros_like(idx))
         ok = (d <= self.range_m) & ~self.radio.radio.always_reachable
         e, v, m = np.nonzero(ok)  # a usable link both ways, where it matters (Radio.reachable)
         ok[e, v, m] = self.radio.reachable(d[e, v, m], m)
@@ -170,15 +195,24 @@ class TwinSlotBatch:
         fallback = self.sat if self.sat >= 0 else np.argmin(d, axis=2)
         return np.where(ok.any(axis=2), near, fallback)
 
-    def _migration_rates(self, sp: np.ndarray, src: np.ndarray, k: np.ndarray) -> np.ndarray:
+    def _migration_rates(self, e: np.ndarray, src: np.ndarray, k: np.ndarray) -> np.ndarray:
         """(N, V, M) R^mig from each vehicle's twin host ``src`` to every server (Eq. 11,
         Radio.migration_rates) at ticks ``k``: R_SAT at the satellite's ends, inf to itself.
         With fixed RSUs and patrolling UAVs, look-ups in tables made once (PatrolRates)."""
         rd = self.radio
         if self.patrol is not None:
             return rd.finish_migration_rates(self.patrol.rates(src, self.uav_route, k), src)
+        sp = self._servers_at(e, k)
         src_xyz = np.take_along_axis(sp, src[..., None], axis=1)
         return rd.finish_migration_rates(rd.link_rates(src_xyz, src, sp), src)
+
+    def _chosen_rates(self, a: np.ndarray) -> np.ndarray:
+        """(N, V) R^mig from each vehicle's current host to the server ``a`` it chose."""
+        if self.mig_rate is not None:
+            return self.mig_rate.reshape(-1)[self._evm + a]
+        k = np.minimum(self.k, self.K - 1)
+        cur = self.current
+        return self.radio.finish_pair_rates(self.patrol.pair_rates(cur, a, self.uav_route, k), cur, a)
 
     # ------------------------------------------------------------------ the epoch
 
@@ -186,7 +220,7 @@ class TwinSlotBatch:
         """Observations and masks of the pending epoch of every running episode
         (TwinMigrationApp.observe, Eq. 19 and 23)."""
         N, M = self.n, self.M
-        e, k = np.arange(N), np.minimum(self.k, self.K - 1)
+        e, k = self._e, np.minimum(self.k, self.K - 1)
         t, now = self.t[k], self.now[k]
         landed = self.in_flight & (self.land <= now[:, None])  # the landing preceded the tick
         self.host = np.where(landed, self.dest, self.host)
@@ -194,21 +228,23 @@ class TwinSlotBatch:
         self.in_flight &= ~landed
         self.acting = act = self.drives[e, k] & ~self.done[:, None]
         cur = self.current = np.where(self.in_flight, self.dest, self.host)
-        sp = self._servers_at(e, k)
-        self.dist = pairwise_distance(self.veh_xyz[e, k], sp, self._buf).copy()
+        self.dist = self._distances(e, k, self.dist if self.fixed is not None else None)
         self.loads = np.maximum(self.work - self.mu * (t[:, None] - self.qt), 0.0)  # S_m(t)
-        slot = (e[:, None] * M + cur)
+        slot = self._em + cur
         hosted = np.bincount(slot[act], minlength=N * M).reshape(N, M) * self.slot_bits
         self.seen = seen = self.loads + np.zeros(M) + hosted  # S^o (no forecaster: S^pre = 0)
         # Eq. 23: moving to m adds S_v there (S^o + S_v <= L_max); the current host counts it
         fits = seen + self.slot_bits <= self.cache
-        fits_here = np.take_along_axis(seen + 0.0 <= self.cache, cur, axis=1)
-        self.mig_rate = self._migration_rates(sp, cur, k)
-        in_range = self.dist <= self.in_range_m
-        mask = in_range & (self.mig_rate > 0)
-        here = np.take_along_axis(mask, cur[..., None], axis=2)[..., 0] & fits_here
+        fits_here = seen.reshape(-1)[slot] + 0.0 <= self.cache[cur]
+        mask = np.less_equal(self.dist, self.in_range_m, out=self.mask)
+        self.mig_rate = None
+        if self.patrol is None or not self.patrol.positive:  # else R^mig > 0 for every link
+            self.mig_rate = self._migration_rates(e, cur, k)
+            mask &= self.mig_rate > 0
+        flat, cells = self._evm + cur, mask.reshape(-1)
+        here = cells[flat] & fits_here
         mask &= fits[:, None, :]
-        np.put_along_axis(mask, cur[..., None], here[..., None], axis=2)
+        cells[flat] = here
         fe, fv = np.nonzero(self.in_flight)
         if len(fe):  # one migration at a time: only the destination
             mask[fe, fv] = False
@@ -222,7 +258,8 @@ class TwinSlotBatch:
             enc, N, V = self.spaces, self.n, self.V
             nt = enc.n_obs - self.M
             out = np.empty((N, V, enc.n_obs), np.float32)
-            out[..., :nt] = np.minimum(self.dist[:, :, self.terrestrial] / enc.DIST_SCALE, enc.high[:nt])
+            d = np.divide(self.dist[:, :, self.terrestrial], enc.DIST_SCALE, out=self._obs_buf)
+            np.minimum(d, enc.high[:nt], out=out[..., :nt])  # in float64, then rounded to float32
             out[..., nt:] = np.minimum(self.seen / enc.load_scale, enc.high[nt:])[:, None, :]
             out[~self.acting] = 0.0
             self._obs = out
@@ -252,8 +289,13 @@ class TwinSlotBatch:
         Returns the slot's terms (N, V) (NaN/False where an agent did not act), the rewards
         (Eq. 22) and ``ended`` (N,): the episode has no further epoch."""
         a = self.check_actions(actions)
+        if self.done.all():  # no episode runs: nobody acts, nothing changes (what _run_step gives)
+            return self._idle_step()
+        return self._run_step(a)
+
+    def _run_step(self, a: np.ndarray) -> dict[str, np.ndarray]:
         act, cur = self.acting, self.current
-        rate = np.take_along_axis(self.mig_rate, np.clip(a, 0, self.M - 1)[..., None], axis=2)[..., 0]
+        rate = self._chosen_rates(np.clip(a, 0, self.M - 1))
         move = act & ~self.in_flight & (a != cur) & (rate > 0.0)  # else the twin stays (refused)
         target = np.where(move, a, cur)
         now = self.now[np.minimum(self.k, self.K - 1)]
@@ -261,7 +303,7 @@ class TwinSlotBatch:
         self.land = np.where(move, now[:, None] + dur, self.land)
         self.dest = np.where(move, a, self.dest)
         self.in_flight |= move
-        terms, reach = self._slot_terms(target, move, rate)
+        terms, reach = self._slot_terms(target, move, dur)
         reward = self._shape_rewards(terms["t_sum"], terms["load"], terms["failed"], act)
         running = ~self.done
         self._background(running)
@@ -272,25 +314,35 @@ class TwinSlotBatch:
         self.observe()
         return {**terms, "reward": reward, "ended": ended}
 
-    def _slot_terms(self, target: np.ndarray, move: np.ndarray, rate: np.ndarray):
-        """The paper's per-slot formulas (Eq. 6–9, 12–14) for each acting vehicle's host;
-        and whether that host is reachable (Radio.reachable)."""
+    def _idle_step(self) -> dict[str, np.ndarray]:
+        """:meth:`step` of a batch whose episodes have all ended (an autoreset's step)."""
+        N, V = self.n, self.V
+        self._obs = np.zeros((N, V, self.spaces.n_obs), np.float32)
+        self._mask = np.zeros((N, V, self.M), np.int8)
+        no = np.zeros((N, V), bool)
+        return {"t_sum": np.full((N, V), np.nan), "load": np.full((N, V), np.nan), "failed": no,
+                "migrated": no.copy(), "server": np.full((N, V), -1, np.int64), "reward": np.zeros((N, V)),
+                "ended": np.zeros(N, bool)}
+
+    def _slot_terms(self, target: np.ndarray, move: np.ndarray, dur: np.ndarray):
+        """The paper's per-slot formulas (Eq. 6–9, 12–14) for each acting vehicle's host
+        (``dur``: the migrations' T^mig where ``move``); and whether that host is reachable
+        (Radio.reachable)."""
         s, act, m = self.scenario, self.acting, target
-        e = np.arange(self.n)[:, None]
-        cnt = np.bincount((e * self.M + m)[act], minlength=self.n * self.M).reshape(self.n, self.M)
-        s_load = self.loads + self.stacked[cnt]  # Eq. 8
-        d = np.take_along_axis(self.dist, m[..., None], axis=2)[..., 0]
+        cell = self._em + m  # (episode, server) cells, flat
+        cnt = np.bincount(cell[act], minlength=self.n * self.M)
+        load = self.loads.reshape(-1)[cell] + self.stacked[cnt[cell]]  # Eq. 8 at each vehicle's host
+        d = self.dist.reshape(-1)[self._evm + m]
         r_up, r_dn = self.radio.access_rates(d, m)
         reach = (d <= self.range_m[m]) & (r_up > 0) & (r_dn > 0)
         if self.sat >= 0:
             reach |= m == self.sat
-        load = s_load[e, m]
-        cpu = self.cpu[e, m]
+        cpu = self.cpu.reshape(-1)[cell]
         c_s = self.cpu[:, self.sat][:, None] if self.sat >= 0 else cpu
         t_up = transmission_latency_s(self.slot_bits, r_up)  # Eq. 6
         t_dn = transmission_latency_s(self.slot_bits * s.vehicles.traffic.result_ratio, r_dn)  # Eq. 7
         t_cul = computing_latency_s(load, s.vehicles.cycles_per_bit, cpu, self.cache[m], c_s)  # Eq. 9
-        t_mig = np.where(move, transmission_latency_s(self.twin_bits, np.where(move, rate, 1.0)), 0.0)
+        t_mig = np.where(move, dur, 0.0)  # Eq. 12
         t_sum = total_latency_s(t_up, t_dn, t_cul, t_mig)  # Eq. 13
         failed = migration_failed(d, self.range_m[m], load, self.cache[m]) | ~reach  # Eq. 14
         nan = np.where(act, 0.0, np.nan)
@@ -350,21 +402,16 @@ class TwinSlotBatch:
     def _admit(self, ask: np.ndarray, m: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Requests of S_v bits to servers ``m`` (N, V) where ``ask``, served in vehicle order
         as WorkQueue.admit serves them one by one; returns the refused requests."""
-        N, V = ask.shape
-        b = self.slot_bits
-        same = (m[:, :, None] == m[:, None, :]) & ask[:, None, :]
-        rank = np.tril(same, k=-1).sum(axis=2)  # earlier requests to the same server
-        w0 = np.maximum(np.take_along_axis(self.work - self.mu * (t - self.qt), m, axis=1), 0.0)
-        seq = np.concatenate([w0[..., None], np.full((N, V, V), b)], axis=2)
-        filled = np.add.accumulate(seq, axis=2)  # w, w + b, (w + b) + b, ...
-        after = np.take_along_axis(filled, (rank + 1)[..., None], axis=2)[..., 0]
-        cap = self.cache[m]
-        ok = ask & ~(after > cap)
-        n_ok = ((m[:, :, None] == m[:, None, :]) & ok[:, None, :]).sum(axis=2)
-        last = ok & (rank + 1 == n_ok)  # the last admitted request leaves the queue's state
-        ee, vv = np.nonzero(last)
-        self.work[ee, m[ee, vv]] = after[ee, vv]
-        self.qt[ee, m[ee, vv]] = t[ee, 0]
+        b, t = self.slot_bits, t[:, 0]
+        work, qt, mu = self.work.reshape(-1), self.qt.reshape(-1), self.mu.reshape(-1)  # views
+        cells, cap = self._em + m, self.cache[m]
+        ok = np.zeros_like(ask)
+        for v in range(ask.shape[1]):  # one request per episode at a time (distinct cells)
+            c = cells[:, v]
+            w_c, t_c = work[c], qt[c]
+            after = np.maximum(w_c - mu[c] * (t - t_c), 0.0) + b
+            ok[:, v] = ok_v = ask[:, v] & ~(after > cap[:, v])
+            work[c], qt[c] = np.where(ok_v, after, w_c), np.where(ok_v, t, t_c)
         return ask & ~ok
 
     def _skip_idle_ticks(self, sel: np.ndarray) -> None:

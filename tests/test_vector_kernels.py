@@ -1,0 +1,111 @@
+"""The batched twin env's shortcuts equal what they replace, bit for bit (desim_iov/vector):
+distances to fixed servers by their grid, migration rates of the chosen pairs only, the step
+of a batch whose episodes have all ended. Seeds 7401-7449 are used nowhere else."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from desim_iov.env import make_scenario
+from desim_iov.vector.twin_radio import SQUARE_SUM_ORDER, FixedDistances, _grid_of
+from desim_iov.vector.twin_slot import TwinSlotBatch
+from models.geo import pairwise_distance_m
+
+needs_order = pytest.mark.skipif(SQUARE_SUM_ORDER is None, reason="no association of the squares matches einsum here")
+
+
+def _sites(rng: np.random.Generator) -> tuple[np.ndarray, slice]:
+    """Servers: a 7 x 6 grid (one cell left out at the end) with -0.0 and 0.0 columns, three
+    UAV columns, a satellite, then scattered sites and another grid at another height."""
+    gx, gy = np.meshgrid(np.array([-0.0, 250.0, 500.0, 1500.0, 1750.0, 3e3, 4.5e3]),
+                         np.array([-900.0, 0.0, 300.0, 1e3, 1.2e3, 2e3]))
+    grid = np.column_stack([gx.ravel(), gy.ravel(), np.full(gx.size, 12.5)])[:-1]
+    grid[7::14, 0] = 0.0  # +0.0 beside -0.0 in the first column: not one value to the bits
+    uav = np.zeros((3, 3))
+    sat = np.array([[0.0, 0.0, 550e3]])
+    scattered = rng.uniform(-3e3, 3e3, (5, 3))
+    g2 = np.column_stack([np.repeat([10.0, 20.0], 3), np.tile([5.0, 6.0, 7.0], 2), np.zeros(6)])
+    xyz = np.concatenate([grid, uav, sat, scattered, g2])
+    return xyz, slice(len(grid), len(grid) + 3)
+
+
+def test_grids_are_found_where_the_sites_form_one():
+    rng = np.random.default_rng(7401)
+    xyz, uavs = _sites(rng)
+    fixed = FixedDistances(xyz, uavs) if SQUARE_SUM_ORDER is not None else None
+    assert _grid_of(xyz[:41]) is None  # -0.0 and 0.0 in one column
+    assert _grid_of(xyz[:41] + 0.0) is not None  # the same grid without the sign bits
+    assert _grid_of(xyz[45:50]) is None  # scattered
+    assert _grid_of(xyz[50:56]) is not None and _grid_of(xyz[44:45]) is not None
+    if fixed is not None:
+        assert [(a, b) for a, b, *_ in fixed.blocks] == [(0, 41), (44, 56)]
+
+
+@needs_order
+def test_fixed_distances_equal_the_kernel():
+    rng = np.random.default_rng(7402)
+    xyz, uavs = _sites(rng)
+    sites = [xyz, xyz + 0.0]  # the first grid with and without sign bits to keep apart
+    twin = make_scenario("twin-city", fidelity="slot")
+    b = TwinSlotBatch(twin, 2)
+    sites.append(b.inputs.world.server_positions(0.0))  # the twin-city grid, its UAVs and satellite
+    for q, moving in zip(sites, [uavs, uavs, b.uavs], strict=True):
+        f = FixedDistances(q, moving)
+        n_mov = moving.stop - moving.start
+        for scale in (1.0, 1e-3, 3e5):
+            p = rng.uniform(-5e3, 5e3, (6, 4, 3)) * scale
+            p[0, 0] = q[0]  # a vehicle on a site: a zero distance
+            mov = rng.uniform(-5e3, 5e3, (6, n_mov, 3)) * scale
+            d = f(p, mov)
+            out = np.full_like(d, np.nan)
+            assert f(p, mov, out) is out and np.array_equal(out, d)
+            for e in range(6):
+                ref_q = q.copy()
+                ref_q[moving] = mov[e]
+                assert np.array_equal(d[e], pairwise_distance_m(p[e], ref_q))
+
+
+def test_chosen_migration_rates_equal_the_full_rows():
+    """R^mig of one (host, choice) pair per vehicle (the step's look-up) equals the row
+    PatrolRates.rates + finish_migration_rates gives, for every kind of end and tick."""
+    sc = make_scenario("twin-city", fidelity="slot")
+    b = TwinSlotBatch(sc, 64)
+    pr, rd = b.patrol, b.radio
+    assert pr.positive
+    rng = np.random.default_rng(7403)
+    M, R = b.M, b.inputs.world.n_rsu
+    for _ in range(4):
+        src = rng.integers(0, M, (64, 5))
+        src[0, :3] = (b.sat, b.uavs.start, 3)
+        dst = rng.integers(0, M, (64, 5))
+        dst[0, :3] = (b.sat, b.uavs.start + 1, 3)
+        dst[1] = src[1]  # to itself
+        route = rng.integers(0, R, (64, b.inputs.U))
+        k = rng.integers(0, b.K, 64)
+        full = rd.finish_migration_rates(pr.rates(src, route, k), src)
+        want = np.take_along_axis(full, dst[..., None], axis=2)[..., 0]
+        got = rd.finish_pair_rates(pr.pair_rates(src, dst, route, k), src, dst)
+        assert np.array_equal(got, want)
+
+
+def test_a_step_of_ended_episodes_equals_the_full_step():
+    """The short cut for a batch whose episodes have all ended gives what the full step
+    computes for it: NaN terms, no migration, server -1, reward 0, nobody ends or acts."""
+    sc = make_scenario("twin-city", fidelity="slot", duration=60)
+    outs = []
+    for idle in (True, False):
+        b = TwinSlotBatch(sc, 3)
+        b.reset(np.arange(3), [7404, 7405, 7406])
+        while not b.done.all():
+            b.step(np.zeros((3, b.V), np.int64))
+        b.observation(), b.action_mask()
+        a = np.zeros((3, b.V), np.int64)
+        out = b._idle_step() if idle else b._run_step(a)
+        outs.append((out, b.observation().copy(), b.action_mask().copy(), b.acting.copy()))
+    (o1, obs1, m1, act1), (o2, obs2, m2, act2) = outs
+    assert sorted(o1) == sorted(o2)
+    for key in o1:
+        assert o1[key].dtype == o2[key].dtype and np.array_equal(o1[key], o2[key], equal_nan=True), key
+    assert np.array_equal(obs1, obs2) and np.array_equal(m1, m2) and not act1.any() and not act2.any()
+    assert obs1.dtype == np.float32 and m1.dtype == np.int8
