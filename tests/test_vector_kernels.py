@@ -37,9 +37,13 @@ def test_grids_are_found_where_the_sites_form_one():
     assert _grid_of(xyz[:41]) is None  # -0.0 and 0.0 in one column
     assert _grid_of(xyz[:41] + 0.0) is not None  # the same grid without the sign bits
     assert _grid_of(xyz[45:50]) is None  # scattered
-    assert _grid_of(xyz[50:56]) is not None and _grid_of(xyz[44:45]) is not None
+    assert _grid_of(xyz[50:56]) is not None and _grid_of(xyz[44:45]) is not None  # a grid, a point
     if fixed is not None:
-        assert [(a, b) for a, b, *_ in fixed.blocks] == [(0, 41), (44, 56)]
+        assert fixed.grids == [] and fixed.rest_slice == slice(0, 56)
+        fixed = FixedDistances(xyz + 0.0, uavs)  # the grid, then a run that is none (nor a prefix of it)
+        assert [(a, b) for a, b, _ in fixed.grids] == [(0, 41)] and fixed.rest_slice == slice(41, 56)
+        fixed = FixedDistances(np.concatenate([xyz[uavs], xyz[:41] + 0.0, xyz[44:46]]), slice(0, 3))
+        assert [(a, b) for a, b, _ in fixed.grids] == [(3, 44)] and fixed.rest_slice is None  # a grid's prefix
 
 
 @needs_order
@@ -47,11 +51,15 @@ def test_fixed_distances_equal_the_kernel():
     rng = np.random.default_rng(7402)
     xyz, uavs = _sites(rng)
     sites = [xyz, xyz + 0.0]  # the first grid with and without sign bits to keep apart
+    sites.append(np.concatenate([xyz[uavs], xyz[:41] + 0.0, xyz[44:46]]))  # UAVs first: the rest in two runs
+    sites.append(np.concatenate([xyz[uavs], xyz[:41] + 0.0]))  # the grid's 42nd cell past the row: a buffer
     twin = make_scenario("twin-city", fidelity="slot")
     b = TwinSlotBatch(twin, 2)
     sites.append(b.inputs.world.server_positions(0.0))  # the twin-city grid, its UAVs and satellite
-    for q, moving in zip(sites, [uavs, uavs, b.uavs], strict=True):
+    in_place = []
+    for q, moving in zip(sites, [uavs, uavs, slice(0, 3), slice(0, 3), b.uavs], strict=True):
         f = FixedDistances(q, moving)
+        in_place.append(f.in_place)
         n_mov = moving.stop - moving.start
         for scale in (1.0, 1e-3, 3e5):
             p = rng.uniform(-5e3, 5e3, (6, 4, 3)) * scale
@@ -64,6 +72,7 @@ def test_fixed_distances_equal_the_kernel():
                 ref_q = q.copy()
                 ref_q[moving] = mov[e]
                 assert np.array_equal(d[e], pairwise_distance_m(p[e], ref_q))
+    assert [[bool(x) for x in f] for f in in_place] == [[], [True], [True], [False], [True]]
 
 
 def test_chosen_migration_rates_equal_the_full_rows():

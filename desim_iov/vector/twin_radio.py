@@ -14,6 +14,7 @@ no association matches.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from desim_iov.config import Scenario
 from desim_iov.radio import Radio
@@ -88,19 +89,46 @@ def _grid_of(q: np.ndarray) -> tuple | None:
 class FixedDistances:
     """(N, V, M) distances from vehicles to servers that stand still, but for the columns
     ``moving`` (the UAVs), equal to :func:`pairwise_distance` bit for bit: the same squares
-    added in the same order, with the squared differences to a grid of fixed servers computed
+    added in the same order. The squared differences to a grid of fixed servers are computed
     once per distinct coordinate value (x_c - q_c is one number for every server sharing q_c)
-    and added by broadcasting over the grid."""
+    and added by broadcasting over the grid; the other servers (UAVs, a satellite, sites off
+    a grid) are computed with the episodes on the innermost axis (long vector loops)."""
 
     def __init__(self, xyz: np.ndarray, moving: slice) -> None:
         if SQUARE_SUM_ORDER is None:
             raise ValueError("FixedDistances needs a known order of the einsum's squares")
-        self.M, self.moving = len(xyz), moving
-        fixed = np.ones(self.M, bool)
+        self.M = M = len(xyz)
+        fixed = np.ones(M, bool)
         fixed[moving] = False
         edges = np.flatnonzero(np.diff(np.r_[0, fixed.astype(np.int8), 0]))  # runs of fixed columns
-        self.blocks = [(a, b, _grid_of(xyz[a:b]), xyz[a:b].T.copy()) for a, b in edges.reshape(-1, 2).tolist()]
+        self.grids = []
+        rest = np.ones(M, bool)
+        for a, b in edges.reshape(-1, 2).tolist():
+            for c in range(b, a + 7, -1):  # the longest run of 8 sites or more from a that is a grid
+                grid = _grid_of(xyz[a:c])
+                if grid is not None:
+                    self.grids.append((a, c, grid))
+                    rest[a:c] = False
+                    break
+        # a grid's sums go straight into the output row when the cells past its servers land on
+        # columns written after it (the rest); else through a buffer
+        self.in_place = []
+        for a, b, (_, _, first, shape) in self.grids:
+            lo, hi = a - first, a - first + int(np.prod(shape))
+            self.in_place.append(lo >= 0 and hi <= M and rest[lo:a].all() and rest[b:hi].all())
+        self.rest = np.flatnonzero(rest)  # the servers computed one by one
+        self.rest_slice = _as_slice(self.rest)
+        self.rest_moving = np.flatnonzero(~fixed[self.rest])  # their rows that move (in ``moving`` order)
+        self.rest_fixed = xyz[self.rest].T.copy()  # (3, J): the fixed rows' coordinates
         self._bufs: dict[tuple, np.ndarray] = {}
+
+    def _buf(self, key: tuple) -> np.ndarray:
+        buf = self._bufs.get(key)
+        if buf is None:
+            buf = self._bufs[key] = np.empty(key[1:])
+            if key[0] == "q":
+                buf[...] = self.rest_fixed[..., None]
+        return buf
 
     def __call__(self, p: np.ndarray, moving_xyz: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Distances from vehicles ``p`` (N, V, 3) to the servers, the moving ones at
@@ -108,37 +136,53 @@ class FixedDistances:
         N, V = p.shape[:2]
         if out is None:
             out = np.empty((N, V, self.M))
+        i, j, k = SQUARE_SUM_ORDER
         pc = [np.ascontiguousarray(p[..., c])[..., None] for c in range(3)]  # (N, V, 1) each
-        for a, b, grid, q in self.blocks:
-            if grid is None:
-                _root_of_squares(pc, q, out[..., a:b])
-                continue
-            dims, vals, first, shape = grid
+        for (a, b, (dims, vals, first, shape)), in_place in zip(self.grids, self.in_place, strict=True):
             sq = []
             for c in range(3):
                 x = np.subtract(pc[c], vals[c])  # (N, V, n_c)
                 sq.append(np.multiply(x, x, out=x).reshape((N, V) + tuple(len(vals[c]) if d == c else 1
                                                                          for d in dims)))
-            i, j, k = SQUARE_SUM_ORDER
-            buf = self._bufs.get((N, V, shape))
-            if buf is None:
-                buf = self._bufs[(N, V, shape)] = np.empty((N, V) + shape)
+            if in_place:  # the grid's cells over the row from column a - first
+                row = out[..., a - first : a - first + int(np.prod(shape))]
+                buf = as_strided(row, (N, V) + shape, row.strides[:2] + _c_strides(shape, row.itemsize),
+                                 writeable=True)
+            else:
+                buf = self._buf(("grid", N, V) + shape)
             np.add(sq[i] + sq[j], sq[k], out=buf)
-            np.sqrt(buf.reshape(N, V, -1)[..., first : first + b - a], out=out[..., a:b])
-        if self.moving.stop > self.moving.start:
-            _root_of_squares(pc, [moving_xyz[:, None, :, c] for c in range(3)], out[..., self.moving])
+            np.sqrt(buf.reshape(N, V, -1)[..., first : first + b - a] if not in_place else out[..., a:b],
+                    out=out[..., a:b])
+        if len(self.rest):  # (V, J, N): the episodes innermost
+            q = self._buf(("q", 3, len(self.rest), N))
+            q[:, self.rest_moving] = moving_xyz.transpose(2, 1, 0)
+            pt = np.ascontiguousarray(p.transpose(2, 1, 0))[:, :, None, :]  # (3, V, 1, N)
+            xs = [np.subtract(pt[c], q[c]) for c in (i, j, k)]
+            for x in xs:
+                np.multiply(x, x, out=x)
+            np.add(xs[0], xs[1], out=xs[0])
+            np.add(xs[0], xs[2], out=xs[0])
+            if self.rest_slice is not None:
+                np.sqrt(xs[0], out=out.transpose(1, 2, 0)[:, self.rest_slice])
+            else:
+                out[..., self.rest] = np.sqrt(xs[0]).transpose(2, 0, 1)
         return out
 
 
-def _root_of_squares(pc: list[np.ndarray], qc, out: np.ndarray) -> None:
-    """sqrt((x_a^2 + x_b^2) + x_c^2) of x_c = pc[c] - qc[c] (broadcast), into ``out``."""
-    xs = []
-    for c in SQUARE_SUM_ORDER:
-        x = np.subtract(pc[c], qc[c])
-        xs.append(np.multiply(x, x, out=x))
-    np.add(xs[0], xs[1], out=xs[0])
-    np.add(xs[0], xs[2], out=xs[0])
-    np.sqrt(xs[0], out=out)
+def _c_strides(shape: tuple, itemsize: int) -> tuple:
+    """The strides of a C-contiguous array of ``shape``."""
+    out, step = [], itemsize
+    for n in reversed(shape):
+        out.append(step)
+        step *= n
+    return tuple(reversed(out))
+
+
+def _as_slice(idx: np.ndarray) -> slice | None:
+    """``idx`` (increasing) as a slice when it is a run of consecutive integers."""
+    if len(idx) and (np.diff(idx) == 1).all():
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return None
 
 
 class BatchRadio:
@@ -252,11 +296,14 @@ class PatrolRates:
         r = self.static[src, dst]
         if not self.n_uav:
             return r
-        n0, e = self.uavs.start, np.arange(len(src))[:, None]
         su, du = self.is_uav[src], self.is_uav[dst]
-        f = route[e, np.where(su, src - n0, 0)]  # the source UAV's route (where it is one)
-        g = route[e, np.where(du, dst - n0, 0)]  # the destination UAV's route
-        kk = k[:, None]
-        r = np.where(du & ~su, self.to_uav[g, kk, src], r)
-        r = np.where(su & ~du, self.from_uav[f, kk, dst], r)
-        return np.where(su & du, self.uav_uav[kk, f, g], r)
+        e, v = np.nonzero(su | du)  # a UAV at one end: the tables by route and tick
+        if not len(e):
+            return r
+        s, d, su, du, kk = src[e, v], dst[e, v], su[e, v], du[e, v], k[e]
+        n0 = self.uavs.start
+        f = route[e, np.where(su, s - n0, 0)]  # the source UAV's route (where it is one)
+        g = route[e, np.where(du, d - n0, 0)]  # the destination UAV's route
+        x = np.where(su, np.where(du, self.uav_uav[kk, f, g], self.from_uav[f, kk, d]), self.to_uav[g, kk, s])
+        r[e, v] = x
+        return r

@@ -160,8 +160,8 @@ class TwinSlotBatch:
 
     def _store(self, idx: np.ndarray, x: EpisodeInputs) -> None:
         if np.array_equal(idx, self._e):  # every episode: take the new arrays as they are
-            self.veh_xyz, self.srv_xyz, self.uav_xyz, self.drives, self.bg = (
-                x.vehicle_xyz, x.server_xyz, x.uav_xyz, x.active, x.background)
+            self.veh_xyz, self.srv_xyz, self.uav_xyz, self.drives, self.bg = map(np.ascontiguousarray, (
+                x.vehicle_xyz, x.server_xyz, x.uav_xyz, x.active, x.background))
         else:
             self.veh_xyz[idx], self.srv_xyz[idx], self.uav_xyz[idx] = x.vehicle_xyz, x.server_xyz, x.uav_xyz
             self.drives[idx], self.bg[idx] = x.active, x.background
@@ -179,7 +179,9 @@ class TwinSlotBatch:
     def _distances(self, e: np.ndarray, k: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """(len(e), V, M) vehicle -> server distances (Eq. 2) of episodes ``e`` at ticks ``k``."""
         if self.fixed is not None:
-            return self.fixed(self.veh_xyz[e, k], self.uav_xyz[e, k], out)
+            rows = e * self.K + k  # (episode, tick) rows: one take each
+            return self.fixed(self.veh_xyz.reshape(-1, self.V, 3).take(rows, axis=0),
+                              self.uav_xyz.reshape(-1, self.inputs.U, 3).take(rows, axis=0), out)
         buf = self._buf if len(e) == self.n else None
         return pairwise_distance(self.veh_xyz[e, k], self._servers_at(e, k), buf).copy()
 
@@ -258,9 +260,13 @@ class TwinSlotBatch:
             enc, N, V = self.spaces, self.n, self.V
             nt = enc.n_obs - self.M
             out = np.empty((N, V, enc.n_obs), np.float32)
-            d = np.divide(self.dist[:, :, self.terrestrial], enc.DIST_SCALE, out=self._obs_buf)
-            np.minimum(d, enc.high[:nt], out=out[..., :nt])  # in float64, then rounded to float32
-            out[..., nt:] = np.minimum(self.seen / enc.load_scale, enc.high[nt:])[:, None, :]
+            d, high = self.dist[:, :, self.terrestrial], enc.high[:nt]
+            if high.dtype == np.float32:  # rounding to float32 is monotonic and keeps each bound: clip after it
+                o = np.divide(d, enc.DIST_SCALE, out=out[..., :nt])
+                np.minimum(o, high, out=o)
+            else:  # in float64, then rounded to float32
+                out[..., :nt] = np.minimum(np.divide(d, enc.DIST_SCALE, out=self._obs_buf), high, out=self._obs_buf)
+            out[..., nt:] = np.minimum(self.seen / enc.load_scale, enc.high[nt:]).astype(np.float32)[:, None, :]
             out[~self.acting] = 0.0
             self._obs = out
         return self._obs
@@ -382,7 +388,7 @@ class TwinSlotBatch:
         k = self.k[e]
         t = self.t[k][:, None]
         load = np.maximum(self.work[e] - self.mu[e] * (t - self.qt[e]), 0.0)
-        load += self.bg[np.arange(self.n)[e], k]
+        load += self.bg.reshape(-1, self.M)[self._e[e] * self.K + k]  # rows (episode, tick)
         self.work[e] = np.minimum(load, self.cache, out=load)
         self.qt[e] = t
 
