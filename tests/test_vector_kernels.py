@@ -1,6 +1,6 @@
 """The batched twin env's shortcuts equal what they replace, bit for bit (desim_iov/vector):
 distances to fixed servers by their grid, migration rates of the chosen pairs only, the step
-of a batch whose episodes have all ended. Seeds 7401-7449 are used nowhere else."""
+of a batch whose episodes have all ended, the periodic background in one array. Seeds 7401-7449 are used nowhere else."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 from desim_iov.env import make_scenario
+from desim_iov.servers import PeriodicBackground
+from desim_iov.vector.twin_inputs import TwinInputs
 from desim_iov.vector.twin_radio import SQUARE_SUM_ORDER, FixedDistances, _grid_of
 from desim_iov.vector.twin_slot import TwinSlotBatch
+from models.compute import service_rate_bps
 from models.geo import pairwise_distance_m
 
 needs_order = pytest.mark.skipif(SQUARE_SUM_ORDER is None, reason="no association of the squares matches einsum here")
@@ -118,3 +121,20 @@ def test_a_step_of_ended_episodes_equals_the_full_step():
         assert o1[key].dtype == o2[key].dtype and np.array_equal(o1[key], o2[key], equal_nan=True), key
     assert np.array_equal(obs1, obs2) and np.array_equal(m1, m2) and not act1.any() and not act2.any()
     assert obs1.dtype == np.float32 and m1.dtype == np.int8
+
+
+@pytest.mark.parametrize("overrides", [{}, {"background.amplitude": 0.9, "background.period": 250.0,
+                                            "background.utilisation": 0.55, "duration": 200}])
+def test_periodic_background_in_place_equals_the_model(overrides):
+    """TwinInputs.periodic_rate (one array, in place) equals PeriodicBackground.rate tick by tick."""
+    sc = make_scenario("twin-city", fidelity="slot", **overrides)
+    inp = TwinInputs(sc)
+    rng = np.random.default_rng(7407)
+    phases = rng.uniform(0.0, 2.0 * np.pi, (3, inp.M))
+    mu = service_rate_bps(inp.world.cpu_hz, sc.vehicles.cycles_per_bit)
+    got = inp.periodic_rate(phases, mu)
+    for i in range(3):
+        bg = PeriodicBackground(sc, mu, inp.on, phases[i], None)
+        for k, t in enumerate(inp.t.tolist()):
+            assert np.array_equal(got[i, k], bg.rate(t))
+    assert not got[:, :, ~inp.on].any() and got[:, :, inp.on].all()

@@ -239,7 +239,9 @@ class TwinInputs:
                 rng.standard_gamma(self.batches, (K, M), out=factors[i])
         if batches and self.batches != 1:
             np.divide(factors, self.batches, out=factors)
-        if elementwise and (mu == mu[:1]).all():  # one model object for every episode
+        if cls is PeriodicBackground and (mu == mu[:1]).all():  # in place: no (B, K, M) temporaries
+            rate = self.periodic_rate(phases, mu[0])
+        elif elementwise and (mu == mu[:1]).all():  # one model object for every episode
             bg = cls(s, mu[0], self.on, phases[:, None, :], None)
             rate = np.broadcast_to(bg.rate(self.t[None, :, None]), (B, K, M))
         elif elementwise:  # CPUs drawn per episode: one object each, every tick at once
@@ -247,10 +249,24 @@ class TwinInputs:
                              for m, p in zip(mu, phases, strict=True)])
         else:
             rate = np.stack(rates)
-        out = rate * self.dt  # lambda_m(t) dt x factor (x 1.0 for deterministic bursts)
+        out = np.multiply(rate, self.dt, out=rate if rate.flags.writeable else None)  # lambda_m(t) dt
         if batches:
-            out *= factors
+            out *= factors  # x the batch factor (x 1.0 for deterministic bursts)
         return out
+
+    def periodic_rate(self, phases: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """(B, K, M) ``PeriodicBackground(.., mu, on, phases[i], ..).rate(t_k)`` of every
+        episode and tick, its operations one by one in one array (tests/test_vector_kernels.py
+        holds it equal to the class)."""
+        bg = self.scenario.background
+        x = np.add((2 * math.pi * self.t / bg.period)[None, :, None], phases[:, None, :])
+        np.sin(x, out=x)
+        x *= bg.amplitude  # u (1 + a sin(2 pi t / P + phi_m)) ...
+        x += 1.0
+        x *= bg.utilisation
+        x *= mu  # ... mu_m where the server has background, else 0
+        x[..., ~self.on] = 0.0
+        return x
 
 
 def _redo(T, X, last, redo, gens, draw):
