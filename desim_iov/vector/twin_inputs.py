@@ -198,7 +198,8 @@ class TwinInputs:
         t_last, t_prev = T[rows, last], T[rows, last - 1]
         cut = t_last > horizon  # models.mobility._truncate: cut at the horizon
         w = np.clip((horizon - t_prev) / (t_last - t_prev), 0.0, 1.0)
-        p_prev, p_last = X[rows, last - 1], X[rows, last]
+        knots = X.reshape(-1, 3)
+        p_prev, p_last = knots.take(rows * (L + 1) + last - 1, axis=0), knots.take(rows * (L + 1) + last, axis=0)
         p_cut = p_prev + w[:, None] * (p_last - p_prev)
         T[rows, last] = np.where(cut, horizon, t_last)
         X[rows, last] = np.where(cut[:, None], p_cut, p_last)
@@ -208,10 +209,9 @@ class TwinInputs:
                          lambda g: random_waypoint_3d(g, lo, hi, (vmin, vmax), horizon))
         pad = np.arange(T.shape[1])[None, :] > last[:, None]
         X = np.where(pad[..., None], X[rows, last][:, None, :], X)  # dx = 0 past the last knot
-        pos, act = _positions_at(T, X, last, self.t)
+        pos, act = _positions_at(T, X, last, self.t, V)
         finished = (T[rows, last] <= s.duration).reshape(B, V)
-        return (pos.reshape(B, V, len(self.t), 3).transpose(0, 2, 1, 3).copy(),
-                act.reshape(B, V, len(self.t)).transpose(0, 2, 1).copy(), finished)
+        return pos, act, finished
 
     # ------------------------------------------------------------------ background
 
@@ -283,22 +283,27 @@ def _redo(T, X, last, redo, gens, draw):
     return T, X
 
 
-def _positions_at(T: np.ndarray, X: np.ndarray, last: np.ndarray, ticks: np.ndarray):
-    """PositionTable.at for rows of knots ``T`` (R, L) (inf-padded), ``X`` (R, L, 3) at every
-    tick: positions (R, K, 3) and World.vehicle_active (R, K)."""
-    R = T.shape[0]
-    rows = np.arange(R)[:, None]
-    seg = (T[:, None, 1:] <= ticks[None, :, None]).sum(axis=2)  # (R, K)
-    t0 = T[rows, seg]
-    has_next = seg < last[:, None]
-    t1 = T[rows, np.minimum(seg + 1, T.shape[1] - 1)]
+def _positions_at(T: np.ndarray, X: np.ndarray, last: np.ndarray, ticks: np.ndarray, V: int):
+    """PositionTable.at for rows r = b V + v of knots ``T`` (R, L) (inf-padded), ``X`` (R, L, 3)
+    at every tick: positions (B, K, V, 3) and World.vehicle_active (B, K, V)."""
+    R, L = T.shape
+    K, B = len(ticks), R // V
+    # the knots after the first at or before t_k: those whose first tick at or after them is <= k
+    first = np.searchsorted(ticks, T[:, 1:].ravel(), side="left").reshape(R, L - 1)
+    cnt = np.bincount((np.arange(R)[:, None] * (K + 1) + first).ravel(), minlength=R * (K + 1))
+    seg = np.cumsum(cnt.reshape(R, K + 1)[:, :K], axis=1).reshape(B, V, K).transpose(0, 2, 1)  # (B, K, V)
+    base = (np.arange(R) * L).reshape(B, 1, V)
+    t0 = T.ravel()[base + seg]
+    has_next = seg < last.reshape(B, 1, V)
+    t1 = T.ravel()[base + np.minimum(seg + 1, L - 1)]
+    tk = ticks[None, :, None]
     with np.errstate(invalid="ignore"):
-        frac = np.where(has_next & (ticks[None, :] > t0), (ticks[None, :] - t0) / (t1 - t0), 0.0)
+        frac = np.where(has_next & (tk > t0), (tk - t0) / (t1 - t0), 0.0)
     dx = np.zeros_like(X)
     dx[:, :-1] = X[:, 1:] - X[:, :-1]
     dx[np.arange(R), last] = 0.0
-    pos = X[rows, seg] + frac[..., None] * dx[rows, seg]
-    start, end = T[:, :1], T[np.arange(R), last][:, None]
-    tk = ticks[None, :]
+    flat = base + seg
+    pos = X.reshape(-1, 3).take(flat, axis=0) + frac[..., None] * dx.reshape(-1, 3).take(flat, axis=0)
+    start, end = T[:, 0].reshape(B, 1, V), T[np.arange(R), last].reshape(B, 1, V)
     active = ((start <= tk) & (tk < end)) | (tk == start)
     return pos, active
