@@ -138,3 +138,23 @@ def test_periodic_background_in_place_equals_the_model(overrides):
         for k, t in enumerate(inp.t.tolist()):
             assert np.array_equal(got[i, k], bg.rate(t))
     assert not got[:, :, ~inp.on].any() and got[:, :, inp.on].all()
+
+
+@pytest.mark.parametrize("high", [1.5, 2.0e4])
+def test_observed_distances_clip_as_the_encoder(high):
+    """Eq. 19's distances: min(d / scale, high) rounded to float32 (TwinSpaces.encode), whether
+    the bound bites (1.5 km: clipped after the rounding, or in float64 for a float64 bound) or
+    cannot (the batch's coordinates keep every distance below it: no clip at all)."""
+    sc = make_scenario("twin-city", fidelity="slot")
+    b = TwinSlotBatch(sc, 3)
+    b.reset(np.arange(3), [7408, 7409, 7410])
+    enc = b.spaces
+    nt = enc.n_obs - b.M
+    for dtype in (np.float32, np.float64):
+        enc.high = np.r_[np.full(nt, high), enc.high[nt:]].astype(dtype)
+        b._obs = None
+        got = b.observation()[..., :nt]
+        want = np.minimum(b.dist[:, :, b.terrestrial] / enc.DIST_SCALE, enc.high[:nt]).astype(np.float32)
+        want[~b.acting] = 0.0
+        assert np.array_equal(got, want)
+        assert (got == np.float32(high)).any() == (high < 10)

@@ -19,7 +19,8 @@ floating-point operations in the same order, so each episode equals a scalar
   host's cache (FIFO by unfinished work, overflow to the satellite: Eq. 8–9).
 
 Exogenous inputs (positions, background batches) come from :mod:`desim_iov.vector.twin_inputs`,
-the radio from :mod:`desim_iov.vector.twin_radio`.
+the radio from :mod:`desim_iov.vector.twin_radio`, the caches' queues after the decisions from
+:mod:`desim_iov.vector.twin_queues`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from desim_iov.config import ConfigError, Scenario
 from desim_iov.decisions import PolicyError
 from desim_iov.kinds import SATELLITE, UAV
 from desim_iov.vector.twin_inputs import EpisodeInputs, TwinInputs
+from desim_iov.vector.twin_queues import SlotQueues
 from desim_iov.vector.twin_radio import (
     SQUARE_SUM_ORDER,
     BatchRadio,
@@ -55,7 +57,7 @@ def supported(s: Scenario) -> None:
                           "(allowed: none)")
 
 
-class TwinSlotBatch:
+class TwinSlotBatch(SlotQueues):
     """State of ``n`` twin-migration slot episodes (leading axis: the episode)."""
 
     def __init__(self, scenario: Scenario, n: int, fast_inputs: bool | None = None) -> None:
@@ -127,6 +129,8 @@ class TwinSlotBatch:
         self._obs: np.ndarray | None = None
         self._buf = np.empty((3, N, V, M)) if self.fixed is None else None  # distances' work space
         self._obs_buf = np.empty((N, V, self.spaces.n_obs - M))
+        #: (N,) the largest |coordinate| of each episode's vehicles and RSUs/UAVs (bounds Eq. 19's distances)
+        self.extent = np.full(N, _extent(w.server_positions(0.0)[None, self.terrestrial]))
         self._mask: np.ndarray | None = None
 
     # ------------------------------------------------------------------ episodes
@@ -166,6 +170,7 @@ class TwinSlotBatch:
             self.veh_xyz[idx], self.srv_xyz[idx], self.uav_xyz[idx] = x.vehicle_xyz, x.server_xyz, x.uav_xyz
             self.drives[idx], self.bg[idx] = x.active, x.background
         self.seed[idx], self.loaded[idx] = x.seeds, True
+        self.extent[idx] = _extent(x.vehicle_xyz, x.uav_xyz, x.server_xyz[:, self.terrestrial])
         self.uav_route[idx] = x.uav_route
         self.cpu[idx], self.finished[idx] = x.cpu_hz, x.finished
         self.mu[idx] = service_rate_bps(x.cpu_hz, self.scenario.vehicles.cycles_per_bit)
@@ -263,7 +268,9 @@ class TwinSlotBatch:
             d, high = self.dist[:, :, self.terrestrial], enc.high[:nt]
             if high.dtype == np.float32:  # rounding to float32 is monotonic and keeps each bound: clip after it
                 o = np.divide(d, enc.DIST_SCALE, out=out[..., :nt])
-                np.minimum(o, high, out=o)
+                far = 2.0 * np.sqrt(3.0) * self.extent.max() * 1.001 / enc.DIST_SCALE  # |p - q| <= |p| + |q|
+                if not far < high.min():  # else no distance reaches the bound
+                    np.minimum(o, high, out=o)
             else:  # in float64, then rounded to float32
                 out[..., :nt] = np.minimum(np.divide(d, enc.DIST_SCALE, out=self._obs_buf), high, out=self._obs_buf)
             out[..., nt:] = np.minimum(self.seen / enc.load_scale, enc.high[nt:]).astype(np.float32)[:, None, :]
@@ -361,14 +368,21 @@ class TwinSlotBatch:
         the scalar env needs that order, so this loops over the V agent positions (each step
         vectorised over the episodes)."""
         x = np.stack([np.minimum(t_sum, self.cap), load])  # (2, N, V): latency, load
+        xv = x.transpose(2, 0, 1).copy()  # (V, 2, N)
         n, mean, m2 = self.z[:, 0], self.z[:, 1], self.z[:, 2]  # (2, N) each
+        everyone = act.all(axis=0)  # (V,): the agent acts in every episode
         with np.errstate(divide="ignore", invalid="ignore"):
             for v in range(self.V):  # RunningZ.update: one value at a time, in agent order
+                dlt = xv[v] - mean
+                if everyone[v]:  # n + True is n + 1.0
+                    n = n + 1.0
+                    mean = mean + dlt / n
+                    m2 = m2 + dlt * (xv[v] - mean)
+                    continue
                 on = act[:, v]
                 n1 = n + on
-                dlt = x[:, :, v] - mean
                 new = np.where(on, mean + dlt / n1, mean)
-                m2 = np.where(on, m2 + dlt * (x[:, :, v] - new), m2)
+                m2 = np.where(on, m2 + dlt * (xv[v] - new), m2)
                 n, mean = n1, new
             std = np.where(n > 1, np.sqrt(m2 / n), 0.0)  # RunningZ.z
             z = np.where((std > 0)[..., None], (x - mean[..., None]) / std[..., None], 0.0)
@@ -377,59 +391,7 @@ class TwinSlotBatch:
         r = -(w_t * z[0] + w_s * z[1] + w_d * failed.astype(float))
         return np.where(act, r, 0.0)
 
-    # ------------------------------------------------------------------ after the decisions
 
-    def _background(self, sel: np.ndarray) -> None:
-        """EdgeServers.add_background at the tick of episodes ``sel``: the batch joins the
-        caches, at most L_max each."""
-        if not self.bg_active or not sel.any():
-            return
-        e = slice(None) if sel.all() else np.flatnonzero(sel)
-        k = self.k[e]
-        t = self.t[k][:, None]
-        load = np.maximum(self.work[e] - self.mu[e] * (t - self.qt[e]), 0.0)
-        load += self.bg.reshape(-1, self.M)[self._e[e] * self.K + k]  # rows (episode, tick)
-        self.work[e] = np.minimum(load, self.cache, out=load)
-        self.qt[e] = t
-
-    def _arrivals(self, assign: np.ndarray, reach: np.ndarray) -> None:
-        """TwinMigrationApp.slot_arrivals: each acting vehicle's S_v joins its host's cache in
-        vehicle order (WorkQueue.admit), refused when it does not fit; an unreachable host
-        loses it; data refused by an RSU/UAV goes to the satellite (Eq. 9) where it fits there.
-        All requests are S_v bits, so serving the satellite's direct requests first and the
-        overflow after them leaves its queue as the interleaved order does."""
-        t = self.t[np.minimum(self.k, self.K - 1)][:, None]
-        m = np.maximum(assign, 0)
-        ask = (assign >= 0) & reach
-        refused = self._admit(ask, m, t)
-        if self.overflow and refused.any():
-            self._admit(refused & (m != self.sat), np.full_like(m, self.sat), t)
-
-    def _admit(self, ask: np.ndarray, m: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Requests of S_v bits to servers ``m`` (N, V) where ``ask``, served in vehicle order
-        as WorkQueue.admit serves them one by one; returns the refused requests."""
-        b, t = self.slot_bits, t[:, 0]
-        work, qt, mu = self.work.reshape(-1), self.qt.reshape(-1), self.mu.reshape(-1)  # views
-        cells, cap = self._em + m, self.cache[m]
-        ok = np.zeros_like(ask)
-        for v in range(ask.shape[1]):  # one request per episode at a time (distinct cells)
-            c = cells[:, v]
-            w_c, t_c = work[c], qt[c]
-            after = np.maximum(w_c - mu[c] * (t - t_c), 0.0) + b
-            ok[:, v] = ok_v = ask[:, v] & ~(after > cap[:, v])
-            work[c], qt[c] = np.where(ok_v, after, w_c), np.where(ok_v, t, t_c)
-        return ask & ~ok
-
-    def _skip_idle_ticks(self, sel: np.ndarray) -> None:
-        """Advance episodes ``sel`` over ticks without a driving vehicle (background only);
-        an episode past its last tick is done."""
-        sel = sel.copy()
-        while True:
-            past = sel & (self.k >= self.K)
-            self.done |= past
-            sel &= ~past
-            idle = sel & ~self.drives[np.arange(self.n), np.minimum(self.k, self.K - 1)].any(axis=1)
-            if not idle.any():
-                return
-            self._background(idle)
-            self.k = np.where(idle, self.k + 1, self.k)
+def _extent(*xyz: np.ndarray) -> np.ndarray:
+    """(B,) the largest |coordinate| in the arrays (B, ..., 3) of each episode."""
+    return np.max([np.abs(a).reshape(len(a), -1).max(axis=1, initial=0.0) for a in xyz], axis=0)
