@@ -158,3 +158,27 @@ def test_observed_distances_clip_as_the_encoder(high):
         want[~b.acting] = 0.0
         assert np.array_equal(got, want)
         assert (got == np.float32(high)).any() == (high < 10)
+
+
+@pytest.mark.parametrize("usable", [lambda m: m % 3 != 0, lambda m: np.zeros_like(m, bool)])
+def test_initial_hosts_skip_unusable_links(usable):
+    """The first host (TwinMigrationApp._initial_host): the nearest server in range whose links
+    are usable, else the satellite; checked where some (or all) links in range are not, against
+    Radio.reachable applied to every pair in range."""
+    sc = make_scenario("twin-city", fidelity="slot")
+    b = TwinSlotBatch(sc, 8)
+    b.reset(np.arange(8), list(range(7411, 7419)))
+    reachable = b.radio.reachable
+    b.radio.reachable = lambda d, m: reachable(d, m) & usable(m)
+    idx = np.array([0, 2, 3, 5, 6, 7])  # a part of the batch, and the whole
+    for e in (idx, np.arange(8)):
+        d = b._distances(e, np.zeros_like(e))
+        ok = (d <= b.range_m) & ~b.radio.radio.always_reachable
+        i, v, m = np.nonzero(ok)
+        ok[i, v, m] = b.radio.reachable(d[i, v, m], m)
+        want = np.where(ok.any(axis=2), np.argmin(np.where(ok, d, np.inf), axis=2), b.sat)
+        assert np.array_equal(b._initial_hosts(e), want)
+        in_range = (d <= b.range_m) & ~b.radio.radio.always_reachable
+        nearest = np.argmin(np.where(in_range, d, np.inf), axis=2)
+        assert (want != nearest).any()  # the nearest in range was unusable for some vehicles
+        assert (want == b.sat).all() == (not usable(np.arange(b.M)).any())

@@ -119,6 +119,7 @@ class TwinSlotBatch(SlotQueues):
         self.acting = np.zeros((N, V), bool)
         self.current = np.zeros((N, V), np.int64)
         self.dist = np.zeros((N, V, M))
+        self._dist_ticks: np.ndarray | None = None  # the ticks of ``dist``'s rows (fixed distances)
         self.mig_rate: np.ndarray | None = None  # (N, V, M), unless every link's rate is positive
         self.mask = np.zeros((N, V, M), bool)
         self._e = np.arange(N)
@@ -170,6 +171,7 @@ class TwinSlotBatch(SlotQueues):
             self.veh_xyz[idx], self.srv_xyz[idx], self.uav_xyz[idx] = x.vehicle_xyz, x.server_xyz, x.uav_xyz
             self.drives[idx], self.bg[idx] = x.active, x.background
         self.seed[idx], self.loaded[idx] = x.seeds, True
+        self._dist_ticks = None  # positions changed
         self.extent[idx] = _extent(x.vehicle_xyz, x.uav_xyz, x.server_xyz[:, self.terrestrial])
         self.uav_route[idx] = x.uav_route
         self.cpu[idx], self.finished[idx] = x.cpu_hz, x.finished
@@ -194,13 +196,24 @@ class TwinSlotBatch(SlotQueues):
         """TwinMigrationApp._initial_host at t = 0: the nearest RSU/UAV in range (Radio's
         ``reachable``: within D_max and a usable link both ways), else the satellite, else the
         nearest server."""
-        d = self._distances(idx, np.zeros_like(idx))
-        ok = (d <= self.range_m) & ~self.radio.radio.always_reachable
-        e, v, m = np.nonzero(ok)  # a usable link both ways, where it matters (Radio.reachable)
-        ok[e, v, m] = self.radio.reachable(d[e, v, m], m)
-        near = np.argmin(np.where(ok, d, np.inf), axis=2)
+        whole = self.fixed is not None and np.array_equal(idx, self._e)
+        d = self._distances(idx, np.zeros_like(idx), self.dist if whole else None)
+        if whole:  # the first epoch's distances when it is at t = 0 (observe)
+            self._dist_ticks = np.zeros(self.n, np.int64)
+        cand = (d <= self.range_m) & ~self.radio.radio.always_reachable
+        near = np.argmin(np.where(cand, d, np.inf), axis=2)  # the nearest in range (the first of ties)
+        ok = cand.any(axis=2)
+        r, v = np.nonzero(ok)  # a usable link both ways, where it matters (Radio.reachable) ...
+        bad = ~self.radio.reachable(d[r, v, near[r, v]], near[r, v])
+        r, v = r[bad], v[bad]
+        if len(r):  # ... else the nearest of those in range that have one
+            c = cand[r, v]
+            i, m = np.nonzero(c)
+            c[i, m] = self.radio.reachable(d[r[i], v[i], m], m)
+            near[r, v] = np.argmin(np.where(c, d[r, v], np.inf), axis=1)
+            ok[r, v] = c.any(axis=1)
         fallback = self.sat if self.sat >= 0 else np.argmin(d, axis=2)
-        return np.where(ok.any(axis=2), near, fallback)
+        return np.where(ok, near, fallback)
 
     def _migration_rates(self, e: np.ndarray, src: np.ndarray, k: np.ndarray) -> np.ndarray:
         """(N, V, M) R^mig from each vehicle's twin host ``src`` to every server (Eq. 11,
@@ -235,7 +248,9 @@ class TwinSlotBatch(SlotQueues):
         self.in_flight &= ~landed
         self.acting = act = self.drives[e, k] & ~self.done[:, None]
         cur = self.current = np.where(self.in_flight, self.dest, self.host)
-        self.dist = self._distances(e, k, self.dist if self.fixed is not None else None)
+        if self._dist_ticks is None or not np.array_equal(self._dist_ticks, k):  # else computed at reset
+            self.dist = self._distances(e, k, self.dist if self.fixed is not None else None)
+            self._dist_ticks = k.copy() if self.fixed is not None else None
         self.loads = np.maximum(self.work - self.mu * (t[:, None] - self.qt), 0.0)  # S_m(t)
         slot = self._em + cur
         hosted = np.bincount(slot[act], minlength=N * M).reshape(N, M) * self.slot_bits
