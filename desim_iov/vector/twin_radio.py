@@ -137,6 +137,7 @@ class FixedDistances:
         if out is None:
             out = np.empty((N, V, self.M))
         i, j, k = SQUARE_SUM_ORDER
+        late = all(self.in_place) and out.flags.c_contiguous  # squares everywhere, then one sqrt
         pc = [np.ascontiguousarray(p[..., c])[..., None] for c in range(3)]  # (N, V, 1) each
         for (a, b, (dims, vals, first, shape)), in_place in zip(self.grids, self.in_place, strict=True):
             sq = []
@@ -151,8 +152,9 @@ class FixedDistances:
             else:
                 buf = self._buf(("grid", N, V) + shape)
             np.add(sq[i] + sq[j], sq[k], out=buf)
-            np.sqrt(buf.reshape(N, V, -1)[..., first : first + b - a] if not in_place else out[..., a:b],
-                    out=out[..., a:b])
+            if not late:
+                np.sqrt(buf.reshape(N, V, -1)[..., first : first + b - a] if not in_place else out[..., a:b],
+                        out=out[..., a:b])
         if len(self.rest):  # (V, J, N): the episodes innermost
             q = self._buf(("q", 3, len(self.rest), N))
             q[:, self.rest_moving] = moving_xyz.transpose(2, 1, 0)
@@ -161,11 +163,16 @@ class FixedDistances:
             for x in xs:
                 np.multiply(x, x, out=x)
             np.add(xs[0], xs[1], out=xs[0])
-            np.add(xs[0], xs[2], out=xs[0])
             if self.rest_slice is not None:
-                np.sqrt(xs[0], out=out.transpose(1, 2, 0)[:, self.rest_slice])
+                np.add(xs[0], xs[2], out=out.transpose(1, 2, 0)[:, self.rest_slice])
+                if not late:
+                    np.sqrt(out[..., self.rest_slice], out=out[..., self.rest_slice])
             else:
-                out[..., self.rest] = np.sqrt(xs[0]).transpose(2, 0, 1)
+                out[..., self.rest] = np.add(xs[0], xs[2], out=xs[0]).transpose(2, 0, 1)
+                if not late:
+                    out[..., self.rest] = np.sqrt(out[..., self.rest])
+        if late:
+            np.sqrt(out, out=out)
         return out
 
 
