@@ -14,7 +14,8 @@ holds the digital twin's forecast block), nothing else. Every other choice is le
 - a centralised critic per type V(s, one-hot agent) with s = ``env.state()`` (every agent's
   observation, zeros when idle; MAPPO's choice, as DM-MAPPO) built from the step's stacked
   observations; ``central_critic=False``: the agent's own features instead;
-- rollouts of whole episodes (``episodes_per_update``), GAE over each agent's acting steps:
+- rollouts of whole episodes (``episodes_per_update``; from the batched slot env N at a time,
+  agents/offload_rollout.py), GAE over each agent's acting steps:
   idle steps are no decisions and are masked out with ``compute_gae``'s ``valid``, which also
   cuts the agent's trajectory there (a vehicle's next decision, after an idle gap, is about a
   new task; its own decision's reward is earned in its slot). UAVs and BSs act every slot;
@@ -51,6 +52,7 @@ from agents.offload_blocks import (
     Step,
     play_episode,
 )
+from agents.offload_rollout import is_batched, play_batched
 
 
 @dataclass
@@ -153,6 +155,10 @@ class Learner(Budget):
             actions.update({kl.agents[i]: a[i].numpy() for i in np.flatnonzero(st.acting)})
         return actions
 
+    def _end_episode(self) -> None:
+        self.episodes += 1
+        self.log.end()
+
     def _on_step(self, step: Step) -> None:
         self.log.step(step.rewards, step.infos)
         self.env_steps += 1
@@ -168,10 +174,14 @@ class Learner(Budget):
         cfg = self.cfg
         t0 = time.perf_counter()
         self._rollout: dict[str, list[dict[str, np.ndarray]]] = {k: [] for k in self.layout.kinds}
-        for _ in range(cfg.episodes_per_update):
+        if is_batched(self.env):  # N episodes in lock-step (desim_iov/vector), handed over in order
+            play_batched(self.env, self.layout, [self.episode_seed(self.episodes + i)
+                                                 for i in range(cfg.episodes_per_update)],
+                         self._act, self._on_step, self._end_episode,
+                         saved=(lambda: self._pending, lambda p: setattr(self, "_pending", p)))
+        for _ in range(0 if is_batched(self.env) else cfg.episodes_per_update):
             play_episode(self.env, self.layout, self.episode_seed(self.episodes), self._act, self._on_step)
-            self.episodes += 1
-            self.log.end()
+            self._end_episode()
         t_roll = time.perf_counter() - t0
         stats: dict[str, list[float]] = {k: [] for k in ("loss_actor", "loss_critic", "entropy", "approx_kl", "clip_frac")}
         for kind, steps in self._rollout.items():

@@ -79,6 +79,10 @@ OFFLOAD_LEARNERS: dict[str, Learner] = {
 #: every learner of both apps by name (agents.train)
 ALL_LEARNERS: dict[str, Learner] = {**LEARNERS, **OFFLOAD_LEARNERS}
 
+#: the learners that also collect their rollouts from the batched slot env (desim_iov/vector,
+#: `desim-iov train --envs N`): the twin-migration ones and MA-PPO on task offloading
+BATCHED_ROLLOUTS: tuple[str, ...] = (*LEARNERS, "ppo-offload")
+
 #: the task-offloading app's policies (quantum-DRL paper baselines): a name may mean a
 #: different policy in each app ("random")
 OFFLOAD_POLICIES: dict[str, Entry] = {

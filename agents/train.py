@@ -23,6 +23,7 @@ import csv
 import dataclasses
 import importlib
 import json
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -156,6 +157,7 @@ def train(agent_name: str, env_fn: Callable[[], Any], *, updates: int, seed: int
             w = csv.DictWriter(f, CURVE_COLUMNS)
             for update in range(start + 1, updates + 1):
                 m = learner.update()
+                _check_update(update, m, learner, ckpt)
                 wall = wall0 + time.perf_counter() - t0
                 row = {"update": update, "episodes": learner.episodes, "env_steps": learner.env_steps,
                        "agent_steps": learner.agent_steps, "wall_s": round(wall, 3), **m}
@@ -178,6 +180,35 @@ def train(agent_name: str, env_fn: Callable[[], Any], *, updates: int, seed: int
         if close is not None:
             close()
     return ckpt
+
+
+class TrainingDiverged(ValueError):
+    """NaN/inf in a loss, a gradient norm or a weight; ``str(e)`` is one line naming the update
+    and the quantity. The checkpoint on disk is the last one saved before it (never NaN)."""
+
+
+def _check_update(update: int, metrics: dict[str, Any], learner: Any, ckpt: Path) -> None:
+    """Stop at the first update with an infinite loss or statistic, or a NaN/inf weight, before
+    anything of it is written (issue 14 item 6: learning never goes silent). A NaN statistic
+    alone means "not computed in this update" (a learner before its first gradient step)."""
+    where = f"the checkpoint {ckpt} keeps an earlier update" if ckpt.exists() else "no checkpoint was written"
+    for k, v in metrics.items():
+        if isinstance(v, float) and math.isinf(v):
+            raise TrainingDiverged(f"update {update}: {k} is {v}; {where}")
+    for name, t in _tensors(learner.state_dict(), ""):
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise TrainingDiverged(f"update {update}: non-finite weights in {name}; {where}")
+
+
+def _tensors(state: Any, prefix: str):
+    if isinstance(state, torch.Tensor):
+        yield prefix, state
+    elif isinstance(state, dict):
+        for k, v in state.items():
+            yield from _tensors(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(state, (list, tuple)):
+        for i, v in enumerate(state):
+            yield from _tensors(v, f"{prefix}[{i}]")
 
 
 def _fmt(v: Any) -> Any:

@@ -393,8 +393,9 @@ def plot_routes(tr: Trace, label: str, path: Path) -> dict[str, list[str]]:
             handles.setdefault(name, h)
     if n and "twin on satellite" not in handles:
         handles["(no twin on the satellite)"] = Line2D([], [], ls="none")
-    fig.legend(list(handles.values()), list(handles), loc="lower center",
-               ncol=min(len(handles), 5), fontsize=8)
+    if handles:  # none when the run was killed before anything was recorded
+        fig.legend(list(handles.values()), list(handles), loc="lower center",
+                   ncol=min(len(handles), 5), fontsize=8)
     fig.suptitle(f"routes and twin migrations — {label}")
     legend_rows = math.ceil(len(handles) / 5)
     fig.tight_layout(rect=(0, 0.03 + 0.025 * legend_rows, 1, 0.96))

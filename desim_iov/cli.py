@@ -13,6 +13,7 @@ from desim_iov.cli_types import non_negative_int, positive_int
 from desim_iov.config import ConfigError, load_scenario, preset_names
 from traces.errors import TraceFormatError
 from traces.reader import TraceError
+from traces.writer import TraceWriteError
 
 
 class CliError(Exception):
@@ -206,6 +207,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_trace_repair(args: argparse.Namespace) -> int:
+    from traces.repair import RepairError, repair_trace
+
+    failed = 0
+    for path in args.traces:
+        try:
+            print(repair_trace(path))
+        except RepairError as e:
+            print(f"desim-iov: error: {e}", file=sys.stderr)
+            failed += 1
+    return 2 if failed else 0
+
+
 def _scenario(args: argparse.Namespace, *first: str):
     """The scenario named by ``--scenario`` with ``first``, ``--set`` and the common options
     (``--seed``, ``--duration``, ``--policy``, ``--data`` where the command has them)."""
@@ -379,6 +393,13 @@ def build_parser() -> argparse.ArgumentParser:
     dtt.add_argument("--quiet", action="store_true")
     dtt.set_defaults(func=_cmd_dt)
 
+    tp = sub.add_parser("trace", help="trace file tools")
+    tsub = tp.add_subparsers(dest="trace_command", required=True)
+    trp = tsub.add_parser("repair", help="make the trace of a killed run (kill -9, crash) readable by pandas and "
+                          "plain HDF5 readers: clears the file's consistency flags, as HDF5's h5clear -s does")
+    trp.add_argument("traces", nargs="+")
+    trp.set_defaults(func=_cmd_trace_repair)
+
     from desim_iov.cli_sweep import add_sweep_parser
 
     add_sweep_parser(sub)
@@ -394,19 +415,51 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"desim-iov: warning: {message}", file=file or sys.stderr)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what batch schedulers and ``kill`` send), raised where the program is, so that
+    it unwinds like Ctrl-C: traces closed and marked incomplete, checkpoints and sweep records
+    as they were."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
     import warnings
 
     warnings.showwarning = _one_line_warning
     args = build_parser().parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args))
     except (ConfigError, CliError, TraceError, TraceFormatError) as e:
         print(f"desim-iov: error: {e}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("desim-iov: terminated (SIGTERM; trace left marked incomplete)", file=sys.stderr)
+        return 143
+    except TraceWriteError as e:
+        # HDF5 cannot close a file whose writes failed, and would crash tearing its objects
+        # down at exit: say it in one line and leave now (the file stays marked incomplete)
+        print(f"desim-iov: error: {e}", file=sys.stderr)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(2)
+    except OSError as e:  # the file system (a full disk, an unwritable or vanished output): one line
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"desim-iov: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("desim-iov: interrupted (trace left marked incomplete)", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # `python -m desim_iov.cli`: run the imported module's main, so that the

@@ -68,7 +68,7 @@ def _learning():
 def _cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from desim_iov.env import parallel_env
+    from desim_iov.env import NonFiniteError, parallel_env
 
     learning = _learning()
     torch.set_num_threads(args.threads)  # small nets: more threads only oversubscribe the CPU
@@ -80,6 +80,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if scenario.app not in MODELS:
             raise CliError(f"--envs: no batched slot model for app {scenario.app!r} "
                            f"(batched: {', '.join(MODELS)})")
+        from agents.registry import ALL_LEARNERS, BATCHED_ROLLOUTS
+
+        if args.agent not in BATCHED_ROLLOUTS:  # e.g. qdrl: Alg. 3 plays the scalar env's DT model
+            raise CliError(f"--envs: learner {args.agent!r} collects its rollouts from the scalar env "
+                           f"(batched rollouts: {', '.join(BATCHED_ROLLOUTS)})")
+        lr = ALL_LEARNERS.get(args.agent)
+        if lr is not None and lr.forecast and scenario.offload.dt.predictor == "none":
+            raise CliError(f"--envs: {args.agent} would get a peephole LSTM forecaster fitted now, which the "
+                           "batched env does not run; pass --set offload.dt.predictor=persistence (or none)")
     scenario = _learner_scenario(learning, args.agent, scenario, out, args.quiet)
     env_fn, hyper = (lambda: parallel_env(scenario)), {}
     if args.envs:
@@ -89,6 +98,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                               resume=args.resume, progress=not args.quiet, **hyper)
     except KeyError as e:
         raise CliError(str(e).strip("\"'")) from None
+    except (learning.TrainingDiverged, NonFiniteError) as e:
+        raise CliError(f"training stopped: {e}") from None
     print(f"checkpoint: {ckpt}")
     print(f"learning curve: {out / 'learning_curve.csv'}")
     return 0

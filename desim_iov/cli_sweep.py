@@ -4,7 +4,6 @@ process pool or a Dask cluster (desim_iov/sweep/)."""
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 
 from desim_iov.cli import CliError
@@ -43,18 +42,17 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         for r in runs:
             print(f"  {r.describe()}")
         return 0
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # a batch scheduler's stop
-    try:
+    try:  # SIGTERM (a batch scheduler's stop) unwinds like Ctrl-C (desim_iov.cli.main)
         res = run_sweep(spec, args.out, backend=args.backend, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.quiet)
     except (ValueError, RuntimeError) as e:
         raise CliError(str(e)) from None
-    except KeyboardInterrupt:
-        print("desim-iov: sweep interrupted: finished runs are recorded; the same command resumes",
-              file=sys.stderr)
-        return 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    except KeyboardInterrupt as e:
+        from desim_iov.cli import Terminated
+
+        print(f"desim-iov: sweep {'terminated' if isinstance(e, Terminated) else 'interrupted'}: finished runs "
+              "are recorded; the same command resumes", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
     ok = len(res.results) - res.failed
     print(f"{ok} of {len(res.results)} run(s) ok ({res.ran} job(s) run now, {res.reused} run(s) reused)")
     if res.failed:

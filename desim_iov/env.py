@@ -59,6 +59,23 @@ def _yaml(v: Any) -> str:
     return json.dumps(v)
 
 
+class NonFiniteError(ValueError):
+    """NaN or inf in what the environment hands a learner; ``str(e)`` is one line."""
+
+
+def _check_finite(obs: dict[str, Any], rewards: dict[str, float], now: float) -> None:
+    """Learning never goes silent: a NaN/inf observation or reward stops the run in one line
+    naming the agent, the quantity and the simulated time (issue 14 item 6)."""
+    for a, r in rewards.items():
+        if not math.isfinite(r):
+            raise NonFiniteError(f"reward of {a} is {r} at t = {now:g} s (a degenerate scenario value?)")
+    for a, o in obs.items():
+        x = o["observation"]
+        if not np.isfinite(x).all():
+            bad = int(np.flatnonzero(~np.isfinite(x))[0])
+            raise NonFiniteError(f"observation of {a} has {x[bad]} at index {bad}, t = {now:g} s")
+
+
 class DesimParallelEnv(ParallelEnv):
     """PettingZoo ParallelEnv over the scenario's app: its agents, each with its own spaces
     (``AgentSpec``), simultaneous decisions at every epoch; observations encoded by the app's
@@ -177,6 +194,7 @@ class DesimParallelEnv(ParallelEnv):
         for a in new:  # agents that start acting now: they join with no reward yet
             rewards[a], terminations[a], truncations[a] = 0.0, False, False
         obs = {a: self._view(a, nxt) for a in live + new}
+        _check_finite(obs, rewards, float(self.sim.env.now))
         infos: dict[str, dict] = {a: {} if a in acting or a in new else {"acting": False} for a in live + new}
         infos.update(_plain(self.app_cls.infos(outcome)))
         if done:

@@ -250,6 +250,16 @@ def small_scale_gain(
         return m.astype(np.float64)
     n_ant = int(m.max()) if m.size else 1
     u = rng.random(shp + (n_ant, 2))  # exactly two doubles per link and antenna
+    return gain_from_uniforms(model, u, k, m)
+
+
+def gain_from_uniforms(model: str, u: FloatArray, k: FloatArray, m: NDArray[np.integer]) -> FloatArray:
+    """:func:`small_scale_gain`'s power gains from its uniforms ``u`` (shape + (n_ant, 2)),
+    K-factors ``k`` (broadcast to shape + (1,)) and antenna counts ``m`` (broadcast to shape):
+    the same operations in the same order, so that the batched slot env (desim_iov/vector),
+    which draws many steps' uniforms in one block, gets the same bits (quantum-DRL Eq. 22,
+    24-25)."""
+    n_ant = u.shape[-2]
     scatter = -np.log1p(-u[..., 0])  # |CN(0, 1)|^2 ~ Exp(1) by inversion
     if model == "rician":
         # |sqrt(K) + sqrt(E) e^{j theta}|^2 / (K + 1), theta the scattered term's phase

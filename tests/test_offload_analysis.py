@@ -249,6 +249,9 @@ def test_report_writes_its_figures_and_tables(traces, tmp_path):
         assert rows[rows.vehicle != "all"].subtasks.sum() == len(sub)
     md = (out / "offload_summary.md").read_text()
     assert md.startswith("| trace | vehicle |") and "### busiest routes" in md
+    from analysis.units import unit_of
+
+    assert [c for c in table.columns if unit_of(c) is None] == []  # every column has its unit
 
 
 def test_report_numbers_agree_with_the_trace(traces, tmp_path):

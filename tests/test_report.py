@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -277,3 +279,17 @@ def test_an_incomplete_trace_says_so_and_uses_the_time_it_reached(seeds, tmp_pat
     mig = len(pd.read_hdf(cut, "migrations"))
     assert comp.loc[label, "migrations_per_vehicle_h"] == pytest.approx(mig / (5 * reached / 3600))
     assert not any("INCOMPLETE" in g for g in comp.index if g != label)
+
+
+def test_every_report_column_has_one_unit(seeds, tmp_path):
+    """Every column of summary.csv and comparison.csv has a unit (its suffix or analysis/units.py),
+    and TRACE_FORMAT.md lists the table."""
+    from analysis.units import markdown_table, unit_of
+
+    out = tmp_path / "r"
+    assert main(["report", str(seeds["g0"]), str(seeds["g1"]), "--out", str(out)]) == 0
+    for name in ("summary.csv", "comparison.csv"):
+        cols = pd.read_csv(out / name).columns
+        missing = [c for c in cols if unit_of(c) is None]
+        assert not missing, (name, missing)
+    assert markdown_table() in (Path(__file__).resolve().parents[1] / "docs" / "TRACE_FORMAT.md").read_text()

@@ -80,4 +80,4 @@ def test_cli_train_with_batched_envs(tmp_path, capsys):
     assert "episodes_per_update 4 -> 6" in capsys.readouterr().err
     assert main(["train", "--agent", "qdrl", "--scenario", "offload-urban", "--envs", "2", "--updates", "1",
                  "--out", str(tmp_path / "q"), "--quiet"]) == 2
-    assert "no batched slot model for app 'task_offloading'" in capsys.readouterr().err
+    assert "learner 'qdrl' collects its rollouts from the scalar env" in capsys.readouterr().err

@@ -235,8 +235,8 @@ def test_bad_actions_get_one_line_errors():
         env.step(masked)
     with pytest.raises(ConfigError, match="fading"):
         batched_env("twin-city", 2, **{"channel.fading": "rayleigh"})
-    with pytest.raises(ValueError, match="no batched slot model for app 'task_offloading'"):
-        batched_env("offload-urban", 2)
+    with pytest.raises(ConfigError, match="degree_cap is not batched"):  # offloading: what it does not batch
+        batched_env("offload-urban", 2, **{"offload.network.degree_cap.uavs": 2})
 
 
 def test_single_agent_vector_env_equals_gym_env():

@@ -10,6 +10,7 @@ reader opened with ``h5py.File(path, "r", swmr=True)`` follows the run (``Datase
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,65 @@ import h5py
 import numpy as np
 
 from traces.schema import SCHEMA_VERSION, UNITS
+
+
+class TraceWriteError(OSError):
+    """Writing the trace failed (a full disk, a file-size limit, a vanished directory);
+    ``str(e)`` is one line. After it the file is left as it is, marked incomplete: HDF5 cannot
+    close a file whose writes fail, so nothing more is attempted on it."""
+
+
+def _lock(path: Path) -> Any:
+    """An exclusive lock on ``path``'s trace for the writer's lifetime: a second run writing the
+    same file is refused before it truncates the first one's (SWMR mode releases HDF5's own file
+    lock so that readers can follow the run). The lock is ``flock`` on a hidden file beside the
+    trace, released by the kernel when the process ends, so a killed run leaves no stale lock."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): no lock
+        return None
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise TraceWriteError(f"{path}: cannot create the trace ({_reason(e)})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        holder = ""
+        try:
+            holder = f" (process {lock.read_text().strip()})" if lock.read_text().strip() else ""
+        except OSError:
+            pass
+        raise TraceBusyError(f"{path}: another run is writing this trace{holder}; give this one another --out") \
+            from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd, lock
+
+
+def _unlock(held: Any) -> None:
+    if held is None:
+        return
+    fd, lock = held
+    try:
+        lock.unlink()
+    except OSError:
+        pass
+    os.close(fd)
+
+
+def _reason(e: OSError) -> str:
+    """The operating system's words from an HDF5 error (its message holds a whole back trace)."""
+    text = str(e)
+    if "error message = '" in text:
+        return " ".join(text.split("error message = '")[-1].split("'")[0].split())
+    return " ".join((e.strerror or text).split())
+
+
+class TraceBusyError(OSError):
+    """Another process is writing the same trace; ``str(e)`` is one line."""
 
 
 class TraceWriter:
@@ -31,7 +91,12 @@ class TraceWriter:
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = h5py.File(self.path, "w", libver=("v110", "v110"))
+        self._lock = _lock(self.path)  # before the file is truncated
+        try:
+            self._file = h5py.File(self.path, "w", libver=("v110", "v110"))
+        except OSError as e:
+            _unlock(self._lock)
+            raise TraceWriteError(f"{self.path}: cannot create the trace ({_reason(e)})") from None
         self._chunk = int(chunk_rows)
         self._buf: dict[str, np.ndarray] = {}
         self._n: dict[str, int] = {}
@@ -92,15 +157,30 @@ class TraceWriter:
             return
         ds = self._ds[name]
         start = ds.shape[0]
-        ds.resize((start + n,))
-        ds[start : start + n] = self._buf[name][:n]
+        try:
+            ds.resize((start + n,))
+            ds[start : start + n] = self._buf[name][:n]
+        except OSError as e:
+            raise self._failed(e) from None
         self.rows[name] = start + n
         self._n[name] = 0
 
+    broken = False  # a write failed: the file is left alone from then on
+
+    def _failed(self, e: OSError) -> TraceWriteError:
+        self.broken = True
+        return TraceWriteError(f"{self.path}: writing the trace failed ({_reason(e)}); the file is "
+                               "incomplete (complete = 0)")
+
     def flush(self) -> None:
+        if self.broken:
+            return
         for name in self._ds:
             self._write(name)
-        self._file.flush()
+        try:
+            self._file.flush()
+        except OSError as e:
+            raise self._failed(e) from None
 
     def set_attrs(self, **attrs: Any) -> None:
         """Update root attributes created at the start (SWMR allows no new ones)."""
@@ -111,8 +191,15 @@ class TraceWriter:
 
     def close(self, complete: bool) -> None:
         """Write what is buffered; mark ``complete`` only after a clean finish."""
-        if not self._file.id.valid:
+        if self.broken or not self._file.id.valid:
             return
+        try:
+            self._close(complete)
+        finally:
+            _unlock(self._lock)
+            self._lock = None
+
+    def _close(self, complete: bool) -> None:
         self.flush()
         self._file.attrs["complete"] = np.int8(1 if complete else 0)
         self._file.close()

@@ -1,15 +1,32 @@
 """The vector API of the batched slot environments: N episodes of one scenario in lock-step.
 
 :class:`BatchedParallelEnv` is the multi-agent view (PettingZoo's parallel API with a leading
-episode axis): observations ``{"observation": (N, V, D) float32, "action_mask": (N, V, M)
-int8}``, actions (N, V) integers, rewards / terminations / truncations (N, V), and masks
-in ``infos``: ``acting`` (N, V), the agents with a decision pending (the scalar env's
-``agents``), ``present`` (N, V), the agents the scalar env's step returned entries for,
-``ended`` (N,), the episodes that ended in this step, and the slot's terms per agent
-(``t_sum``, ``load``: NaN where the agent did not act; ``failed``, ``migrated``, ``server``).
-Everything else is zero (observations, masks, rewards) or False. :class:`TwinVectorEnv` is
-the single-agent view as a ``gymnasium.vector.VectorEnv`` of :class:`desim_iov.env.DesimGymEnv`
-(stacked agents, ``MultiDiscrete`` actions, the summed reward).
+episode axis); agents are in ``possible_agents`` order (A of them), rewards / terminations /
+truncations are (N, A), and ``infos`` holds masks: ``acting`` (N, A), the agents with a
+decision pending (the scalar env's ``acting_agents``), ``present`` (N, A), the agents the
+scalar env's step returned entries for, ``ended`` (N,), the episodes that ended in this step,
+and the slot's terms per agent. By app (``MODELS``):
+
+- twin migration (one agent per vehicle, A = V): observations ``{"observation": (N, V, D)
+  float32, "action_mask": (N, V, M) int8}``, actions (N, V) integers; terms ``t_sum``,
+  ``load`` (NaN where the agent did not act), ``failed``, ``migrated``, ``server``. An agent
+  is present while its vehicle drives. Everything else is zero or False.
+- task offloading (vehicles, UAVs, BSs; their observation and mask sizes differ): one array
+  per agent kind, ``{kind: {"observation": (N, A_kind, n_obs_kind) float32, "action_mask":
+  (N, A_kind, sum nvec_kind) int8}}`` for the kinds with agents (``"vehicle"``, ``"uav"``,
+  ``"bs"``; ``model.kinds[kind]`` is its slice of the agent axis), actions (N, A, 3) integers
+  (three components each); every agent is present for the whole episode, a vehicle with no
+  task idle (the scalar env's ``zero_for``: zero features, only the no-op allowed; reward 0);
+  terms ``base_reward`` (R of Eq. 63–68 before Eq. 90–92: the scalar infos' ``reward``),
+  ``incentive``, ``penalty``, ``latency``, ``energy``, ``qos``, ``changed``, ``busy`` (NaN
+  where the scalar env reports none), ``subtasks``, ``handled`` (-1 where none), ``refused``.
+  An ended episode shows ``zero_for`` for every agent (the scalar env's last observation).
+
+:class:`TwinVectorEnv` is the twin-migration single-agent view as a
+``gymnasium.vector.VectorEnv`` of :class:`desim_iov.env.DesimGymEnv` (stacked agents,
+``MultiDiscrete`` actions, the summed reward); :class:`OffloadVectorEnv` the task-offloading
+one, of :class:`desim_iov.env.DesimCentralEnv` (every agent's observation, mask and three
+action components concatenated in agent order).
 
 Seeds follow Gymnasium: ``reset(seed=s)`` gives episode i the seed ``s + i``, ``seed=[...]``
 one each, ``seed=None`` keeps each episode's seed (at first the scenario's). An episode
@@ -56,11 +73,21 @@ def _twin(scenario: Scenario, n: int) -> Any:
     return TwinSlotBatch(scenario, n)
 
 
+def _offload(scenario: Scenario, n: int) -> Any:
+    from desim_iov.vector.offload_slot import OffloadSlotBatch
+
+    return OffloadSlotBatch(scenario, n)
+
+
 MODELS["twin_migration"] = _twin
+MODELS["task_offloading"] = _offload
 
 
 class BatchedParallelEnv:
-    """N episodes of ``scenario`` (its slot fidelity) advanced together; see the module doc."""
+    """N episodes of ``scenario`` (its slot fidelity) advanced together; see the module doc.
+    The model (``MODELS[app]``) holds the state and gives ``observations()``, ``acting`` and
+    ``live`` (N, A), ``finished``, ``check_actions``, ``check_masks``, ``state()``,
+    ``reset(idx, seeds)`` and ``step(actions)``."""
 
     metadata: dict[str, Any] = {"name": "desim_iov_batched_v0"}
 
@@ -106,8 +133,8 @@ class BatchedParallelEnv:
 
     # ------------------------------------------------------------------ API
 
-    def _obs(self) -> dict[str, np.ndarray]:
-        return {"observation": self.model.observation(), "action_mask": self.model.action_mask()}
+    def _obs(self) -> dict[str, Any]:
+        return self.model.observations()
 
     def _seed_list(self, seed: int | list[int] | None) -> None:
         if seed is None:
@@ -132,31 +159,28 @@ class BatchedParallelEnv:
         self.model.reset(idx, self.seeds[idx].tolist())
         self._ended[idx] = False
         self._started = True
-        acting = self.model.acting.copy()
-        return self._obs(), {"acting": acting, "present": acting.copy(), "seed": self.seeds.copy()}
+        return self._obs(), {"acting": self.model.acting.copy(), "present": self.model.live.copy(),
+                             "seed": self.seeds.copy()}
 
     def step(self, actions: Any):
         """One decision epoch of every episode; see the module doc for autoreset."""
         if not self._started:
             raise PolicyError("step() called before reset()")
-        m, N, V = self.model, self.num_envs, self.num_agents
-        actions = np.asarray(actions)
-        if actions.shape != (N, V):
-            raise ValueError(f"actions: expected shape ({N}, {V}) (episode, agent), got {actions.shape}")
+        m = self.model
         restart = self._ended & (self.autoreset_mode == AutoresetMode.NEXT_STEP)
-        acted = m.acting.copy()
-        actions = m.check_actions(np.where(acted, actions, np.zeros((), actions.dtype)))
+        live = m.live.copy()  # the agents the scalar env's step returns entries for
+        actions = m.check_actions(actions)
         if self.check_masks:
-            self._check_masks(actions)
+            m.check_masks(actions)
         out = m.step(actions)
         ended = out.pop("ended")
-        nxt = m.acting
-        new = nxt & ~acted
-        terminations = np.where(ended[:, None], m.finished, ~nxt) & acted
-        truncations = ended[:, None] & acted & ~m.finished
-        present = acted | new
+        nxt = m.live
+        new = nxt & ~live
+        terminations = np.where(ended[:, None], m.finished, ~nxt) & live
+        truncations = ended[:, None] & live & ~m.finished
+        present = live | new
         obs = self._obs()
-        infos = {"acting": nxt.copy(), "present": present, "ended": ended.copy(), **out}
+        infos = {"acting": m.acting.copy(), "present": present, "ended": ended.copy(), **out}
         rewards = infos.pop("reward")
         self._ended |= ended
         if restart.any():  # NEXT_STEP: the episodes that ended last step start again now
@@ -164,7 +188,7 @@ class BatchedParallelEnv:
             obs = self._obs()
             rewards[restart], terminations[restart], truncations[restart] = 0.0, False, False
             infos["acting"][restart] = m.acting[restart]
-            infos["present"][restart] = m.acting[restart]
+            infos["present"][restart] = m.live[restart]
         if self.autoreset_mode == AutoresetMode.SAME_STEP and ended.any():
             infos["final_obs"] = obs
             infos["_final_obs"] = ended.copy()
@@ -182,23 +206,10 @@ class BatchedParallelEnv:
         self.model.reset(idx, self.seeds[idx].tolist())
         self._ended[idx] = False
 
-    def _check_masks(self, actions: np.ndarray) -> None:
-        """``check_masks``: an acting agent's action must be allowed by its mask (the scalar
-        env applies a masked action and lets it fail; MAPPO without the mask needs that)."""
-        m = self.model
-        a = np.clip(actions, 0, m.M - 1).astype(np.int64)
-        allowed = np.take_along_axis(m.action_mask(), a[..., None], axis=2)[..., 0] > 0
-        bad = m.acting & ~allowed & (m.action_mask().any(axis=2))
-        if bad.any():
-            e, v = (int(x[0]) for x in np.nonzero(bad))
-            raise PolicyError(f"episode {e}: action {int(actions[e, v])} of {self.possible_agents[v]} "
-                              "is masked (check_masks=True)")
-
     def state(self) -> np.ndarray:
-        """(N, V * D): every possible agent's observation (zeros when not acting), as
-        :meth:`desim_iov.env.DesimParallelEnv.state` per episode."""
-        o = self.model.observation()
-        return o.reshape(self.num_envs, -1)
+        """(N, S): every possible agent's observation (zeros when not acting) concatenated in
+        agent order, as :meth:`desim_iov.env.DesimParallelEnv.state` per episode."""
+        return self.model.state()
 
     def close(self) -> None:
         self._started = False
@@ -253,6 +264,70 @@ class TwinVectorEnv(VectorEnv):
         self.par.close()
 
 
+class OffloadVectorEnv(VectorEnv):
+    """Single-agent view (``gymnasium.vector.VectorEnv``) of N task-offloading
+    :class:`~desim_iov.env.DesimCentralEnv` episodes (the quantum-DRL paper's single-agent
+    baseline): each sub-env's observation is every agent's observation and mask concatenated
+    in agent order (``zero_for`` where idle), its action every agent's three components in
+    that order, its reward the sum of the agents' rewards, truncated at the run's end.
+    ``action_masks()`` is sb3-contrib's convention per sub-env: (N, sum nvec) bool."""
+
+    def __init__(self, scenario: Scenario, num_envs: int,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, reseed: str = "same") -> None:
+        from desim_iov.env import DesimCentralEnv
+
+        self.par = BatchedParallelEnv(scenario, num_envs, autoreset_mode, reseed)
+        central = DesimCentralEnv(self.par.scenario)  # its spaces (no simulation is built)
+        self.num_envs = num_envs
+        self.single_observation_space = central.observation_space
+        self.single_action_space = central.action_space
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.metadata = {"autoreset_mode": self.par.autoreset_mode}
+        self._obs: dict[str, Any] = {}
+
+    def _flat(self, obs: dict[str, Any]) -> dict[str, np.ndarray]:
+        self._obs = obs
+        n = self.num_envs
+        return {"observation": np.concatenate([o["observation"].reshape(n, -1) for o in obs.values()], axis=1),
+                "action_mask": np.concatenate([o["action_mask"].reshape(n, -1) for o in obs.values()], axis=1)}
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+        if seed is not None and isinstance(seed, int | np.integer):
+            self._np_random, self._np_random_seed = gymnasium.utils.seeding.np_random(int(seed))
+        obs, infos = self.par.reset(seed=seed, options=options)
+        return self._flat(obs), infos
+
+    def step(self, actions):
+        a = np.asarray(actions)
+        if a.shape != (self.num_envs, 3 * self.par.num_agents):
+            raise ValueError(f"actions: expected shape ({self.num_envs}, {3 * self.par.num_agents}) (episode, "
+                             f"every agent's 3 components), got {a.shape}")
+        obs, rew, term, trunc, infos = self.par.step(a.reshape(self.num_envs, self.par.num_agents, 3))
+        ended = infos["ended"]
+        reward = np.add.accumulate(rew, axis=1)[:, -1]  # sum(rewards.values()): idle agents add 0.0
+        truncated = ended & (trunc & infos["present"]).any(axis=1)
+        return self._flat(obs), reward, ended & ~truncated, truncated, infos
+
+    def action_masks(self) -> np.ndarray:
+        """(N, sum nvec) bool for ``MaskablePPO``: the kernel's masks, a component with no
+        allowed option open in full (``desim_iov.env.maskable``)."""
+        m = self.par.model
+        out = []
+        for kind, o in self._obs.items():
+            mk = o["action_mask"].astype(bool)
+            off = 0
+            for c in m.spaces.nvec[kind]:
+                part = mk[..., off: off + c]
+                part |= ~part.any(axis=-1, keepdims=True)
+                off += c
+            out.append(mk.reshape(self.num_envs, -1))
+        return np.concatenate(out, axis=1)
+
+    def close_extras(self, **kwargs: Any) -> None:
+        self.par.close()
+
+
 def batched_env(scenario: str | Scenario = "twin-city", num_envs: int = 16, *,
                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, reseed: str = "same",
                 check_masks: bool = False, **overrides: Any) -> BatchedParallelEnv:
@@ -263,6 +338,9 @@ def batched_env(scenario: str | Scenario = "twin-city", num_envs: int = 16, *,
 
 def vector_env(scenario: str | Scenario = "twin-city", num_envs: int = 16, *,
                autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, reseed: str = "same",
-               **overrides: Any) -> TwinVectorEnv:
-    """The single-agent ``gymnasium.vector.VectorEnv`` of ``scenario``'s batched slot env."""
-    return TwinVectorEnv(make_scenario(scenario, **overrides), num_envs, autoreset_mode, reseed)
+               **overrides: Any) -> TwinVectorEnv | OffloadVectorEnv:
+    """The single-agent ``gymnasium.vector.VectorEnv`` of ``scenario``'s batched slot env
+    (twin migration: :class:`TwinVectorEnv`; task offloading: :class:`OffloadVectorEnv`)."""
+    sc = make_scenario(scenario, **overrides)
+    cls = OffloadVectorEnv if sc.app == "task_offloading" else TwinVectorEnv
+    return cls(sc, num_envs, autoreset_mode, reseed)

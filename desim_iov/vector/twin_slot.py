@@ -299,8 +299,26 @@ class TwinSlotBatch(SlotQueues):
             self._mask = (self.mask & self.acting[:, :, None]).view(np.int8)
         return self._mask
 
+    @property
+    def live(self) -> np.ndarray:
+        """(N, V) the agents the scalar env keeps live: those acting (an agent leaves when its
+        vehicle arrives, joins when it starts)."""
+        return self.acting
+
+    def observations(self) -> dict[str, np.ndarray]:
+        return {"observation": self.observation(), "action_mask": self.action_mask()}
+
+    def state(self) -> np.ndarray:
+        """(N, V * D): DesimParallelEnv.state per episode."""
+        return self.observation().reshape(self.n, -1)
+
     def check_actions(self, actions: np.ndarray) -> np.ndarray:
+        """Actions (N, V) as the step takes them: a wrong shape or dtype, or an acting agent's
+        server out of range, is a one-line error; idle agents' actions are ignored."""
         a = np.asarray(actions)
+        if a.shape != (self.n, self.V):
+            raise ValueError(f"actions: expected shape ({self.n}, {self.V}) (episode, agent), got {a.shape}")
+        a = np.where(self.acting, a, np.zeros((), a.dtype))
         if a.shape != (self.n, self.V) or not np.issubdtype(a.dtype, np.integer):
             raise ValueError(f"actions: expected integers of shape ({self.n}, {self.V}) (episode, "
                              f"vehicle), got {a.dtype} {a.shape}")
@@ -310,6 +328,17 @@ class TwinSlotBatch(SlotQueues):
             raise PolicyError(f"episode {e}: policy action {int(a[e, v])} for vehicle {v}: "
                               f"not a server 0..{self.M - 1}")
         return a.astype(np.int64)
+
+    def check_masks(self, actions: np.ndarray) -> None:
+        """``check_masks``: an acting agent's action must be allowed by its mask (the scalar
+        env applies a masked action and lets it fail; MAPPO without the mask needs that)."""
+        a = np.clip(actions, 0, self.M - 1).astype(np.int64)
+        allowed = np.take_along_axis(self.action_mask(), a[..., None], axis=2)[..., 0] > 0
+        bad = self.acting & ~allowed & (self.action_mask().any(axis=2))
+        if bad.any():
+            e, v = (int(x[0]) for x in np.nonzero(bad))
+            raise PolicyError(f"episode {e}: action {int(actions[e, v])} of vehicle_{v} is masked "
+                              "(check_masks=True)")
 
     def step(self, actions: np.ndarray) -> dict[str, np.ndarray]:
         """Apply the pending epoch's actions of every running episode (TwinMigrationApp.apply
