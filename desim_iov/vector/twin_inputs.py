@@ -283,9 +283,13 @@ def _redo(T, X, last, redo, gens, draw):
     return T, X
 
 
-def _positions_at(T: np.ndarray, X: np.ndarray, last: np.ndarray, ticks: np.ndarray, V: int):
+def _positions_at(T: np.ndarray, X: np.ndarray, last: np.ndarray, ticks: np.ndarray, V: int | None = None):
     """PositionTable.at for rows r = b V + v of knots ``T`` (R, L) (inf-padded), ``X`` (R, L, 3)
-    at every tick: positions (B, K, V, 3) and World.vehicle_active (B, K, V)."""
+    at every tick: positions (B, K, V, 3) and World.vehicle_active (B, K, V); without ``V``,
+    (R, K, 3) and (R, K) (desim_iov/vector/offload_inputs.py)."""
+    if V is None:
+        pos, active = _positions_at(T, X, last, ticks, 1)
+        return pos[:, :, 0], active[:, :, 0]
     R, L = T.shape
     K, B = len(ticks), R // V
     # the knots after the first at or before t_k: those whose first tick at or after them is <= k
