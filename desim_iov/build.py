@@ -206,7 +206,12 @@ def warn_if_uncovered(vehicles: Sequence[Trajectory], rsu_xyz: np.ndarray, rsu_r
                       duration_s: float, slot_s: float) -> None:
     """Warn when recorded vehicles spend under half of their driving slots within reach of any
     RSU: usually a trace in another city than ``area.origin_lat/lon`` (lon/lat input) or in
-    other local coordinates (metric input)."""
+    other local coordinates (metric input). Each vehicle that never drives within reach during
+    the run is named with why (traces/coverage.py)."""
+    from traces.coverage import idle_vehicles
+
+    for line in idle_vehicles(vehicles, duration_s, slot_s, rsu_xy=rsu_xyz, reach_m=rsu_range_m):
+        warnings.warn(f"vehicles.trace: {line}", stacklevel=3)
     t = np.arange(0.0, duration_s, slot_s)
     driving = covered = 0
     for tr in vehicles:

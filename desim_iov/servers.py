@@ -96,6 +96,9 @@ class PemsBackground(ConstantBackground):
         self.step = step
         self.station = rng.permutation(data.n_stations)[np.arange(m) % data.n_stations]
         self.mean = float(data.flow.mean())
+        if not math.isfinite(self.mean) or self.mean <= 0:  # traces.pems refuses both: a guard
+            raise ConfigError(f"background.pems_source {src}: mean flow {self.mean:g}, so the "
+                              "background cannot be scaled to background.utilisation")
         self.data, self.i0 = data, i0
         self._rho = bg.utilisation * data.flow[i0 : i0 + n][:, self.station].astype(float) / self.mean
 

@@ -2,9 +2,10 @@
 
 A reader parses its input chunk by chunk, drops what can be judged row by row (malformed,
 outside the time window, invalid coordinates) and appends the rest to a :class:`FixBuffer`:
-compact numeric columns, never text (32 bytes per fix: id code, time, two coordinates). When the source file is done, :func:`finish_source`
-sorts its fixes by (source vehicle, time) and applies, in this order, the steps that need a
-vehicle's history:
+compact numeric columns, never text (32 bytes per fix: id code, time, two coordinates). When the
+source file is done, :func:`traces._collect.finish_source` drops absolute fixes dated far from
+the file's others (``far_date``, :mod:`traces.plausible`), then :func:`clean` sorts its fixes by
+(source vehicle, time) and applies, in this order, the steps that need a vehicle's history:
 
 1. ``duplicate`` / ``duplicate_time``: a later fix with the same (vehicle, time) as an earlier
    one, at the same position (``duplicate``) or at another one (``duplicate_time``); the first
@@ -20,7 +21,8 @@ vehicle's history:
    id order (numbers compared as numbers).
 
 Every dropped fix is counted in the :class:`~traces.trajectories.ImportReport` under its reason.
-A :class:`Collector` gathers the kept pieces of all files and builds the final frame.
+A :class:`~traces._collect.Collector` gathers the kept pieces of all files and builds the final
+frame.
 """
 
 from __future__ import annotations
@@ -29,10 +31,9 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from models.geo import haversine_m
-from traces.trajectories import CRS_COLUMNS, ImportReport, TrajectorySet
+from traces.trajectories import ImportReport
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -312,139 +313,3 @@ def clean(cols: Columns, *, unit_s: float, geo: bool, max_speed_mps: float | Non
         _select(cols, np.repeat(good, sizes))
     return (np.repeat(seg_p[good].astype(np.int32), sizes[good]),
             np.repeat(split_p[good], sizes[good]))
-
-
-def _timestamp(value: float | int, unit_s: float) -> pd.Timestamp:
-    """Timestamp of ``value`` time units since the epoch; exact for integer seconds or ns."""
-    ns_per_unit = round(unit_s * 1e9)
-    if float(value).is_integer() and ns_per_unit >= 1:
-        return pd.Timestamp(int(value) * int(ns_per_unit), unit="ns")
-    return pd.Timestamp(round(float(value) * unit_s * 1e9), unit="ns")
-
-
-@dataclass
-class Collector:
-    """Gathers kept pieces from all source files and builds the :class:`TrajectorySet`.
-
-    Absolute times (T-Drive, CSV with ISO times) are shifted so that ``t = 0`` at ``t0``;
-    relative ones (SUMO, numeric CSV) are kept as they are and ``t0`` is ``None``.
-
-    Each added file is one block of columns; an output vehicle is a run of rows in one block
-    (``names``, ``block``, ``begin``, ``length``), so that building the frame copies each
-    column once at most (not at all for one file already in order).
-    """
-
-    crs: str
-    unit_s: float = 1.0
-    absolute: bool = False
-    extra_names: tuple[str, ...] = ()
-    tz: str | None = None
-    names: list[str] = field(default_factory=list)
-    runs: list[np.ndarray] = field(default_factory=list)  # per block: (k, 2) begin, length
-    t: list[np.ndarray] = field(default_factory=list)
-    c1: list[np.ndarray] = field(default_factory=list)
-    c2: list[np.ndarray] = field(default_factory=list)
-    extra: dict[str, list[np.ndarray]] = field(default_factory=dict)
-
-    def add(self, ids: dict[int, str], cols: Columns, seg: np.ndarray, split: np.ndarray) -> None:
-        """Take the kept rows of one file (cleaned ``cols``, not copied); ``ids`` maps vehicle
-        codes to id strings."""
-        v = cols["vid"]
-        if len(v) == 0:
-            return
-        # one output vehicle per (source vehicle, piece); rows are grouped that way already
-        heads = np.flatnonzero(np.r_[True, (v[1:] != v[:-1]) | (seg[1:] != seg[:-1])])
-        for h in heads:
-            name = ids[int(v[h])]
-            self.names.append(f"{name}#{int(seg[h])}" if split[h] else name)
-        self.runs.append(np.column_stack([heads, np.diff(np.r_[heads, len(v)])]))
-        self.t.append(cols["t"])
-        self.c1.append(cols["c1"])
-        self.c2.append(cols["c2"])
-        for k in self.extra_names:
-            self.extra.setdefault(k, []).append(cols[k])
-
-    def _column(self, blocks: list[np.ndarray], where: np.ndarray | None) -> np.ndarray:
-        """One output column, its rows in vehicle-name order; ``blocks`` is emptied (released
-        as soon as it is copied). ``where``: (block, begin, length) per vehicle in output order,
-        ``None`` when the blocks are in order already."""
-        if where is None:
-            return _take(blocks)
-        out = np.concatenate([blocks[b][s:s + n] for b, s, n in where])
-        blocks.clear()
-        return out
-
-    def build(self, *, source: str, report: ImportReport,
-              t0_abs: float | int | None = None, t0: pd.Timestamp | None = None) -> TrajectorySet:
-        """The final set. For absolute times, ``t0_abs`` (in file units) is the time of ``t = 0``
-        (default: the earliest kept fix) and ``t0`` its Timestamp (else derived from it).
-        The collector's blocks are consumed."""
-        cols = CRS_COLUMNS[self.crs]
-        if not self.names:
-            frame = pd.DataFrame({"vehicle": pd.Series([], dtype="str"),
-                                  "t": np.zeros(0), cols[0]: np.zeros(0), cols[1]: np.zeros(0),
-                                  **{k: np.zeros(0) for k in self.extra_names}})
-            report.rows_kept, report.vehicles = 0, 0
-            if t0 is not None and self.tz is not None and t0.tzinfo is None:
-                t0 = t0.tz_localize(self.tz)
-            return TrajectorySet(frame, self.crs, t0 if self.absolute else None, source, report)
-        names = np.array(self.names, dtype=object)
-        perm = np.argsort(names, kind="stable")
-        lengths = np.concatenate([r[:, 1] for r in self.runs])
-        where = None
-        if np.any(perm != np.arange(len(perm))):
-            block = np.repeat(np.arange(len(self.runs)), [len(r) for r in self.runs])
-            begin = np.concatenate([r[:, 0] for r in self.runs])
-            where = np.column_stack([block, begin, lengths])[perm]
-        t = self._column(self.t, where)
-        if self.absolute:
-            if t0_abs is None:
-                t0_abs = t.min()
-            if t0 is None:
-                t0 = _timestamp(t0_abs, self.unit_s)
-            if self.tz is not None and t0.tzinfo is None:
-                t0 = t0.tz_localize(self.tz)
-            t = t - t0_abs  # exact: integer times stay integers until converted
-        else:
-            t0 = None
-        tt = seconds(t, self.unit_s)
-        del t
-        data = {
-            "vehicle": pd.array(np.repeat(names[perm], lengths[perm]), dtype="str"),
-            "t": tt,
-            cols[0]: self._column(self.c1, where),
-            cols[1]: self._column(self.c2, where),
-        }
-        for k in self.extra_names:
-            data[k] = self._column(self.extra[k], where)
-        frame = pd.DataFrame(data, copy=False)
-        report.rows_kept = len(frame)
-        report.vehicles = len(self.names)
-        self.runs = []
-        return TrajectorySet(frame, self.crs, t0, source, report)
-
-
-def finish_source(buf: FixBuffer, ids: dict[int, str], collector: Collector, report: ImportReport,
-                  *, geo: bool, max_speed_mps: float | None, split_gap_s: float | None,
-                  min_points: int, quota: int | None) -> int:
-    """Clean one file's buffered fixes (the buffer is emptied; hold no other reference to its
-    arrays, so that cleaning can free them), select up to ``quota`` source vehicles (natural id
-    order; ``None`` = all) among those with kept fixes, and hand them to ``collector``.
-    Returns the number of source vehicles taken."""
-    vid, t, c1, c2, extra = buf.arrays()
-    buf.clear()
-    cols: Columns = {"vid": vid, "t": t, "c1": c1, "c2": c2,
-                     **{k: v for k, v in extra.items() if k in collector.extra_names}}
-    del vid, t, c1, c2, extra
-    seg, split = clean(cols, unit_s=collector.unit_s, geo=geo, max_speed_mps=max_speed_mps,
-                       split_gap_s=split_gap_s, min_points=min_points, report=report)
-    kept_vids = pd.unique(cols["vid"])
-    if quota is not None and len(kept_vids) > quota:
-        chosen = sorted(kept_vids.tolist(), key=lambda c: natural_key(ids[c]))[:quota]
-        sel = np.isin(cols["vid"], chosen)
-        report.remove("vehicle_not_selected", np.count_nonzero(~sel))
-        _select(cols, sel)
-        seg, split = seg[sel], split[sel]
-        kept_vids = np.asarray(chosen)
-    collector.add(ids, cols, seg, split)
-    return len(kept_vids)

@@ -24,9 +24,21 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from traces._clean import Collector, FixBuffer, finish_source
+from traces._clean import FixBuffer
+from traces._collect import Collector, finish_source
 from traces._textio import line_chunks, open_text, require_file
 from traces.errors import TraceFormatError
+from traces.plausible import (
+    GPS_EPOCH,
+    LAST_DATE,
+    MAX_ABS_SPEED_MPS,
+    MAX_ABS_XY_M,
+    MAX_ID_CHARS,
+    MAX_TIME_S,
+    Z_RANGE_M,
+    out_of_range,
+    shown,
+)
 from traces.trajectories import ImportReport, TrajectorySet
 
 ALIASES = {
@@ -39,7 +51,8 @@ ALIASES = {
     "lon": ("lon", "lng", "long", "longitude"),
     "speed": ("speed",),
 }
-_TZ_SUFFIX = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?)$")
+# an offset or Z after a time of day (not the "-01" ending a bare date)
+_TZ_SUFFIX = re.compile(r"\d:\d{2}(?::\d{2}(?:[.,]\d*)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$")
 
 
 def header_columns(header: str, delimiter: str = ",") -> dict[str, int]:
@@ -59,7 +72,7 @@ def _layout(cols: dict[str, int], path: Path, line: int, header: str) -> str:
     if "id" not in cols or "t" not in cols or xy == ll:
         why = ("both x,y and lat,lon columns; keep one pair" if xy and ll else
                "needs columns id, t and either x,y or lat,lon")
-        raise TraceFormatError(path, line, f"CSV header {header.strip()!r}: {why}")
+        raise TraceFormatError(path, line, f"CSV header {shown(header.strip(), 80)}: {why}")
     return "xy" if xy else "lonlat"
 
 
@@ -70,12 +83,16 @@ class _TimeParser:
         self.kind: str | None = None  # "seconds" | "iso"
         self.utc = False
 
-    def __call__(self, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        """Times (float s, or int64 ns since the epoch) and a mask of unparsable ones."""
+    def __call__(self, raw: pd.Series) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, str]]]:
+        """Times (float s, or int64 ns since the epoch), a mask of unparsable ones, and the
+        parsed ones refused, as (mask, message with ``{v}`` for the value): numeric times
+        negative or over :data:`MAX_TIME_S`; ISO times before the GPS epoch or from
+        :data:`LAST_DATE` on, or whose zone (an offset or ``Z``, or none) differs from the
+        file's first time's."""
         if self.kind is None:
             first = next((v for v in raw if v), None)
             if first is None:
-                return np.zeros(len(raw)), np.ones(len(raw), bool)
+                return np.zeros(len(raw)), np.ones(len(raw), bool), []
             try:
                 float(first)
                 self.kind = "seconds"
@@ -84,14 +101,24 @@ class _TimeParser:
                 self.utc = bool(_TZ_SUFFIX.search(first))
         if self.kind == "seconds":
             t = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64)
-            return t, ~np.isfinite(t)
-        ts = pd.to_datetime(raw, format="ISO8601", errors="coerce", utc=self.utc)
+            return t, ~np.isfinite(t), [(out_of_range(t, 0.0, MAX_TIME_S), (
+                f"time {{v}} outside [0, {MAX_TIME_S:g}] s (a negative time, or a Unix time: write "
+                "those as ISO 8601 timestamps)"))]
+        # parsed as UTC whatever the zone (pandas refuses a mix of zones otherwise); a time
+        # without one keeps its wall-clock value, and a mix is flagged
+        ts = pd.to_datetime(raw, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
         bad = ts.isna().to_numpy()
+        early = ~bad & (ts < GPS_EPOCH).to_numpy()
+        late = ~bad & (ts >= LAST_DATE).to_numpy()  # before the cast to ns: it would wrap
         t = np.zeros(len(raw), np.int64)
-        if self.utc:
-            ts = ts.dt.tz_localize(None)
-        t[~bad] = ts.to_numpy()[~bad].astype("datetime64[ns]").astype(np.int64)
-        return t, bad
+        ok = ~(bad | late)
+        t[ok] = ts.to_numpy()[ok].astype("datetime64[ns]").astype(np.int64)
+        mixed = ~bad & (raw.str.contains(_TZ_SUFFIX).to_numpy(bool) != self.utc)
+        zone = "has no offset or Z" if self.utc else "has an offset or Z"
+        return t, bad, [
+            (early, f"time {{v}} before the GPS epoch {GPS_EPOCH:%Y-%m-%d} (a receiver's reset clock)"),
+            (late, f"time {{v}} from {LAST_DATE:%Y-%m-%d} on (beyond nanosecond timestamps)"),
+            (mixed, f"time {{v}} {zone}, unlike the file's first time")]
 
 
 _I64 = np.iinfo(np.int64)
@@ -140,6 +167,12 @@ def _num(raw: pd.DataFrame, cols: dict[str, int], key: str, optional: bool = Fal
     return v, bad
 
 
+#: plausible range of each number and its unit (:mod:`traces.plausible`)
+_RANGES = {"x": (-MAX_ABS_XY_M, MAX_ABS_XY_M, "m"), "y": (-MAX_ABS_XY_M, MAX_ABS_XY_M, "m"),
+           "lon": (-180.0, 180.0, "degrees"), "lat": (-90.0, 90.0, "degrees"),
+           "z": (*Z_RANGE_M, "m"), "speed": (-MAX_ABS_SPEED_MPS, MAX_ABS_SPEED_MPS, "m/s")}
+
+
 def _parse_chunk(s: pd.Series, cols: dict[str, int], crs: str, ncols: int, delimiter: str,
                  tparse: _TimeParser, n_msgs: int) -> tuple[np.ndarray, dict[str, np.ndarray],
                                                             pd.Series, dict[int, str]]:
@@ -161,25 +194,27 @@ def _parse_chunk(s: pd.Series, cols: dict[str, int], crs: str, ncols: int, delim
     no_id = (ident == "").to_numpy()
     # undecodable bytes were read as U+FFFD (traces._textio.open_text): not a usable id
     not_utf8 = ident.str.contains("\ufffd", regex=False).to_numpy()
-    t, bad_t = tparse(raw[cols["t"]])
-    c1, bad1 = _num(raw, cols, c1n)
-    c2, bad2 = _num(raw, cols, c2n)
-    if crs == "lonlat":
-        bad1 |= np.abs(c1) > 180.0
-        bad2 |= np.abs(c2) > 90.0
-    z, bad_z = _num(raw, cols, "z", optional=True)
-    sp, bad_s = _num(raw, cols, "speed", optional=True)
-    checks = (("id", no_id, "empty id"), ("id", not_utf8, "bytes that are not UTF-8 in id"),
-              ("t", bad_t, "bad time"), (c1n, bad1, f"bad {c1n}"),
-              (c2n, bad2, f"bad {c2n}"), ("z", bad_z, "bad z"), ("speed", bad_s, "bad speed"))
-    bad = no_id | not_utf8 | bad_t | bad1 | bad2 | bad_z | bad_s
+    long_id = (ident.str.len() > MAX_ID_CHARS).to_numpy()
+    t, bad_t, refused = tparse(raw[cols["t"]])
+    values = {c1n: _num(raw, cols, c1n), c2n: _num(raw, cols, c2n),
+              "z": _num(raw, cols, "z", optional=True), "speed": _num(raw, cols, "speed", optional=True)}
+    checks = [("id", no_id, "empty id"), ("id", not_utf8, "bytes that are not UTF-8 in id {v}"),
+              ("id", long_id, f"id {{v}} longer than {MAX_ID_CHARS} characters"),
+              ("t", bad_t, "bad time {v}"), *(("t", mask, what) for mask, what in refused)]
+    for key, (v, bad) in values.items():
+        lo, hi, unit = _RANGES[key]
+        odd = out_of_range(v, lo, hi)
+        if unit == "degrees":  # a bad lat or lon, as before ranges were checked for x, y, z, speed
+            bad, odd = bad | odd, np.zeros_like(odd)
+        checks += [(key, bad, f"bad {key} {{v}}"), (key, odd, f"{key} {{v}} outside [{lo:g}, {hi:g}] {unit}")]
+    bad = np.logical_or.reduce([c[1] for c in checks])
     for pos in np.flatnonzero(bad)[:n_msgs]:
         key, _, what = next(c for c in checks if c[1][pos])
-        problem[int(rows[pos])] = f"{what} {raw.iat[int(pos), cols[key]]!r}" if key != "id" or \
-            not_utf8[pos] else what
+        problem[int(rows[pos])] = what.replace("{v}", shown(raw.iat[int(pos), cols[key]]))
     malformed[rows[bad]] = True
     good = ~bad
-    return (malformed, {"t": t[good], "c1": c1[good], "c2": c2[good], "z": z[good], "speed": sp[good]},
+    return (malformed, {"t": t[good], "c1": values[c1n][0][good], "c2": values[c2n][0][good],
+                        "z": values["z"][0][good], "speed": values["speed"][0][good]},
             ident[good], problem)
 
 
@@ -202,9 +237,15 @@ def read_csvtraj(
 
     ``report.lines_read`` counts the lines after the header. A line is ``malformed`` (counted,
     reported as ``file:line: problem``; ``on_error="raise"`` raises :class:`TraceFormatError`
-    at the first) when it has the wrong number of fields, an empty id, a bad ``t``, a missing or
-    non-numeric coordinate, a lat/lon out of range, or a non-numeric ``z``/``speed`` (empty is
-    allowed there). ``window`` is in the file's time kind (seconds, or timestamps), half-open.
+    at the first) when it has the wrong number of fields, an empty id or one over 256
+    characters, a bad ``t``, a missing or non-numeric coordinate, a lat/lon out of range, or a
+    non-numeric ``z``/``speed`` (empty is allowed there), or a number outside the plausible
+    ranges of :mod:`traces.plausible`: numeric ``t`` negative or over 1e9 s, ISO ``t`` before
+    the GPS epoch (1980-01-06), ``|x|``, ``|y|`` over 1e8 m, ``z`` outside [-1e4, 1e5] m,
+    ``|speed|`` over 1e3 m/s. A ``z`` or ``speed`` column that some kept fix lacks is left out
+    of the result (``report.notes`` says so): a run needs it on every fix or on none. ISO times
+    dated over 10 years from the file's median fix are dropped as ``far_date`` (a receiver's
+    reset clock). ``window`` is in the file's time kind (seconds, or timestamps), half-open.
     ``max_vehicles`` keeps the first vehicles in natural id order; duplicates of a
     (vehicle, t) keep the first line; ``min_points``, ``max_speed_mps`` and ``split_gap_s`` act
     as in :func:`traces.tdrive.read_tdrive` (speed and splitting are off by default).
@@ -287,6 +328,7 @@ def read_csvtraj(
                           tz="UTC" if tparse.utc else None)
     ids = {c: s for s, c in codes.items()}
     finish_source(buf, ids, collector, report, geo=crs == "lonlat", max_speed_mps=max_speed_mps,
-                  split_gap_s=split_gap_s, min_points=min_points, quota=max_vehicles)
+                  split_gap_s=split_gap_s, min_points=min_points, quota=max_vehicles,
+                  source=str(path))
     t0_abs = win[0] if iso and win is not None and window and window[0] is not None else None
     return collector.build(source=str(path), report=report, t0_abs=t0_abs)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from traces._textio import open_binary, open_text
 from traces.csvtraj import header_columns, read_csvtraj
 from traces.errors import TraceFormatError
-from traces.fcd import read_fcd
+from traces.fcd import feed_xml, read_fcd
 from traces.tdrive import read_tdrive
 from traces.trajectories import TrajectorySet
 
@@ -42,7 +42,7 @@ def _xml_root(path: Path, limit: int = 1 << 20) -> str | None:
                 if not block:
                     break
                 read += len(block)
-                parser.feed(block)
+                feed_xml(parser, block, path, 1)
                 for _, el in parser.read_events():
                     return el.tag
     except ET.ParseError as err:

@@ -28,14 +28,28 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from traces._clean import Collector, FixBuffer, finish_source
+from traces._clean import FixBuffer
+from traces._collect import Collector, finish_source
 from traces._textio import open_binary, require_file
 from traces.errors import CorruptGzipError, TraceFormatError
+from traces.plausible import (
+    MAX_ABS_SPEED_MPS,
+    MAX_ABS_XY_M,
+    MAX_ID_CHARS,
+    MAX_TIME_S,
+    Z_RANGE_M,
+    clip,
+    out_of_range,
+    shown,
+)
 from traces.trajectories import ImportReport, TrajectorySet
 
 _POSITION = re.compile(r":\s*line \d+, column \d+$")
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+):(\d+(?:\.\d*)?)$")
 _IGNORED = {"person": "person", "container": "container"}
+#: plausible range of each attribute and its unit (:mod:`traces.plausible`)
+_RANGES = {"x": (-MAX_ABS_XY_M, MAX_ABS_XY_M, "m"), "y": (-MAX_ABS_XY_M, MAX_ABS_XY_M, "m"),
+           "z": (*Z_RANGE_M, "m"), "speed": (-MAX_ABS_SPEED_MPS, MAX_ABS_SPEED_MPS, "m/s")}
 
 
 def _parse_time(text: str | None) -> float | None:
@@ -51,6 +65,16 @@ def _parse_time(text: str | None) -> float | None:
         d, h, mi, s = m.groups()
         v = int(d or 0) * 86400 + int(h) * 3600 + int(mi) * 60 + float(s)
     return v if np.isfinite(v) else None
+
+
+def _time_problem(text: str | None, v: float | None) -> str | None:
+    """Why a ``<timestep>`` time (``text``, parsed as ``v``) is refused, or ``None``: it must
+    parse and lie in ``[0, MAX_TIME_S]`` (a negative time would be a negative delay in a run)."""
+    if v is None:
+        return f"<timestep> has no valid time ({shown(text)})"
+    if not 0.0 <= v <= MAX_TIME_S:
+        return f"<timestep> time {shown(text)} outside [0, {MAX_TIME_S:g}] s"
+    return None
 
 
 _GEO_OPTION = re.compile(r'<fcd-output\.geo\s+value="(true|1|yes|on)"', re.IGNORECASE)
@@ -85,6 +109,19 @@ def _looks_geo(vid: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray,
     return bool(np.median(step[moving] / dt[moving]) < _MAX_DEG_PER_S)
 
 
+def feed_xml(parser: ET.XMLPullParser, data: bytes | None, path: Path, line: int) -> None:
+    """``parser.feed(data)`` (``parser.close()`` for ``None``), where a declared encoding that
+    expat cannot read (``encoding="A"``, ``"utf-32"``) is a one-line :class:`TraceFormatError`
+    instead of a LookupError or ValueError; malformed XML stays an ``ET.ParseError``."""
+    try:
+        if data is None:
+            parser.close()
+        else:
+            parser.feed(data)
+    except (LookupError, ValueError) as err:  # ET.ParseError is a SyntaxError: not caught
+        raise TraceFormatError(path, line, f"XML declares an encoding that cannot be read ({err})") from None
+
+
 class _Batch:
     """Raw attribute strings of up to ``chunksize`` records, with problems known at parse time
     (a bad ``<timestep>`` time, an element outside any timestep) kept in line order too."""
@@ -103,9 +140,12 @@ class _Batch:
         return len(self.line)
 
     def add(self, line: int, time: float, el: ET.Element, problem: str | None = None) -> None:
+        ident = el.get("id")
+        if problem is None and ident is not None and len(ident) > MAX_ID_CHARS:
+            problem = f"<vehicle> id longer than {MAX_ID_CHARS} characters ({shown(ident)})"
         self.line.append(line)
         self.time.append(time)
-        self.id.append(el.get("id"))
+        self.id.append(ident)
         self.x.append(el.get("x"))
         self.y.append(el.get("y"))
         self.z.append(el.get("z"))
@@ -124,10 +164,14 @@ def _message(batch: _Batch, i: int, masks: dict[str, np.ndarray]) -> str:
     if not batch.id[i]:
         return "<vehicle> without an id"
     attr = next(a for a, m in masks.items() if m[i])
-    val = getattr(batch, attr)[i]
+    name = attr.removesuffix("_range")
+    val = getattr(batch, name)[i]
     if val is None:
-        return f"<vehicle id={batch.id[i]!r}> lacks {attr}"
-    return f"<vehicle id={batch.id[i]!r}> has a non-numeric {attr}={val!r}"
+        return f"<vehicle id={batch.id[i]!r}> lacks {name}"
+    if attr != name:
+        lo, hi, unit = _RANGES[name]
+        return f"<vehicle id={batch.id[i]!r}> has {name}={shown(val)} outside [{lo:g}, {hi:g}] {unit}"
+    return f"<vehicle id={batch.id[i]!r}> has a non-numeric {name}={shown(val)}"
 
 
 def _flush(batch: _Batch, path: Path, codes: dict[str, int], buf: FixBuffer,
@@ -149,7 +193,9 @@ def _flush(batch: _Batch, path: Path, codes: dict[str, int], buf: FixBuffer,
         "z": np.array([v is not None for v in batch.z], dtype=bool) & ~np.isfinite(z),
         "speed": np.array([v is not None for v in batch.speed], dtype=bool) & ~np.isfinite(speed),
     }
-    bad = preset | no_id | masks["x"] | masks["y"] | masks["z"] | masks["speed"]
+    for name, v in (("x", x), ("y", y), ("z", z), ("speed", speed)):
+        masks[f"{name}_range"] = out_of_range(v, *_RANGES[name][:2])
+    bad = preset | no_id | np.logical_or.reduce(list(masks.values()))
     n_bad = int(np.count_nonzero(bad))
     if n_bad:
         report.remove("malformed", n_bad)
@@ -166,7 +212,27 @@ def _flush(batch: _Batch, path: Path, codes: dict[str, int], buf: FixBuffer,
         ids = pd.Series([batch.id[i] for i in ok], dtype="str")
         local, uniques = pd.factorize(ids)
         glob = np.array([codes.setdefault(u, len(codes)) for u in uniques], dtype=np.int64)
-        buf.append(glob[local], t[ok], x[ok], y[ok], z=z[ok], speed=speed[ok])
+        buf.append(glob[local], t[ok], x[ok], y[ok], z=z[ok], speed=speed[ok],
+                   line=np.asarray(batch.line, dtype=np.float64)[ok])
+
+
+def _drop_outside_degrees(buf: FixBuffer, path: Path, report: ImportReport, on_error: str) -> None:
+    """Fixes of a lon/lat file whose x is not a longitude or y not a latitude: ``malformed``
+    with their line (the file is judged lon/lat only once it is read whole)."""
+    vid, t, x, y, extra = buf.arrays()
+    bad = out_of_range(x, -180.0, 180.0) | out_of_range(y, -90.0, 90.0)
+    if not bad.any():
+        return
+    report.remove("malformed", int(np.count_nonzero(bad)))
+    todo = 1 if on_error == "raise" else report.examples_left
+    for i in np.flatnonzero(bad)[:todo]:
+        msg = f"<vehicle> at x={x[i]:g}, y={y[i]:g} is not lon/lat in a lon/lat (geo) file"
+        if on_error == "raise":
+            raise TraceFormatError(path, int(extra["line"][i]), msg)
+        report.example(str(path), int(extra["line"][i]), msg)
+    keep = ~bad
+    buf.clear()
+    buf.append(vid[keep], t[keep], x[keep], y[keep], **{k: v[keep] for k, v in extra.items()})
 
 
 def read_fcd(
@@ -202,8 +268,13 @@ def read_fcd(
     one line at a time, so that each element's line number is known for error messages, and
     every element is cleared once read. ``<person>`` and ``<container>`` elements are counted
     (``removed["person"]``, ``removed["container"]``) and skipped. Malformed ``<vehicle>``
-    elements (no id, missing or non-numeric x/y, non-numeric z/speed) are counted as
-    ``malformed`` with their line; ``on_error="raise"`` raises at the first. XML that is not
+    elements (no id or one over 256 characters, missing or non-numeric x/y, non-numeric
+    z/speed, a ``<timestep>`` time that is not a time in [0, 1e9] s, numbers outside the
+    plausible ranges of :mod:`traces.plausible`: ``|x|``, ``|y|`` over 1e8 m, or not lon/lat
+    in a geo file, ``z`` outside [-1e4, 1e5] m, ``|speed|`` over 1e3 m/s) are counted as
+    ``malformed`` with their line; ``on_error="raise"`` raises at the first. A ``z`` or
+    ``speed`` attribute that some kept vehicle element lacks is left out of the result
+    (``report.notes`` says so). XML that is not
     well-formed, or whose root is not ``<fcd-export>``, always raises
     :class:`TraceFormatError` with the line number, and a damaged gzip stream
     :class:`~traces.errors.CorruptGzipError`. A file that merely ends too early (SUMO killed
@@ -225,7 +296,7 @@ def read_fcd(
     lo, hi = window or (None, None)
     win = (-np.inf if lo is None else float(lo), np.inf if hi is None else float(hi))
 
-    buf = FixBuffer(extra_names=("z", "speed"))
+    buf = FixBuffer(extra_names=("z", "speed", "line"))
     codes: dict[str, int] = {}
     batch = _Batch()
     parser = ET.XMLPullParser(events=("start", "end", "comment"))
@@ -233,6 +304,7 @@ def read_fcd(
     depth = 0
     time: float | None = None
     time_text: str | None = None
+    time_bad: str | None = None
     step_start = 0  # batch index of the first record of the open <timestep>
     steps_done = 0
     geo_option = False  # SUMO's configuration comment says --fcd-output.geo
@@ -245,7 +317,7 @@ def read_fcd(
             for piece in iter(partial(fh.readline, 1 << 16), b""):
                 lineno = newlines + 1
                 newlines += piece.count(b"\n")
-                parser.feed(piece)
+                feed_xml(parser, piece, path, lineno)
                 for event, el in parser.read_events():
                     if event == "comment":
                         if root is None and _GEO_OPTION.search(el.text or ""):
@@ -257,22 +329,26 @@ def read_fcd(
                             root = el
                             if el.tag != "fcd-export":
                                 raise TraceFormatError(
-                                    path, lineno, f"root element is <{el.tag}>, expected "
+                                    path, lineno, f"root element is <{clip(el.tag)}>, expected "
                                     "<fcd-export> (SUMO --fcd-output)")
                         elif depth == 2:
                             step_start = len(batch)
                             if el.tag == "timestep":
                                 time_text = el.get("time")
                                 time = _parse_time(time_text)
+                                time_bad = _time_problem(time_text, time)
+                                time = None if time_bad else time
+                            else:
+                                time = None
+                                time_bad = f"<vehicle> inside <{clip(el.tag)}>, not a <timestep>"
                         continue
                     depth -= 1
                     if depth == 2:  # a child of <timestep> (or misplaced deeper)
                         tag = el.tag
                         report.lines_read += 1
                         if tag == "vehicle":
-                            bad_time = None if time is not None else \
-                                f"<timestep> has no valid time ({time_text!r})"
-                            batch.add(lineno, np.nan if time is None else time, el, bad_time)
+                            batch.add(lineno, np.nan if time is None else time, el,
+                                      None if time is not None else time_bad)
                         else:
                             report.remove(_IGNORED.get(tag, "other_element"))
                         el.clear()
@@ -294,7 +370,7 @@ def read_fcd(
                             _flush(batch, path, codes, buf, report, on_error, win)
                             batch, step_start = _Batch(), 0
             closing = True  # expat reports data that ends too soon only here
-            parser.close()
+            feed_xml(parser, None, path, newlines + 1)
     except (ET.ParseError, CorruptGzipError) as err:
         at_end = err.truncated if isinstance(err, CorruptGzipError) else closing
         if on_error == "raise" or not at_end or root is None:
@@ -332,10 +408,13 @@ def read_fcd(
             report.notes.append("Could not tell metres from lon/lat (no moving vehicle); read "
                                 "x/y as metres: pass geo=True for --fcd-output.geo files.")
         geo = bool(guess)
+    if geo:
+        _drop_outside_degrees(buf, path, report, on_error)
     ids = {c: s for s, c in codes.items()}
     extras = tuple(k for k in ("z", "speed") if len(t) and np.isfinite(extra[k]).any())
     del vid, t, x, y, extra  # the buffer's arrays: cleaning frees them as it goes
     collector = Collector("lonlat" if geo else "xy", unit_s=1.0, absolute=False, extra_names=extras)
     finish_source(buf, ids, collector, report, geo=geo, max_speed_mps=max_speed_mps,
-                  split_gap_s=split_gap_s, min_points=min_points, quota=max_vehicles)
+                  split_gap_s=split_gap_s, min_points=min_points, quota=max_vehicles,
+                  source=str(path))
     return collector.build(source=str(path), report=report)

@@ -16,6 +16,7 @@ Errors are one-line ``ValueError`` messages naming the file and the problem.
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import zipfile
@@ -29,6 +30,7 @@ import pandas as pd
 
 from traces._textio import line_chunks, open_binary, open_text
 from traces.errors import TraceFormatError
+from traces.plausible import MAX_FLOW, clip, lower_median, shown
 
 D12_SUBDIR = Path("pems") / "D12_Orange_2022-01"
 
@@ -99,24 +101,29 @@ class _Wide:
 
 
 def _count_lines(path: Path) -> int:
-    """Lines in the (possibly gzipped) file, read in 1 MiB blocks: the rows' upper bound."""
+    """Lines in the (possibly gzipped) file, read in 1 MiB blocks: the rows' upper bound. LF,
+    CRLF and lone CR all end a line (as :func:`~traces._textio.open_text` reads them)."""
     n, last = 0, b"\n"
     with open_binary(path) as fh:
         for block in iter(partial(fh.read, 1 << 20), b""):
-            n += block.count(b"\n")
+            n += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
             last = block[-1:]
-    return n + (last != b"\n")
+    return n + (last not in (b"\n", b"\r"))
 
 
 def _cell_problem(raw: pd.DataFrame, v: np.ndarray, r: int, columns: list[str]) -> str:
     """Message for the first bad cell of row ``r`` (``v``: the parsed values)."""
-    c = int(np.flatnonzero(~np.isfinite(v[r]) | (v[r] < 0))[0])
-    text = raw.iat[r, c + 1]
-    if isinstance(text, str) and text.strip() and not np.isfinite(v[r, c]):
-        return f"non-numeric value {text.strip()!r} in column {columns[c]}"
+    c = int(np.flatnonzero(~np.isfinite(v[r]) | (v[r] < 0) | (v[r] > MAX_FLOW))[0])
+    text, name = raw.iat[r, c + 1], clip(columns[c])
+    if not isinstance(text, str):  # parsed by pandas: a float (inf) or a Python int
+        text = "" if pd.isna(text) else str(text)
+    if text.strip() and not np.isfinite(v[r, c]):
+        return f"non-numeric value {shown(text.strip())} in column {name}"
     if not np.isfinite(v[r, c]):
-        return f"missing value in column {columns[c]}"
-    return f"negative value {v[r, c]:g} in column {columns[c]}"
+        return f"missing value in column {name}"
+    if v[r, c] > MAX_FLOW:
+        return f"value {v[r, c]:g} in column {name} above {MAX_FLOW:,.0f} (vehicles per step)"
+    return f"negative value {v[r, c]:g} in column {name}"
 
 
 def _read_wide_csv(path: Path, *, on_error: str = "raise", chunksize: int = 8192,
@@ -150,7 +157,7 @@ def _read_wide_csv(path: Path, *, on_error: str = "raise", chunksize: int = 8192
                 raise TraceFormatError(path, line, problem)
             out.skipped += 1
             if len(out.examples) < max_examples:
-                out.examples.append(f"{path}:{line}: {problem}")
+                out.examples.append(f"{path}:{line}: {clip(problem, 400)}")
 
         for first, block in line_chunks(fh, chunksize, first_line=header_line + 1):
             s = [ln.strip() for ln in block]
@@ -162,10 +169,12 @@ def _read_wide_csv(path: Path, *, on_error: str = "raise", chunksize: int = 8192
             keep = ~blank & (nf == ncols)
             if not keep.any():
                 continue
-            text = "\n".join(ln for ln, k in zip(s, keep.tolist(), strict=True) if k)
+            # fields hold no comma (counted above), so quotes are only noise: dropped, and
+            # pandas told not to join lines over an unmatched one
+            text = "\n".join(ln.replace('"', "") for ln, k in zip(s, keep.tolist(), strict=True) if k)
             del s
-            raw = pd.read_csv(io.StringIO(text), header=None, dtype={0: str},
-                              skipinitialspace=True, low_memory=False)
+            raw = pd.read_csv(io.StringIO(text), header=None, dtype={0: str}, quoting=csv.QUOTE_NONE,
+                              keep_default_na=False, skipinitialspace=True, low_memory=False)
             line_no = line_no[keep]
             t = pd.to_datetime(raw[0].str.strip(), format="%Y-%m-%d %H:%M", errors="coerce")
             cells = raw.iloc[:, 1:]
@@ -173,12 +182,13 @@ def _read_wide_csv(path: Path, *, on_error: str = "raise", chunksize: int = 8192
             if text_cols:  # only columns holding something that is not a number
                 cells = cells.copy()
                 for c in text_cols:
-                    cells[c] = pd.to_numeric(cells[c], errors="coerce")
+                    # as text: a 300-digit integer is a Python int there, not a float
+                    cells[c] = pd.to_numeric(cells[c].astype("str"), errors="coerce")
             v = cells.to_numpy(np.float64)
             bad_t = t.isna().to_numpy()
-            bad_v = (~np.isfinite(v) | (v < 0)).any(axis=1)
+            bad_v = (~np.isfinite(v) | (v < 0) | (v > MAX_FLOW)).any(axis=1)
             for r in np.flatnonzero(bad_t | bad_v):
-                bad(int(line_no[r]), f"bad timestamp {raw.iat[r, 0]!r}, expected 'YYYY-MM-DD HH:MM'"
+                bad(int(line_no[r]), f"bad timestamp {shown(raw.iat[r, 0])}, expected 'YYYY-MM-DD HH:MM'"
                     if bad_t[r] else _cell_problem(raw, v, int(r), columns))
             ok = ~(bad_t | bad_v)
             n = int(ok.sum())
@@ -205,6 +215,17 @@ def _regular(w: _Wide, path: Path, step: np.timedelta64, on_error: str) -> None:
                                    f"{pd.Timestamp(w.times[i])} (expected {pd.Timedelta(step)} "
                                    "after the previous row)")
         return
+    # a row dated far from the others (another period: a reset clock, a pasted block) would
+    # stretch the grid over years of interpolated steps: more steps from the median row than
+    # the file has rows cannot belong to its series
+    ns = w.times.astype(np.int64).astype(np.float64)  # floats: no wrap-around over centuries
+    far = np.abs(ns - lower_median(ns)) > len(w.times) * float(step.astype(np.int64))
+    if far.any():
+        for i in np.flatnonzero(far)[: max(0, 5 - len(w.examples))]:
+            w.examples.append(f"{path}:{int(w.lines[i])}: timestamp {pd.Timestamp(w.times[i])} "
+                              f"lies over {len(w.times):,} steps from the file's median row")
+        w.skipped += int(far.sum())
+        w.values, w.times, w.lines = w.values[~far], w.times[~far], w.lines[~far]
     increasing = np.r_[True, w.times[1:] > np.maximum.accumulate(w.times)[:-1]]
     on_grid = increasing & ((w.times - w.times[0]) % step == np.timedelta64(0))
     if not on_grid.all():
@@ -279,12 +300,22 @@ def load_pems_d12(data_dir: str | os.PathLike | None = None, *,
                                    f"timestamps differ from {flow_path.name}")
     elif (obs.times[0] - flow.times[0]) % step_ns != np.timedelta64(0):
         raise ValueError(f"{obs_path}: time grid differs from {flow_path.name}")
-    grid = np.arange(min(flow.times[0], obs.times[0]),
-                     max(flow.times[-1], obs.times[-1]) + step_ns, step_ns)
+    lo, hi = min(flow.times[0], obs.times[0]), max(flow.times[-1], obs.times[-1])
+    span = int(hi.astype(np.int64)) - int(lo.astype(np.int64))  # Python ints: no wrap-around
+    steps, rows = span // int(step_ns.astype(np.int64)) + 1, min(len(flow.times), len(obs.times))
+    if steps > 2 * rows:  # checked before the (steps, stations) arrays are made
+        sparse = flow_path if len(flow.times) <= len(obs.times) else obs_path
+        raise TraceFormatError(sparse, None, f"only {rows:,} valid rows for the {steps:,} steps "
+                               f"from {pd.Timestamp(lo)} to {pd.Timestamp(hi)}: too few to "
+                               "interpolate the rest (on_error='skip' fills short gaps only)")
+    grid = np.arange(lo, hi + step_ns, step_ns)
     f, have_f = _on_grid(flow, grid)
     o, have_o = _on_grid(obs, grid)
     have = have_f & have_o
     _fill_missing_steps(f, have_f)
+    if not (f > 0).any():
+        raise TraceFormatError(flow_path, None, "every flow cell is 0: no workload shape (a "
+                               "background scaled to its mean would be 0/0)")
     observed = (o > 0) & have[:, None]
     del o
     notes = tuple(f"{p.name}: dropped {w.skipped:,} malformed rows, first: {w.examples[0]}"
@@ -365,9 +396,17 @@ def load_pems_npz(
         raise ValueError(f"{p}: 'data' must be [time, sensor, feature], got shape {arr.shape}")
     if not 0 <= feature < arr.shape[2]:
         raise ValueError(f"{p}: feature {feature} out of range, file has {arr.shape[2]}")
-    f = np.array(arr[:, :, feature], dtype=np.float32)  # a copy: never a view of a map
+    with np.errstate(over="ignore"):  # beyond float32 becomes inf: refused just below
+        f = np.array(arr[:, :, feature], dtype=np.float32)  # a copy: never a view of a map
     if not np.isfinite(f).all():
-        raise ValueError(f"{p}: 'data' holds NaN or inf in feature {feature}")
+        raise ValueError(f"{p}: 'data' holds NaN or inf in feature {feature} (or a value "
+                         "beyond float32)")
+    if (f < 0).any() or (f > MAX_FLOW).any():
+        i, j = np.argwhere((f < 0) | (f > MAX_FLOW))[0]
+        raise ValueError(f"{p}: 'data'[{i}, {j}, {feature}] = {f[i, j]:g} outside [0, "
+                         f"{MAX_FLOW:,.0f}] (vehicles per step)")
+    if not (f > 0).any():
+        raise ValueError(f"{p}: feature {feature} of 'data' is 0 everywhere: no workload shape")
     if start is None:
         key = next((k for k in NPZ_KNOWN_STARTS if k.lower() in p.name.lower()), None)
         start = NPZ_KNOWN_STARTS[key] if key else "1970-01-01"

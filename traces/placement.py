@@ -13,6 +13,11 @@ from models.geo import enu_from_lonlat
 from traces._textio import open_text, require_file
 from traces.csvtraj import header_columns
 from traces.errors import TraceFormatError
+from traces.plausible import MAX_ABS_XY_M, Z_RANGE_M, out_of_range, shown
+
+#: plausible range of each column and its unit (:mod:`traces.plausible`)
+_RANGES = {"x": (-MAX_ABS_XY_M, MAX_ABS_XY_M, "m"), "y": (-MAX_ABS_XY_M, MAX_ABS_XY_M, "m"),
+           "lon": (-180.0, 180.0, "degrees"), "lat": (-90.0, 90.0, "degrees"), "z": (*Z_RANGE_M, "m")}
 
 
 def from_file(
@@ -29,7 +34,8 @@ def from_file(
     :func:`models.geo.enu_from_lonlat`. Any problem raises a one-line
     :class:`TraceFormatError` ``file[:line]: problem`` (missing file, a header without x,y or
     lat,lon, no site, a wrong field count, a non-numeric cell, a latitude outside [-90, 90] or
-    longitude outside [-180, 180]): a server list must be exact, so nothing is skipped. The
+    longitude outside [-180, 180], ``|x|``, ``|y|`` over 1e8 m or ``z`` outside [-1e4, 1e5] m,
+    :mod:`traces.plausible`): a server list must be exact, so nothing is skipped. The
     file is read whole (a site list is small); it may be gzipped.
     """
     path = Path(path)
@@ -45,7 +51,7 @@ def from_file(
     if geo == xy:
         why = "has both x,y and lat,lon: keep one pair" if geo else \
             "needs comma-separated columns x,y[,z] or lat,lon[,z]"
-        raise TraceFormatError(path, head_line, f"header {header!r} {why}")
+        raise TraceFormatError(path, head_line, f"header {shown(header, 80)} {why}")
     keys = ["lon", "lat"] if geo else ["x", "y"]
     keys += ["z"] if "z" in cols else []
     if not rows:
@@ -64,12 +70,11 @@ def from_file(
         v = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64)
         if not np.isfinite(v).all():
             i = int(np.flatnonzero(~np.isfinite(v))[0])
-            raise TraceFormatError(path, int(line_no[i]), f"bad {k} {raw.iat[i]!r}")
-        limit = {"lat": 90.0, "lon": 180.0}.get(k) if geo else None
-        if limit is not None and (np.abs(v) > limit).any():
-            i = int(np.flatnonzero(np.abs(v) > limit)[0])
-            raise TraceFormatError(path, int(line_no[i]),
-                                   f"{k} {v[i]:g} outside [-{limit:g}, {limit:g}] degrees")
+            raise TraceFormatError(path, int(line_no[i]), f"bad {k} {shown(raw.iat[i])}")
+        lo, hi, unit = _RANGES[k]
+        if out_of_range(v, lo, hi).any():
+            i = int(np.flatnonzero(out_of_range(v, lo, hi))[0])
+            raise TraceFormatError(path, int(line_no[i]), f"{k} {v[i]:g} outside [{lo:g}, {hi:g}] {unit}")
         out.append(v)
     if geo:
         if lon0 is None or lat0 is None:

@@ -17,9 +17,11 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from traces._clean import Collector, FixBuffer, finish_source
+from traces._clean import FixBuffer
+from traces._collect import Collector, finish_source
 from traces._textio import line_chunks, open_text
 from traces.errors import TraceFormatError
+from traces.plausible import GPS_EPOCH, LAST_DATE, clip, out_of_range, shown
 from traces.trajectories import ImportReport, TrajectorySet
 
 BEIJING_REGION = (115.4, 39.4, 117.6, 41.1)
@@ -55,20 +57,28 @@ def _taxi_files(path: Path) -> tuple[list[tuple[int, Path]], int]:
     return found, other
 
 
-def _first_problem(nf, bad_id, bad_time, bad_lon, bad_lat, mismatch, raw: pd.DataFrame | None,
-                   i: int, pos: int, file_id: int | None, name: str) -> str:
+def _first_problem(nf, bad_id, bad_time, off_era, bad_lon, bad_lat, mismatch,
+                   raw: pd.DataFrame | None, i: int, pos: int, file_id: int | None, name: str) -> str:
     """Message for malformed line ``i`` of a chunk (``pos``: its row in ``raw``, if parsed)."""
     if nf[i] != 4:
         return f"expected 4 comma-separated fields id,YYYY-MM-DD HH:MM:SS,lon,lat, got {nf[i]}"
     if bad_id[pos]:
-        return f"taxi id {raw.iat[pos, 0]!r} is not an integer"
+        return f"taxi id {shown(raw.iat[pos, 0])} is not an integer"
+    if off_era[pos]:
+        text = raw.iat[pos, 1].strip()
+        if text >= f"{LAST_DATE:%Y}":  # the same format: compared as text
+            return f"time {shown(text)} from {LAST_DATE:%Y-%m-%d} on (beyond nanosecond timestamps)"
+        return f"time {shown(text)} is before the GPS epoch {GPS_EPOCH:%Y-%m-%d} (a receiver's reset clock)"
     if bad_time[pos]:
-        return f"bad time {raw.iat[pos, 1]!r}, expected YYYY-MM-DD HH:MM:SS"
-    if bad_lon[pos]:
-        return f"bad longitude {raw.iat[pos, 2]!r}"
-    if bad_lat[pos]:
-        return f"bad latitude {raw.iat[pos, 3]!r}"
-    return f"taxi id {raw.iat[pos, 0].strip()} does not match the file name {name} (id {file_id})"
+        return f"bad time {shown(raw.iat[pos, 1])}, expected YYYY-MM-DD HH:MM:SS"
+    for bad, col, what, limit in ((bad_lon, 2, "longitude", 180), (bad_lat, 3, "latitude", 90)):
+        if bad[pos]:
+            text = raw.iat[pos, col]
+            v = pd.to_numeric(pd.Series([text]), errors="coerce").iat[0]
+            if np.isfinite(v):
+                return f"{what} {shown(text.strip())} outside [-{limit}, {limit}] degrees"
+            return f"bad {what} {shown(text)}"
+    return f"taxi id {clip(raw.iat[pos, 0].strip())} does not match the file name {name} (id {file_id})"
 
 
 def _read_file(path: Path, file_id: int | None, buf: FixBuffer, report: ImportReport, *,
@@ -92,13 +102,15 @@ def _read_file(path: Path, file_id: int | None, buf: FixBuffer, report: ImportRe
                 tt = pd.to_datetime(raw[1].str.strip(), format=_TIME_FORMAT, errors="coerce")
                 lon = pd.to_numeric(raw[2], errors="coerce").to_numpy(dtype=np.float64)
                 lat = pd.to_numeric(raw[3], errors="coerce").to_numpy(dtype=np.float64)
-                bad_id = ~np.isfinite(ids) | (ids != np.round(ids))
-                bad_time = tt.isna().to_numpy()
-                bad_lon, bad_lat = ~np.isfinite(lon), ~np.isfinite(lat)
+                bad_id = ~np.isfinite(ids) | (ids != np.round(ids)) | (np.abs(ids) > 2.0**53)
+                off_era = ((tt < GPS_EPOCH) | (tt >= LAST_DATE)).to_numpy()
+                bad_time = tt.isna().to_numpy() | off_era
+                bad_lon = ~np.isfinite(lon) | out_of_range(lon, -180.0, 180.0)
+                bad_lat = ~np.isfinite(lat) | out_of_range(lat, -90.0, 90.0)
                 mismatch = (~bad_id & (ids != file_id)) if file_id is not None else np.zeros(len(rows), bool)
                 bad = bad_id | bad_time | bad_lon | bad_lat | mismatch
             else:
-                bad = bad_id = bad_time = bad_lon = bad_lat = mismatch = np.zeros(0, bool)
+                bad = bad_id = bad_time = off_era = bad_lon = bad_lat = mismatch = np.zeros(0, bool)
             malformed = ~blank & ~four
             malformed[rows[bad]] = True
             n_bad = int(np.count_nonzero(malformed))
@@ -108,8 +120,8 @@ def _read_file(path: Path, file_id: int | None, buf: FixBuffer, report: ImportRe
                 pos_of[rows] = np.arange(len(rows))
                 todo = 1 if on_error == "raise" else report.examples_left
                 for i in np.flatnonzero(malformed)[:todo]:
-                    msg = _first_problem(nf, bad_id, bad_time, bad_lon, bad_lat, mismatch, raw,
-                                         int(i), int(pos_of[i]), file_id, name)
+                    msg = _first_problem(nf, bad_id, bad_time, off_era, bad_lon, bad_lat, mismatch,
+                                         raw, int(i), int(pos_of[i]), file_id, name)
                     if on_error == "raise":
                         raise TraceFormatError(path, first + int(i), msg)
                     report.example(str(path), first + int(i), msg)
@@ -153,9 +165,10 @@ def read_tdrive(
     Cleaning, every removed line counted in ``report.removed``:
 
     - ``blank`` lines; ``malformed`` lines (not 4 fields, non-integer id, time not
-      ``YYYY-MM-DD HH:MM:SS``, non-numeric or non-finite lon/lat, id differing from a numeric
-      file name), reported as ``file:line: problem``; ``on_error="raise"`` raises
-      :class:`TraceFormatError` at the first one instead;
+      ``YYYY-MM-DD HH:MM:SS`` or before the GPS epoch 1980-01-06, non-numeric, non-finite or
+      out-of-range lon/lat, id differing from a numeric file name), reported as
+      ``file:line: problem``; ``on_error="raise"`` raises :class:`TraceFormatError` at the
+      first one instead;
     - ``outside_window``: time outside ``window = (start, end)``, half-open ``[start, end)``,
       naive Beijing time (aware Timestamps are converted), either end may be ``None``;
     - ``zero_coordinate``: lon or lat exactly 0; ``out_of_region``: outside ``region``
@@ -166,7 +179,11 @@ def read_tdrive(
       (``None``: off); the reference resets after a gap longer than ``split_gap_s``;
     - the log is split at gaps longer than ``split_gap_s`` seconds into vehicles ``<id>#<k>``
       (``k`` = piece index in time order); unsplit taxis keep the id ``<id>``;
-    - ``short_segment``: pieces with fewer than ``min_points`` fixes.
+    - ``short_segment``: pieces with fewer than ``min_points`` fixes;
+    - ``far_date``: fixes dated over :data:`~traces.plausible.FAR_DATE` (10 years) from their
+      file's median fix, then whole taxis (pieces) that far from the fleet's median (a taxi of
+      1970 or 2099 among taxis of 2008 would leave the others without a fix in any run);
+      ``report.notes`` names them.
 
     ``max_vehicles`` keeps the first that many taxis, in numeric id order, that have any fix
     left after cleaning (all pieces of a kept taxi stay); files after the last one needed are
@@ -214,6 +231,7 @@ def read_tdrive(
         ids = {int(c): str(c) for c in pd.unique(buf.arrays()[0])}
         quota = None if max_vehicles is None else max_vehicles - taken
         taken += finish_source(buf, ids, collector, report, geo=True, max_speed_mps=max_speed_mps,
-                               split_gap_s=split_gap_s, min_points=min_points, quota=quota)
+                               split_gap_s=split_gap_s, min_points=min_points, quota=quota,
+                               source=str(file))
     t0_abs = window_s[0] if start is not None else None
     return collector.build(source=str(path), report=report, t0_abs=t0_abs, t0=start)

@@ -51,6 +51,9 @@ class ImportReport:
         """Keep a ``file:line: problem`` message, up to ``max_examples`` of them."""
         if len(self.examples) < self.max_examples:
             where = path if line is None else f"{path}:{line}"
+            problem = " ".join(problem.split())  # one line, and a short one
+            if len(problem) > 400:
+                problem = f"{problem[:400]}... ({len(problem):,} characters)"
             self.examples.append(f"{where}: {problem}")
 
     @property
