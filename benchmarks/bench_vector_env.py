@@ -11,8 +11,11 @@ batched one ``batched_env(scenario, N)`` for N = 1, 16, 256. Medians of ``--repe
 each, the variants interleaved. Threads are limited to one and the process is pinned to one
 CPU (``--no-pin`` leaves the affinity alone).
 
-Last line: ``speedup=<batched at N=256 / scalar>``. Usage:
-``python benchmarks/bench_vector_env.py [--scenario twin-city] [--repeats 5]``.
+Each variant's line shows the median and, in brackets, the lowest and highest of the repeats;
+the line before the last gives the spread of the per-repeat ratios (N=256 over the scalar run
+of the same repeat), which tells a shared machine's load apart from a change of speed.
+Last line: ``speedup=<batched at N=256 / scalar>`` (the ratio of the medians). Usage:
+``python benchmarks/bench_vector_env.py [--scenario twin-city] [--repeats 7]``.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ def batched_rate(scenario: str, n: int, agent_steps: int, seed0: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="twin-city")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--agent-steps", type=int, default=4000, help="per scalar / N=1 run")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
     args = ap.parse_args()
@@ -95,11 +98,16 @@ def main() -> None:
         for n, budget in sizes.items():
             runs[n].append(batched_rate(args.scenario, n, budget, 10**7 * (r + 1)))
     res = {k: statistics.median(v) for k, v in runs.items()}
+    span = {k: f"[{min(v):,.0f} .. {max(v):,.0f}]" for k, v in runs.items()}
     print(f"{args.scenario} slot fidelity, one core, random masked actions, a fresh seed per episode; "
-          f"env time only (reset and step calls); medians of {args.repeats}")
-    print(f"scalar parallel_env     {res['scalar']:>12,.0f} agent-steps/s")
+          f"env time only (reset and step calls); medians of {args.repeats} [lowest .. highest]")
+    print(f"scalar parallel_env     {res['scalar']:>12,.0f} agent-steps/s  {span['scalar']}")
     for n in sizes:
-        print(f"batched N={n:<4}          {res[n]:>12,.0f} agent-steps/s  {res[n] / res['scalar']:7.1f}x scalar")
+        print(f"batched N={n:<4}          {res[n]:>12,.0f} agent-steps/s  {res[n] / res['scalar']:7.1f}x scalar  "
+              f"{span[n]}")
+    ratios = sorted(b / a for a, b in zip(runs["scalar"], runs[256], strict=True))
+    print("per-repeat N=256/scalar: " + " ".join(f"{r:.1f}" for r in ratios)
+          + f" (median {statistics.median(ratios):.1f})")
     print(f"speedup={res[256] / res['scalar']:.1f}")
 
 

@@ -198,7 +198,8 @@ class TwinInputs:
         t_last, t_prev = T[rows, last], T[rows, last - 1]
         cut = t_last > horizon  # models.mobility._truncate: cut at the horizon
         w = np.clip((horizon - t_prev) / (t_last - t_prev), 0.0, 1.0)
-        p_prev, p_last = X[rows, last - 1], X[rows, last]
+        knots = X.reshape(-1, 3)
+        p_prev, p_last = knots.take(rows * (L + 1) + last - 1, axis=0), knots.take(rows * (L + 1) + last, axis=0)
         p_cut = p_prev + w[:, None] * (p_last - p_prev)
         T[rows, last] = np.where(cut, horizon, t_last)
         X[rows, last] = np.where(cut[:, None], p_cut, p_last)
@@ -208,10 +209,9 @@ class TwinInputs:
                          lambda g: random_waypoint_3d(g, lo, hi, (vmin, vmax), horizon))
         pad = np.arange(T.shape[1])[None, :] > last[:, None]
         X = np.where(pad[..., None], X[rows, last][:, None, :], X)  # dx = 0 past the last knot
-        pos, act = _positions_at(T, X, last, self.t)
+        pos, act = _positions_at(T, X, last, self.t, V)
         finished = (T[rows, last] <= s.duration).reshape(B, V)
-        return (pos.reshape(B, V, len(self.t), 3).transpose(0, 2, 1, 3).copy(),
-                act.reshape(B, V, len(self.t)).transpose(0, 2, 1).copy(), finished)
+        return pos, act, finished
 
     # ------------------------------------------------------------------ background
 
@@ -235,10 +235,13 @@ class TwinInputs:
                 continue
             if self.batches == 1:  # exponential(1.0) = 1.0 x standard_exponential, the same draws
                 rng.standard_exponential((K, M), out=factors[i])
-            else:  # gamma(n, 1.0) = 1.0 x standard_gamma(n): Gamma(n, 1)/n
+            else:  # gamma(n, 1.0) = 1.0 x standard_gamma(n): Gamma(n, 1)/n (divided below)
                 rng.standard_gamma(self.batches, (K, M), out=factors[i])
-                np.divide(factors[i], self.batches, out=factors[i])
-        if elementwise and (mu == mu[:1]).all():  # one model object for every episode
+        if batches and self.batches != 1:
+            np.divide(factors, self.batches, out=factors)
+        if cls is PeriodicBackground and (mu == mu[:1]).all():  # in place: no (B, K, M) temporaries
+            rate = self.periodic_rate(phases, mu[0])
+        elif elementwise and (mu == mu[:1]).all():  # one model object for every episode
             bg = cls(s, mu[0], self.on, phases[:, None, :], None)
             rate = np.broadcast_to(bg.rate(self.t[None, :, None]), (B, K, M))
         elif elementwise:  # CPUs drawn per episode: one object each, every tick at once
@@ -246,10 +249,24 @@ class TwinInputs:
                              for m, p in zip(mu, phases, strict=True)])
         else:
             rate = np.stack(rates)
-        out = rate * self.dt  # lambda_m(t) dt x factor (x 1.0 for deterministic bursts)
+        out = np.multiply(rate, self.dt, out=rate if rate.flags.writeable else None)  # lambda_m(t) dt
         if batches:
-            out *= factors
+            out *= factors  # x the batch factor (x 1.0 for deterministic bursts)
         return out
+
+    def periodic_rate(self, phases: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """(B, K, M) ``PeriodicBackground(.., mu, on, phases[i], ..).rate(t_k)`` of every
+        episode and tick, its operations one by one in one array (tests/test_vector_kernels.py
+        holds it equal to the class)."""
+        bg = self.scenario.background
+        x = np.add((2 * math.pi * self.t / bg.period)[None, :, None], phases[:, None, :])
+        np.sin(x, out=x)
+        x *= bg.amplitude  # u (1 + a sin(2 pi t / P + phi_m)) ...
+        x += 1.0
+        x *= bg.utilisation
+        x *= mu  # ... mu_m where the server has background, else 0
+        x[..., ~self.on] = 0.0
+        return x
 
 
 def _redo(T, X, last, redo, gens, draw):
@@ -266,22 +283,31 @@ def _redo(T, X, last, redo, gens, draw):
     return T, X
 
 
-def _positions_at(T: np.ndarray, X: np.ndarray, last: np.ndarray, ticks: np.ndarray):
-    """PositionTable.at for rows of knots ``T`` (R, L) (inf-padded), ``X`` (R, L, 3) at every
-    tick: positions (R, K, 3) and World.vehicle_active (R, K)."""
-    R = T.shape[0]
-    rows = np.arange(R)[:, None]
-    seg = (T[:, None, 1:] <= ticks[None, :, None]).sum(axis=2)  # (R, K)
-    t0 = T[rows, seg]
-    has_next = seg < last[:, None]
-    t1 = T[rows, np.minimum(seg + 1, T.shape[1] - 1)]
+def _positions_at(T: np.ndarray, X: np.ndarray, last: np.ndarray, ticks: np.ndarray, V: int | None = None):
+    """PositionTable.at for rows r = b V + v of knots ``T`` (R, L) (inf-padded), ``X`` (R, L, 3)
+    at every tick: positions (B, K, V, 3) and World.vehicle_active (B, K, V); without ``V``,
+    (R, K, 3) and (R, K) (desim_iov/vector/offload_inputs.py)."""
+    if V is None:
+        pos, active = _positions_at(T, X, last, ticks, 1)
+        return pos[:, :, 0], active[:, :, 0]
+    R, L = T.shape
+    K, B = len(ticks), R // V
+    # the knots after the first at or before t_k: those whose first tick at or after them is <= k
+    first = np.searchsorted(ticks, T[:, 1:].ravel(), side="left").reshape(R, L - 1)
+    cnt = np.bincount((np.arange(R)[:, None] * (K + 1) + first).ravel(), minlength=R * (K + 1))
+    seg = np.cumsum(cnt.reshape(R, K + 1)[:, :K], axis=1).reshape(B, V, K).transpose(0, 2, 1)  # (B, K, V)
+    base = (np.arange(R) * L).reshape(B, 1, V)
+    t0 = T.ravel()[base + seg]
+    has_next = seg < last.reshape(B, 1, V)
+    t1 = T.ravel()[base + np.minimum(seg + 1, L - 1)]
+    tk = ticks[None, :, None]
     with np.errstate(invalid="ignore"):
-        frac = np.where(has_next & (ticks[None, :] > t0), (ticks[None, :] - t0) / (t1 - t0), 0.0)
+        frac = np.where(has_next & (tk > t0), (tk - t0) / (t1 - t0), 0.0)
     dx = np.zeros_like(X)
     dx[:, :-1] = X[:, 1:] - X[:, :-1]
     dx[np.arange(R), last] = 0.0
-    pos = X[rows, seg] + frac[..., None] * dx[rows, seg]
-    start, end = T[:, :1], T[np.arange(R), last][:, None]
-    tk = ticks[None, :]
+    flat = base + seg
+    pos = X.reshape(-1, 3).take(flat, axis=0) + frac[..., None] * dx.reshape(-1, 3).take(flat, axis=0)
+    start, end = T[:, 0].reshape(B, 1, V), T[np.arange(R), last].reshape(B, 1, V)
     active = ((start <= tk) & (tk < end)) | (tk == start)
     return pos, active

@@ -19,7 +19,8 @@ floating-point operations in the same order, so each episode equals a scalar
   host's cache (FIFO by unfinished work, overflow to the satellite: Eq. 8–9).
 
 Exogenous inputs (positions, background batches) come from :mod:`desim_iov.vector.twin_inputs`,
-the radio from :mod:`desim_iov.vector.twin_radio`.
+the radio from :mod:`desim_iov.vector.twin_radio`, the caches' queues after the decisions from
+:mod:`desim_iov.vector.twin_queues`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ from desim_iov.config import ConfigError, Scenario
 from desim_iov.decisions import PolicyError
 from desim_iov.kinds import SATELLITE, UAV
 from desim_iov.vector.twin_inputs import EpisodeInputs, TwinInputs
-from desim_iov.vector.twin_radio import BatchRadio, PatrolRates, pairwise_distance
+from desim_iov.vector.twin_queues import SlotQueues
+from desim_iov.vector.twin_radio import (
+    SQUARE_SUM_ORDER,
+    BatchRadio,
+    FixedDistances,
+    PatrolRates,
+    pairwise_distance,
+)
 from models.compute import computing_latency_s, service_rate_bps
 from models.objectives import migration_failed, total_latency_s
 from models.rate import transmission_latency_s
@@ -49,7 +57,7 @@ def supported(s: Scenario) -> None:
                           "(allowed: none)")
 
 
-class TwinSlotBatch:
+class TwinSlotBatch(SlotQueues):
     """State of ``n`` twin-migration slot episodes (leading axis: the episode)."""
 
     def __init__(self, scenario: Scenario, n: int, fast_inputs: bool | None = None) -> None:
@@ -84,6 +92,9 @@ class TwinSlotBatch:
         if self.inputs.fast and (not self.inputs.U or s.uavs.mobility == "patrol"):
             self.patrol = PatrolRates(self.radio, w.server_positions(0.0), self.inputs.route_positions(),
                                       self.uavs)
+        self.fixed = None  # distances to fixed servers by their grid (fast inputs: the same sites in every episode)
+        if self.inputs.fast and SQUARE_SUM_ORDER is not None:
+            self.fixed = FixedDistances(w.server_positions(0.0), self.uavs)
         N, K, V, M, U = n, self.K, self.V, self.M, self.inputs.U
         self.seed = np.zeros(N, np.int64)
         self.loaded = np.zeros(N, bool)  # inputs drawn for ``seed``
@@ -108,12 +119,19 @@ class TwinSlotBatch:
         self.acting = np.zeros((N, V), bool)
         self.current = np.zeros((N, V), np.int64)
         self.dist = np.zeros((N, V, M))
-        self.mig_rate = np.zeros((N, V, M))
+        self._dist_ticks: np.ndarray | None = None  # the ticks of ``dist``'s rows (fixed distances)
+        self.mig_rate: np.ndarray | None = None  # (N, V, M), unless every link's rate is positive
         self.mask = np.zeros((N, V, M), bool)
+        self._e = np.arange(N)
+        self._em = self._e[:, None] * M  # flat offsets of the episodes' rows in (N, M)
+        self._evm = np.arange(N * V).reshape(N, V) * M  # ... of the (episode, vehicle) rows in (N, V, M)
         self.loads = np.zeros((N, M))
         self.seen = np.zeros((N, M))
         self._obs: np.ndarray | None = None
-        self._buf = np.empty((3, N, V, M))  # distances' work space
+        self._buf = np.empty((3, N, V, M)) if self.fixed is None else None  # distances' work space
+        self._obs_buf = np.empty((N, V, self.spaces.n_obs - M))
+        #: (N,) the largest |coordinate| of each episode's vehicles and RSUs/UAVs (bounds Eq. 19's distances)
+        self.extent = np.full(N, _extent(w.server_positions(0.0)[None, self.terrestrial]))
         self._mask: np.ndarray | None = None
 
     # ------------------------------------------------------------------ episodes
@@ -146,10 +164,17 @@ class TwinSlotBatch:
             self.observe()
 
     def _store(self, idx: np.ndarray, x: EpisodeInputs) -> None:
+        if np.array_equal(idx, self._e):  # every episode: take the new arrays as they are
+            self.veh_xyz, self.srv_xyz, self.uav_xyz, self.drives, self.bg = map(np.ascontiguousarray, (
+                x.vehicle_xyz, x.server_xyz, x.uav_xyz, x.active, x.background))
+        else:
+            self.veh_xyz[idx], self.srv_xyz[idx], self.uav_xyz[idx] = x.vehicle_xyz, x.server_xyz, x.uav_xyz
+            self.drives[idx], self.bg[idx] = x.active, x.background
         self.seed[idx], self.loaded[idx] = x.seeds, True
-        self.veh_xyz[idx], self.srv_xyz[idx], self.uav_xyz[idx] = x.vehicle_xyz, x.server_xyz, x.uav_xyz
+        self._dist_ticks = None  # positions changed
+        self.extent[idx] = _extent(x.vehicle_xyz, x.uav_xyz, x.server_xyz[:, self.terrestrial])
         self.uav_route[idx] = x.uav_route
-        self.drives[idx], self.bg[idx], self.cpu[idx], self.finished[idx] = x.active, x.background, x.cpu_hz, x.finished
+        self.cpu[idx], self.finished[idx] = x.cpu_hz, x.finished
         self.mu[idx] = service_rate_bps(x.cpu_hz, self.scenario.vehicles.cycles_per_bit)
 
     def _servers_at(self, e: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -158,27 +183,56 @@ class TwinSlotBatch:
         sp[:, self.uavs] = self.uav_xyz[e, k]
         return sp
 
+    def _distances(self, e: np.ndarray, k: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """(len(e), V, M) vehicle -> server distances (Eq. 2) of episodes ``e`` at ticks ``k``."""
+        if self.fixed is not None:
+            rows = e * self.K + k  # (episode, tick) rows: one take each
+            return self.fixed(self.veh_xyz.reshape(-1, self.V, 3).take(rows, axis=0),
+                              self.uav_xyz.reshape(-1, self.inputs.U, 3).take(rows, axis=0), out)
+        buf = self._buf if len(e) == self.n else None
+        return pairwise_distance(self.veh_xyz[e, k], self._servers_at(e, k), buf).copy()
+
     def _initial_hosts(self, idx: np.ndarray) -> np.ndarray:
         """TwinMigrationApp._initial_host at t = 0: the nearest RSU/UAV in range (Radio's
         ``reachable``: within D_max and a usable link both ways), else the satellite, else the
         nearest server."""
-        d = pairwise_distance(self.veh_xyz[idx, 0], self._servers_at(idx, np.zeros_like(idx)))
-        ok = (d <= self.range_m) & ~self.radio.radio.always_reachable
-        e, v, m = np.nonzero(ok)  # a usable link both ways, where it matters (Radio.reachable)
-        ok[e, v, m] = self.radio.reachable(d[e, v, m], m)
-        near = np.argmin(np.where(ok, d, np.inf), axis=2)
+        whole = self.fixed is not None and np.array_equal(idx, self._e)
+        d = self._distances(idx, np.zeros_like(idx), self.dist if whole else None)
+        if whole:  # the first epoch's distances when it is at t = 0 (observe)
+            self._dist_ticks = np.zeros(self.n, np.int64)
+        cand = (d <= self.range_m) & ~self.radio.radio.always_reachable
+        near = np.argmin(np.where(cand, d, np.inf), axis=2)  # the nearest in range (the first of ties)
+        ok = cand.any(axis=2)
+        r, v = np.nonzero(ok)  # a usable link both ways, where it matters (Radio.reachable) ...
+        bad = ~self.radio.reachable(d[r, v, near[r, v]], near[r, v])
+        r, v = r[bad], v[bad]
+        if len(r):  # ... else the nearest of those in range that have one
+            c = cand[r, v]
+            i, m = np.nonzero(c)
+            c[i, m] = self.radio.reachable(d[r[i], v[i], m], m)
+            near[r, v] = np.argmin(np.where(c, d[r, v], np.inf), axis=1)
+            ok[r, v] = c.any(axis=1)
         fallback = self.sat if self.sat >= 0 else np.argmin(d, axis=2)
-        return np.where(ok.any(axis=2), near, fallback)
+        return np.where(ok, near, fallback)
 
-    def _migration_rates(self, sp: np.ndarray, src: np.ndarray, k: np.ndarray) -> np.ndarray:
+    def _migration_rates(self, e: np.ndarray, src: np.ndarray, k: np.ndarray) -> np.ndarray:
         """(N, V, M) R^mig from each vehicle's twin host ``src`` to every server (Eq. 11,
         Radio.migration_rates) at ticks ``k``: R_SAT at the satellite's ends, inf to itself.
         With fixed RSUs and patrolling UAVs, look-ups in tables made once (PatrolRates)."""
         rd = self.radio
         if self.patrol is not None:
             return rd.finish_migration_rates(self.patrol.rates(src, self.uav_route, k), src)
+        sp = self._servers_at(e, k)
         src_xyz = np.take_along_axis(sp, src[..., None], axis=1)
         return rd.finish_migration_rates(rd.link_rates(src_xyz, src, sp), src)
+
+    def _chosen_rates(self, a: np.ndarray) -> np.ndarray:
+        """(N, V) R^mig from each vehicle's current host to the server ``a`` it chose."""
+        if self.mig_rate is not None:
+            return self.mig_rate.reshape(-1)[self._evm + a]
+        k = np.minimum(self.k, self.K - 1)
+        cur = self.current
+        return self.radio.finish_pair_rates(self.patrol.pair_rates(cur, a, self.uav_route, k), cur, a)
 
     # ------------------------------------------------------------------ the epoch
 
@@ -186,7 +240,7 @@ class TwinSlotBatch:
         """Observations and masks of the pending epoch of every running episode
         (TwinMigrationApp.observe, Eq. 19 and 23)."""
         N, M = self.n, self.M
-        e, k = np.arange(N), np.minimum(self.k, self.K - 1)
+        e, k = self._e, np.minimum(self.k, self.K - 1)
         t, now = self.t[k], self.now[k]
         landed = self.in_flight & (self.land <= now[:, None])  # the landing preceded the tick
         self.host = np.where(landed, self.dest, self.host)
@@ -194,21 +248,25 @@ class TwinSlotBatch:
         self.in_flight &= ~landed
         self.acting = act = self.drives[e, k] & ~self.done[:, None]
         cur = self.current = np.where(self.in_flight, self.dest, self.host)
-        sp = self._servers_at(e, k)
-        self.dist = pairwise_distance(self.veh_xyz[e, k], sp, self._buf).copy()
+        if self._dist_ticks is None or not np.array_equal(self._dist_ticks, k):  # else computed at reset
+            self.dist = self._distances(e, k, self.dist if self.fixed is not None else None)
+            self._dist_ticks = k.copy() if self.fixed is not None else None
         self.loads = np.maximum(self.work - self.mu * (t[:, None] - self.qt), 0.0)  # S_m(t)
-        slot = (e[:, None] * M + cur)
+        slot = self._em + cur
         hosted = np.bincount(slot[act], minlength=N * M).reshape(N, M) * self.slot_bits
         self.seen = seen = self.loads + np.zeros(M) + hosted  # S^o (no forecaster: S^pre = 0)
         # Eq. 23: moving to m adds S_v there (S^o + S_v <= L_max); the current host counts it
         fits = seen + self.slot_bits <= self.cache
-        fits_here = np.take_along_axis(seen + 0.0 <= self.cache, cur, axis=1)
-        self.mig_rate = self._migration_rates(sp, cur, k)
-        in_range = self.dist <= self.in_range_m
-        mask = in_range & (self.mig_rate > 0)
-        here = np.take_along_axis(mask, cur[..., None], axis=2)[..., 0] & fits_here
+        fits_here = seen.reshape(-1)[slot] + 0.0 <= self.cache[cur]
+        mask = np.less_equal(self.dist, self.in_range_m, out=self.mask)
+        self.mig_rate = None
+        if self.patrol is None or not self.patrol.positive:  # else R^mig > 0 for every link
+            self.mig_rate = self._migration_rates(e, cur, k)
+            mask &= self.mig_rate > 0
+        flat, cells = self._evm + cur, mask.reshape(-1)
+        here = cells[flat] & fits_here
         mask &= fits[:, None, :]
-        np.put_along_axis(mask, cur[..., None], here[..., None], axis=2)
+        cells[flat] = here
         fe, fv = np.nonzero(self.in_flight)
         if len(fe):  # one migration at a time: only the destination
             mask[fe, fv] = False
@@ -222,8 +280,15 @@ class TwinSlotBatch:
             enc, N, V = self.spaces, self.n, self.V
             nt = enc.n_obs - self.M
             out = np.empty((N, V, enc.n_obs), np.float32)
-            out[..., :nt] = np.minimum(self.dist[:, :, self.terrestrial] / enc.DIST_SCALE, enc.high[:nt])
-            out[..., nt:] = np.minimum(self.seen / enc.load_scale, enc.high[nt:])[:, None, :]
+            d, high = self.dist[:, :, self.terrestrial], enc.high[:nt]
+            if high.dtype == np.float32:  # rounding to float32 is monotonic and keeps each bound: clip after it
+                o = np.divide(d, enc.DIST_SCALE, out=out[..., :nt])
+                far = 2.0 * np.sqrt(3.0) * self.extent.max() * 1.001 / enc.DIST_SCALE  # |p - q| <= |p| + |q|
+                if not far < high.min():  # else no distance reaches the bound
+                    np.minimum(o, high, out=o)
+            else:  # in float64, then rounded to float32
+                out[..., :nt] = np.minimum(np.divide(d, enc.DIST_SCALE, out=self._obs_buf), high, out=self._obs_buf)
+            out[..., nt:] = np.minimum(self.seen / enc.load_scale, enc.high[nt:]).astype(np.float32)[:, None, :]
             out[~self.acting] = 0.0
             self._obs = out
         return self._obs
@@ -281,8 +346,13 @@ class TwinSlotBatch:
         Returns the slot's terms (N, V) (NaN/False where an agent did not act), the rewards
         (Eq. 22) and ``ended`` (N,): the episode has no further epoch."""
         a = self.check_actions(actions)
+        if self.done.all():  # no episode runs: nobody acts, nothing changes (what _run_step gives)
+            return self._idle_step()
+        return self._run_step(a)
+
+    def _run_step(self, a: np.ndarray) -> dict[str, np.ndarray]:
         act, cur = self.acting, self.current
-        rate = np.take_along_axis(self.mig_rate, np.clip(a, 0, self.M - 1)[..., None], axis=2)[..., 0]
+        rate = self._chosen_rates(np.clip(a, 0, self.M - 1))
         move = act & ~self.in_flight & (a != cur) & (rate > 0.0)  # else the twin stays (refused)
         target = np.where(move, a, cur)
         now = self.now[np.minimum(self.k, self.K - 1)]
@@ -290,7 +360,7 @@ class TwinSlotBatch:
         self.land = np.where(move, now[:, None] + dur, self.land)
         self.dest = np.where(move, a, self.dest)
         self.in_flight |= move
-        terms, reach = self._slot_terms(target, move, rate)
+        terms, reach = self._slot_terms(target, move, dur)
         reward = self._shape_rewards(terms["t_sum"], terms["load"], terms["failed"], act)
         running = ~self.done
         self._background(running)
@@ -301,25 +371,35 @@ class TwinSlotBatch:
         self.observe()
         return {**terms, "reward": reward, "ended": ended}
 
-    def _slot_terms(self, target: np.ndarray, move: np.ndarray, rate: np.ndarray):
-        """The paper's per-slot formulas (Eq. 6–9, 12–14) for each acting vehicle's host;
-        and whether that host is reachable (Radio.reachable)."""
+    def _idle_step(self) -> dict[str, np.ndarray]:
+        """:meth:`step` of a batch whose episodes have all ended (an autoreset's step)."""
+        N, V = self.n, self.V
+        self._obs = np.zeros((N, V, self.spaces.n_obs), np.float32)
+        self._mask = np.zeros((N, V, self.M), np.int8)
+        no = np.zeros((N, V), bool)
+        return {"t_sum": np.full((N, V), np.nan), "load": np.full((N, V), np.nan), "failed": no,
+                "migrated": no.copy(), "server": np.full((N, V), -1, np.int64), "reward": np.zeros((N, V)),
+                "ended": np.zeros(N, bool)}
+
+    def _slot_terms(self, target: np.ndarray, move: np.ndarray, dur: np.ndarray):
+        """The paper's per-slot formulas (Eq. 6–9, 12–14) for each acting vehicle's host
+        (``dur``: the migrations' T^mig where ``move``); and whether that host is reachable
+        (Radio.reachable)."""
         s, act, m = self.scenario, self.acting, target
-        e = np.arange(self.n)[:, None]
-        cnt = np.bincount((e * self.M + m)[act], minlength=self.n * self.M).reshape(self.n, self.M)
-        s_load = self.loads + self.stacked[cnt]  # Eq. 8
-        d = np.take_along_axis(self.dist, m[..., None], axis=2)[..., 0]
+        cell = self._em + m  # (episode, server) cells, flat
+        cnt = np.bincount(cell[act], minlength=self.n * self.M)
+        load = self.loads.reshape(-1)[cell] + self.stacked[cnt[cell]]  # Eq. 8 at each vehicle's host
+        d = self.dist.reshape(-1)[self._evm + m]
         r_up, r_dn = self.radio.access_rates(d, m)
         reach = (d <= self.range_m[m]) & (r_up > 0) & (r_dn > 0)
         if self.sat >= 0:
             reach |= m == self.sat
-        load = s_load[e, m]
-        cpu = self.cpu[e, m]
+        cpu = self.cpu.reshape(-1)[cell]
         c_s = self.cpu[:, self.sat][:, None] if self.sat >= 0 else cpu
         t_up = transmission_latency_s(self.slot_bits, r_up)  # Eq. 6
         t_dn = transmission_latency_s(self.slot_bits * s.vehicles.traffic.result_ratio, r_dn)  # Eq. 7
         t_cul = computing_latency_s(load, s.vehicles.cycles_per_bit, cpu, self.cache[m], c_s)  # Eq. 9
-        t_mig = np.where(move, transmission_latency_s(self.twin_bits, np.where(move, rate, 1.0)), 0.0)
+        t_mig = np.where(move, dur, 0.0)  # Eq. 12
         t_sum = total_latency_s(t_up, t_dn, t_cul, t_mig)  # Eq. 13
         failed = migration_failed(d, self.range_m[m], load, self.cache[m]) | ~reach  # Eq. 14
         nan = np.where(act, 0.0, np.nan)
@@ -332,14 +412,21 @@ class TwinSlotBatch:
         the scalar env needs that order, so this loops over the V agent positions (each step
         vectorised over the episodes)."""
         x = np.stack([np.minimum(t_sum, self.cap), load])  # (2, N, V): latency, load
+        xv = x.transpose(2, 0, 1).copy()  # (V, 2, N)
         n, mean, m2 = self.z[:, 0], self.z[:, 1], self.z[:, 2]  # (2, N) each
+        everyone = act.all(axis=0)  # (V,): the agent acts in every episode
         with np.errstate(divide="ignore", invalid="ignore"):
             for v in range(self.V):  # RunningZ.update: one value at a time, in agent order
+                dlt = xv[v] - mean
+                if everyone[v]:  # n + True is n + 1.0
+                    n = n + 1.0
+                    mean = mean + dlt / n
+                    m2 = m2 + dlt * (xv[v] - mean)
+                    continue
                 on = act[:, v]
                 n1 = n + on
-                dlt = x[:, :, v] - mean
                 new = np.where(on, mean + dlt / n1, mean)
-                m2 = np.where(on, m2 + dlt * (x[:, :, v] - new), m2)
+                m2 = np.where(on, m2 + dlt * (xv[v] - new), m2)
                 n, mean = n1, new
             std = np.where(n > 1, np.sqrt(m2 / n), 0.0)  # RunningZ.z
             z = np.where((std > 0)[..., None], (x - mean[..., None]) / std[..., None], 0.0)
@@ -348,64 +435,7 @@ class TwinSlotBatch:
         r = -(w_t * z[0] + w_s * z[1] + w_d * failed.astype(float))
         return np.where(act, r, 0.0)
 
-    # ------------------------------------------------------------------ after the decisions
 
-    def _background(self, sel: np.ndarray) -> None:
-        """EdgeServers.add_background at the tick of episodes ``sel``: the batch joins the
-        caches, at most L_max each."""
-        if not self.bg_active or not sel.any():
-            return
-        e = slice(None) if sel.all() else np.flatnonzero(sel)
-        k = self.k[e]
-        t = self.t[k][:, None]
-        load = np.maximum(self.work[e] - self.mu[e] * (t - self.qt[e]), 0.0)
-        load += self.bg[np.arange(self.n)[e], k]
-        self.work[e] = np.minimum(load, self.cache, out=load)
-        self.qt[e] = t
-
-    def _arrivals(self, assign: np.ndarray, reach: np.ndarray) -> None:
-        """TwinMigrationApp.slot_arrivals: each acting vehicle's S_v joins its host's cache in
-        vehicle order (WorkQueue.admit), refused when it does not fit; an unreachable host
-        loses it; data refused by an RSU/UAV goes to the satellite (Eq. 9) where it fits there.
-        All requests are S_v bits, so serving the satellite's direct requests first and the
-        overflow after them leaves its queue as the interleaved order does."""
-        t = self.t[np.minimum(self.k, self.K - 1)][:, None]
-        m = np.maximum(assign, 0)
-        ask = (assign >= 0) & reach
-        refused = self._admit(ask, m, t)
-        if self.overflow and refused.any():
-            self._admit(refused & (m != self.sat), np.full_like(m, self.sat), t)
-
-    def _admit(self, ask: np.ndarray, m: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Requests of S_v bits to servers ``m`` (N, V) where ``ask``, served in vehicle order
-        as WorkQueue.admit serves them one by one; returns the refused requests."""
-        N, V = ask.shape
-        b = self.slot_bits
-        same = (m[:, :, None] == m[:, None, :]) & ask[:, None, :]
-        rank = np.tril(same, k=-1).sum(axis=2)  # earlier requests to the same server
-        w0 = np.maximum(np.take_along_axis(self.work - self.mu * (t - self.qt), m, axis=1), 0.0)
-        seq = np.concatenate([w0[..., None], np.full((N, V, V), b)], axis=2)
-        filled = np.add.accumulate(seq, axis=2)  # w, w + b, (w + b) + b, ...
-        after = np.take_along_axis(filled, (rank + 1)[..., None], axis=2)[..., 0]
-        cap = self.cache[m]
-        ok = ask & ~(after > cap)
-        n_ok = ((m[:, :, None] == m[:, None, :]) & ok[:, None, :]).sum(axis=2)
-        last = ok & (rank + 1 == n_ok)  # the last admitted request leaves the queue's state
-        ee, vv = np.nonzero(last)
-        self.work[ee, m[ee, vv]] = after[ee, vv]
-        self.qt[ee, m[ee, vv]] = t[ee, 0]
-        return ask & ~ok
-
-    def _skip_idle_ticks(self, sel: np.ndarray) -> None:
-        """Advance episodes ``sel`` over ticks without a driving vehicle (background only);
-        an episode past its last tick is done."""
-        sel = sel.copy()
-        while True:
-            past = sel & (self.k >= self.K)
-            self.done |= past
-            sel &= ~past
-            idle = sel & ~self.drives[np.arange(self.n), np.minimum(self.k, self.K - 1)].any(axis=1)
-            if not idle.any():
-                return
-            self._background(idle)
-            self.k = np.where(idle, self.k + 1, self.k)
+def _extent(*xyz: np.ndarray) -> np.ndarray:
+    """(B,) the largest |coordinate| in the arrays (B, ..., 3) of each episode."""
+    return np.max([np.abs(a).reshape(len(a), -1).max(axis=1, initial=0.0) for a in xyz], axis=0)
