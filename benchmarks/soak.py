@@ -107,7 +107,7 @@ def plot(rows: list[dict[str, float]], path: Path, title: str) -> None:
     t = np.array([r["sim_time_s"] for r in rows]) / 3600
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.plot(t, [r["rss_mb"] for r in rows], "o-", ms=3, label="RSS (MB)")
-    ax.plot(t, [r["trace_file_mb"] for r in rows], "s-", ms=3, label="trace file (MB)")
+    ax.plot(t, [r["trace_file_mb"] for r in rows], "s-", ms=3, label="trace file as written (MB; compacted at close)")
     if not np.isnan(rows[0]["traced_mb"]):
         ax.plot(t, [r["traced_mb"] for r in rows], "^-", ms=3, label="tracemalloc (MB)")
     if not np.isnan(rows[0]["malloc_in_use_mb"]):
