@@ -13,6 +13,7 @@ of event rates). For reference it also prints the ratio against bare packets tha
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import tempfile
 import time
@@ -22,6 +23,7 @@ import numpy as np
 import simpy
 
 from agents.base import make_policy
+from desim_iov.collector import paused
 from desim_iov.config import load_scenario
 from desim_iov.sim import Simulation
 from traces.reader import open_trace
@@ -42,6 +44,7 @@ class CountingEnvironment(simpy.Environment):
 def kernel_run(duration: float, seed: int, out: Path, env: simpy.Environment | None = None):
     sc = load_scenario("twin-city", [f"duration={duration}", f"seed={seed}"])
     sim = Simulation(sc, make_policy("greedy"), trace_path=str(out), env=env)
+    gc.collect()  # the garbage of earlier runs is not this run's cost
     t0 = time.perf_counter()
     stats = sim.run()
     return time.perf_counter() - t0, sum(stats.generated), sim
@@ -78,8 +81,10 @@ def bare_run(n_vehicles: int, rate_pps: float, duration: float, timeouts_per_pac
 
     for _ in range(n_vehicles):
         env.process(source())
+    gc.collect()
     t0 = time.perf_counter()
-    env.run(until=duration)
+    with paused():  # as the kernel runs (desim_iov/collector.py): the same collector for both
+        env.run(until=duration)
     return time.perf_counter() - t0, count[0], env
 
 

@@ -8,11 +8,14 @@
 
 The clock process ticks every ``fidelity.tick``: it moves the nodes (radio), lets the fidelity
 add background work, runs a decision epoch on slot boundaries, samples the trace, and flushes
-it regularly. See docs/ARCHITECTURE.md for the data flow and docs/MODEL.md for the model.
+it regularly. While the kernel runs, CPython's cyclic collector runs on a timer instead of on
+allocations (``collector``: its passes would otherwise cost more per packet the more packets
+are in flight). See docs/ARCHITECTURE.md for the data flow and docs/MODEL.md for the model.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +26,7 @@ import simpy
 from desim_iov import __version__
 from desim_iov.apps import app_class
 from desim_iov.build import build_world
+from desim_iov.collector import PeriodicCollection, paused
 from desim_iov.config import Scenario
 from desim_iov.decisions import DecisionProcess, PolicyError
 from desim_iov.fidelity import FIDELITIES
@@ -42,7 +46,10 @@ class Simulation:
 
     ``trace_path`` None runs without a trace (RL training, kernel tests); the CLI always
     writes one. ``vehicle_trajectories`` replaces the scenario's mobility model (recorded
-    traces, tests). ``provenance`` adds root attributes to the trace.
+    traces, tests). ``provenance`` adds root attributes to the trace. ``gc_interval``: while the
+    kernel runs, the automatic cyclic-collector passes are paused and a full collection runs
+    every that many wall-clock seconds (``desim_iov/collector.py``); None leaves the
+    interpreter's collector as it is.
 
     Public parts: ``scenario``, ``env``, ``streams``, ``world``, ``radio``, ``servers``,
     ``forecaster``, ``app``, ``recorder``, ``decisions``, ``fidelity``."""
@@ -56,6 +63,7 @@ class Simulation:
         vehicle_trajectories: Sequence[Trajectory] | None = None,
         provenance: dict[str, Any] | None = None,
         env: simpy.Environment | None = None,
+        gc_interval: float | None = 60.0,
     ) -> None:
         s = self.scenario = scenario
         self.env = env or simpy.Environment()
@@ -87,6 +95,7 @@ class Simulation:
             self.recorder.add_sampler(lambda t: self.servers.sample(self.recorder, t))
         self.recorder.add_sampler(self._sample_positions)
         self._started = self._finished = False
+        self._collection = PeriodicCollection(gc_interval) if gc_interval is not None else None
         if policy is not None and hasattr(policy, "bind"):  # hindsight references (the oracle)
             try:
                 policy.bind(self.app.hindsight())
@@ -167,6 +176,8 @@ class Simulation:
             if time.monotonic() - last_flush >= flush_every:
                 self.recorder.flush()
                 last_flush = time.monotonic()
+            if self._collection is not None:
+                self._collection.tick()
             k += 1
             yield self.env.timeout(k * dt - self.env.now)
 
@@ -192,7 +203,8 @@ class Simulation:
             steps = 100 if progress else 1
             for i in range(1, steps + 1):
                 if dur * i / steps > self.env.now:  # a run partly advanced by hand goes on
-                    self.env.run(until=dur * i / steps)
+                    with self._kernel_running():
+                        self.env.run(until=dur * i / steps)
                 if progress:
                     progress(self.env.now)
             self._finish()
@@ -201,6 +213,10 @@ class Simulation:
             self.world.close()
             raise
         return self.stats
+
+    def _kernel_running(self):
+        """The context the event loop runs in: the cyclic collector on a timer (or as is)."""
+        return paused() if self._collection is not None else contextlib.nullcontext()
 
     @property
     def pending(self) -> dict[str, Any] | None:
@@ -221,12 +237,17 @@ class Simulation:
             return None
         env, end = self.env, self.scenario.duration
         try:
-            while self.decisions.pending is None:
-                if env.peek() >= end:  # as run(until=end): nothing at or after the end
-                    env.run(until=end)
-                    self._finish()
-                    return None
-                env.step()
+            ended = False
+            with self._kernel_running():
+                while self.decisions.pending is None:
+                    if env.peek() >= end:  # as run(until=end): nothing at or after the end
+                        env.run(until=end)
+                        ended = True
+                        break
+                    env.step()
+            if ended:
+                self._finish()
+                return None
         except BaseException:
             self.close()
             raise

@@ -5,12 +5,21 @@ datasets (gzip + shuffle). The root attribute ``complete`` is 0 until :meth:`clo
 clean finish sets it to 1, and :meth:`flush` is called regularly, so a run that dies leaves a
 readable file that says it is incomplete. While it is written the file is in SWMR mode: a
 reader opened with ``h5py.File(path, "r", swmr=True)`` follows the run (``Dataset.refresh()``).
+
+A flush writes each dataset's partial last chunk; the next rows rewrite that chunk elsewhere in
+the file, and an SWMR writer never reuses the space it leaves (a reader may still be reading
+it). The waste grows with the number of flushes, i.e. with wall time, not with the data: 2 h of
+100 vehicles flushed every 5 s took 17.8 bytes per packet instead of 14.6, 45 with a flush every
+0.05 s. :meth:`close` after a clean finish therefore copies the datasets (compressed chunks as
+they are, ``H5Ocopy``) and the root attributes into a fresh file that replaces the old one, when
+the waste exceeds ``COMPACT_MIN_WASTE`` of the file and 1 MiB.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +27,10 @@ import h5py
 import numpy as np
 
 from traces.schema import SCHEMA_VERSION, UNITS
+
+#: compact the file at a clean close when the space left behind by flushes exceeds this
+#: fraction of it (and 1 MiB)
+COMPACT_MIN_WASTE = 0.05
 
 
 class TraceWriteError(OSError):
@@ -190,7 +203,7 @@ class TraceWriter:
             self._file.attrs[k] = v
 
     def close(self, complete: bool) -> None:
-        """Write what is buffered; mark ``complete`` only after a clean finish."""
+        """Write what is buffered; mark ``complete`` only after a clean finish (then compact)."""
         if self.broken or not self._file.id.valid:
             return
         try:
@@ -203,3 +216,35 @@ class TraceWriter:
         self.flush()
         self._file.attrs["complete"] = np.int8(1 if complete else 0)
         self._file.close()
+        if complete:
+            try:
+                compact(self.path)
+            except OSError as e:  # the trace is whole and closed; only the rewrite failed
+                warnings.warn(f"{self.path}: left as written, not compacted ({_reason(e)})", stacklevel=3)
+
+
+def compact(path: str | Path, min_waste: float = COMPACT_MIN_WASTE, min_bytes: int = 2**20) -> bool:
+    """Rewrite a closed trace without the file space its flushes left behind (module
+    docstring): the same datasets (chunks, filters, attributes copied as they are) and root
+    attributes (with their stored types) in a fresh file that replaces it. Returns whether it
+    did; a file with less waste than ``min_waste`` of its size, or ``min_bytes``, is left alone."""
+    path = Path(path)
+    size = path.stat().st_size
+    with h5py.File(path, "r") as f:
+        used = sum(f[k].id.get_storage_size() for k in f if isinstance(f[k], h5py.Dataset))
+        if any(not isinstance(f[k], h5py.Dataset) for k in f):
+            return False  # a layout this writer does not make: leave it
+    if size - used < max(min_waste * size, min_bytes):
+        return False
+    tmp = path.with_name(path.name + ".compacting")
+    try:
+        with h5py.File(path, "r") as src, h5py.File(tmp, "w", libver=("v110", "v110")) as dst:
+            for k in src.attrs:
+                dst.attrs.create(k, src.attrs[k], dtype=src.attrs.get_id(k).dtype)
+            for k in src:
+                src.copy(src[k], dst, name=k)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return True

@@ -2,9 +2,9 @@
 hosts its digital twin; one agent per vehicle chooses the host each slot; twins migrate over
 server-to-server links (Eq. 10–12).
 
-Packet fidelity, per packet: uplink (Eq. 4/6) through the vehicle's FIFO transmitter -> the
-host's cache and CPU (Eq. 8–9, overflow to the satellite) -> downlink (Eq. 5/7), or a drop
-with a reason (/packets). Slot fidelity: each driving vehicle's slot of data S_v joins its
+Packet fidelity, per packet (apps/twin_packets.py): uplink (Eq. 4/6) through the vehicle's
+FIFO transmitter -> the host's cache and CPU (Eq. 8–9, overflow to the satellite) -> downlink
+(Eq. 5/7), or a drop with a reason (/packets). Slot fidelity: each driving vehicle's slot of data S_v joins its
 host's cache as a fluid at the slot start (lost when out of range or when it does not fit).
 Both: at each epoch, observations (Eq. 19) and masks (Eq. 23, Fig. 4) of the driving vehicles;
 the actions start migrations (/decisions, /migrations) and the slot's Eq. 6–14 terms are
@@ -13,32 +13,24 @@ written to /slots. See docs/MODEL.md ("Kernel").
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from desim_iov.apps.twin_packets import TwinPackets
 from desim_iov.apps.twin_spaces import Observation, TwinSpaces, feasibility_mask
 from desim_iov.decisions import AgentSpec, PolicyError
 from desim_iov.kinds import agent_id, vehicle_of
-from desim_iov.links import FifoLink
 from desim_iov.migration import TwinRegistry
-from desim_iov.traffic import ARRIVALS
 from models.compute import computing_latency_s
 from models.objectives import ShapedReward, migration_failed, server_load_bits, total_latency_s
 from models.rate import transmission_latency_s
-from traces.schema import FLUID_LOSS_REASONS, OUTCOME_CODE, OUTCOMES, decisions_dtype, mask_to_bytes
+from traces.schema import FLUID_LOSS_REASONS, OUTCOMES, decisions_dtype, mask_to_bytes
 
 if TYPE_CHECKING:
     from desim_iov.config import Scenario
     from desim_iov.sim import Simulation
-
-DELIVERED = OUTCOME_CODE["delivered"]
-OUT_OF_RANGE = OUTCOME_CODE["out_of_range"]
-CACHE_OVERFLOW = OUTCOME_CODE["cache_overflow"]
-TWIN_MIGRATING = OUTCOME_CODE["twin_migrating"]
-IN_FLIGHT_AT_END = OUTCOME_CODE["in_flight_at_end"]
 
 #: the trace datasets this app writes (schema in traces.schema; /decisions sized per run)
 DATASETS = ("packets", "migrations", "decisions", "slots", "fluid_losses")
@@ -129,25 +121,15 @@ class TwinMigrationApp:
         self.radio, self.servers, self.recorder = sim.radio, sim.servers, sim.recorder
         self.V, self.M = w.n_vehicles, w.n_servers
         self.stats = RunStats(generated=[0] * self.V)
-        self.n_outcome = [0] * len(OUTCOMES)
         self.slot_bits = s.slot_bits  # S_v per slot
         self.result_ratio = s.vehicles.traffic.result_ratio
         self.hold = s.migration.packets_during == "hold"
-        self.uplink = [FifoLink() for _ in range(self.V)]
-        self.downlink = [FifoLink() for _ in range(self.V)]
         self.twins = TwinRegistry(self.env, [self._initial_host(v) for v in range(self.V)],
                                   s.vehicles.twin_size, self._migration_started)
-        # the per-packet path reads these lists directly (they are never replaced)
-        self._host, self._in_flight = self.twins.host, self.twins.in_flight
-        self._destination, self._queues = self.twins.destination, self.servers.queues
-        self.live: dict[int, tuple[int, int, float, float]] = {}
-        self._pid = 0
         self._epoch: Epoch | None = None
         self._assign: np.ndarray | None = None
-        rec = self.recorder
-        self._rec_packet = rec.appender("packets", "packet_id", "vehicle", "server", "created",
-                                        "finished", "bits", "outcome", "overflowed")
-        self._rec_migration = rec.appender("migrations", "vehicle", "src", "dst", "start", "end",
+        self.packets = TwinPackets(self)  # packet fidelity
+        self._rec_migration = self.recorder.appender("migrations", "vehicle", "src", "dst", "start", "end",
                                            "bits", "rate")
 
     @staticmethod
@@ -188,102 +170,12 @@ class TwinMigrationApp:
         """Every mobility step: nothing (the radio is all this app reads)."""
 
     def start_traffic(self) -> None:
-        for v in range(self.V):
-            self.env.process(self._traffic(v))
-
-    def _traffic(self, v: int):
-        """Packets of ``packet_size`` bits at ``data_rate`` (S_v per second), created in
-        [start, end) of the vehicle's trajectory. A live vehicle (SUMO) starts when it enters
-        and stops at the first packet after it has left."""
-        env, w = self.env, self.world
-        tr = self.scenario.vehicles.traffic
-        live = w.live is not None
-        if live and w.vehicle_start(v) == np.inf:
-            yield w.live.entry(v)
-        start, end = w.vehicle_start(v), min(w.vehicle_end(v), self.scenario.duration)
-        batches = ARRIVALS[tr.arrivals](self.sim.streams.get(f"traffic.vehicle.{v}"), start,
-                                        tr.packet_size / tr.data_rate)
-        bits = tr.packet_size
-        generated, process, packet = self.stats.generated, env.process, self._packet
-        if start > env.now:
-            yield env.timeout(start - env.now)
-        timeout = env.timeout
-        live_end = w.live.end if live else None
-        for times in batches:
-            for t in times:
-                if t >= end:
-                    return
-                yield timeout(t - env.now)
-                if live and t >= live_end[v]:  # it left while this packet was waiting
-                    return
-                pid = self._pid
-                self._pid = pid + 1
-                generated[v] += 1
-                process(packet(pid, v, bits))
-
-    def _packet(self, pid: int, v: int, bits: float):
-        # the hot path: plain floats, attributes bound to locals
-        env = self.env
-        created = env.now
-        if self._in_flight[v]:
-            if not self.hold:
-                self._end(pid, v, self._destination[v], created, bits, TWIN_MIGRATING, 0, False)
-                return
-            m = self._destination[v]
-        else:
-            m = self._host[v]
-        radio = self.radio
-        rate = radio.rate_up_rows[v][m]
-        if not radio.reachable_rows[v][m] or rate <= 0.0:
-            self._end(pid, v, m, created, bits, OUT_OF_RANGE, 0, False)
-            return
-        self.live[pid] = (v, m, created, bits)
-        # uplink (Eq. 4/6): the vehicle's transmitter is a FIFO; in hold mode it is blocked
-        # until the twin has landed (see _migration_started)
-        done = self.uplink[v].send(created, bits / rate)
-        yield env.timeout(done - created)
-
-        # cache and CPU (Eq. 8-9): FIFO behind the unfinished work of server m
-        overflowed = 0
-        wait = self._queues[m].admit(bits, env.now)
-        if wait < 0.0:
-            servers = self.servers
-            if not servers.overflow_to_satellite or m == servers.satellite:
-                self._end(pid, v, m, created, bits, CACHE_OVERFLOW, 0)
-                return
-            # Eq. 9: an overloaded RSU/UAV hands the data to the satellite's CPU
-            yield env.timeout(bits / radio.r_sat)
-            m = servers.satellite
-            overflowed = 1
-            wait = self._queues[m].admit(bits, env.now)
-            if wait < 0.0:
-                self._end(pid, v, m, created, bits, CACHE_OVERFLOW, 1)
-                return
-        yield env.timeout(wait)
-
-        # downlink (Eq. 5/7) from the server that computed the result
-        now = env.now
-        rate = radio.rate_down_rows[v][m]
-        if not radio.reachable_rows[v][m] or rate <= 0.0:
-            self._end(pid, v, m, created, bits, OUT_OF_RANGE, overflowed)
-            return
-        done = self.downlink[v].send(now, bits * self.result_ratio / rate)
-        yield env.timeout(done - now)
-        del self.live[pid]
-        self.n_outcome[DELIVERED] += 1
-        self._rec_packet((pid, v, m, created, done, bits, DELIVERED, overflowed))
-
-    def _end(self, pid: int, v: int, m: int, created: float, bits: float, outcome: int,
-             overflowed: int, live: bool = True) -> None:
-        if live:
-            del self.live[pid]
-        self.n_outcome[outcome] += 1
-        self._rec_packet((pid, v, m, created, self.env.now, bits, outcome, overflowed))
+        self.packets.start()
 
     def _migration_started(self, v: int, src: int, dst: int, start: float, end: float, rate: float) -> None:
         """Stop-and-copy (Eq. 12): meanwhile the vehicle's packets are held (or dropped)."""
         if self.hold:
-            self.uplink[v].block_until(end)
+            self.packets.hold(v, end)
         self.stats.migrations += 1
         self._rec_migration((v, src, dst, start, end, self.scenario.vehicles.twin_size, rate))
 
@@ -424,11 +316,8 @@ class TwinMigrationApp:
 
     def finish(self) -> dict[str, Any]:
         """Packets still travelling end as ``in_flight_at_end``; the root attributes."""
-        for pid, (v, m, created, bits) in sorted(self.live.items()):
-            self.n_outcome[IN_FLIGHT_AT_END] += 1
-            self._rec_packet((pid, v, m, created, math.nan, bits, IN_FLIGHT_AT_END, 0))
-        self.live.clear()
-        self.stats.outcomes = {OUTCOMES[c]: n for c, n in enumerate(self.n_outcome)}
+        self.packets.finish()
+        self.stats.outcomes = {OUTCOMES[c]: n for c, n in enumerate(self.packets.n_outcome)}
         return {"packets_generated": int(sum(self.stats.generated)),
                 "migrations_refused": self.stats.migrations_refused,
                 "fluid_lost_bits": float(self.stats.fluid_lost_bits)}
